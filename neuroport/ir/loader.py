@@ -1,0 +1,202 @@
+"""Load ``model.yaml`` into a :class:`FloatGraph` (schema: README "Model format"; example: examples/*.yaml).
+
+Random quantities (per-neuron parameter spreads, initial weights, sparse masks, feedback weights) are drawn
+from ``numpy.random.default_rng([seed, stream, index])`` so that a model file always loads to the same arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroport.ir.checks import check_graph
+from neuroport.ir.float_graph import (
+    EPROP_VARIANTS,
+    FEEDBACKS,
+    LOSSES,
+    NEURON_TYPES,
+    OPTIMIZERS,
+    SCHEMA_VERSION,
+    SURROGATES,
+    EpropRule,
+    FloatGraph,
+    InputLayer,
+    LIF,
+    Optimizer,
+    Projection,
+    Readout,
+    Surrogate,
+    TaskSpec,
+)
+from neuroport.ir.initializers import feedback_weights, projection_weights
+from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml
+
+STREAM_PARAMS, STREAM_WEIGHTS, STREAM_FEEDBACK = 1, 2, 3
+
+
+def load_model(file: str | Path) -> FloatGraph:
+    """Read, validate and build the FloatGraph of a model file; errors name the file and the YAML path."""
+    file = str(file)
+    top = Section(read_yaml(file), file=file, path="")
+    version = top.integer("neuroport", minimum=1)
+    if version > SCHEMA_VERSION:
+        raise top.fail(f"model format version {version} is newer than this neuroport supports ({SCHEMA_VERSION}); upgrade neuroport", "neuroport")
+    seed = top.integer("seed", 0, minimum=0)
+    dt_ms = top.number("dt_ms", 1.0, positive=True)
+    inp = _input(top.section("input"))
+    populations = tuple(_population(s, i, seed) for i, s in enumerate(top.sections("populations")))
+    readout = _readout(top.section("readout"))
+    partial = FloatGraph(
+        name=top.string("name"), dt_ms=dt_ms, seed=seed, input=inp, populations=populations,
+        readout=readout, projections=(), description=str(top.raw("description", "")),
+    )
+    base_dir = Path(file).parent
+    projections = tuple(
+        _projection(s, i, partial, base_dir) for i, s in enumerate(top.sections("projections"))
+    )
+    graph = partial.with_projections(projections)
+    learning = _learning(top.section("learning"), graph) if top.has("learning") else None
+    task = _task(top.section("task")) if top.has("task") else None
+    top.raw("learning", None), top.raw("task", None)
+    top.finish()
+    graph = replace(graph, learning=learning, task=task)
+    check_graph(graph, file=file)
+    return graph
+
+
+def _input(s: Section) -> InputLayer:
+    layer = InputLayer(name=s.string("name"), size=s.integer("size", minimum=1), encoding=s.string("encoding", "spikes", choices=("spikes",)))
+    s.finish()
+    return layer
+
+
+def per_neuron(s: Section, key: str, size: int, rng: np.random.Generator, default: Any = None, *, positive: bool = False, non_negative: bool = False) -> np.ndarray:
+    """A per-neuron parameter: a number, a list of ``size`` numbers, or ``{uniform: [low, high]}``."""
+    value = s.raw(key) if default is None else s.raw(key, default)
+    if isinstance(value, list):
+        if len(value) != size:
+            raise s.fail(f"expected {size} values (one per neuron), got {len(value)}", key)
+        return np.array([s.check_number(v, key, positive=positive, non_negative=non_negative) for v in value])
+    if isinstance(value, dict):
+        spread = Section(value, file=s.file, path=s.child_path(key), error=s.error)
+        raw = spread.raw("uniform")
+        if not (isinstance(raw, list) and len(raw) == 2):
+            raise spread.fail("expected [low, high]", "uniform")
+        low, high = (spread.check_number(v, "uniform", positive=positive, non_negative=non_negative) for v in raw)
+        if high < low:
+            raise spread.fail(f"expected low ≤ high, got [{low}, {high}]", "uniform")
+        spread.finish()
+        return rng.uniform(low, high, size)
+    return np.full(size, s.check_number(value, key, positive=positive, non_negative=non_negative))
+
+
+def _population(s: Section, index: int, seed: int) -> LIF:
+    name, kind = s.string("name"), s.string("model", choices=tuple(NEURON_TYPES))
+    size = s.integer("size", minimum=1)
+    rng = np.random.default_rng([seed, STREAM_PARAMS, index])
+    fields: dict[str, Any] = {
+        "tau_m_ms": per_neuron(s, "tau_m_ms", size, rng, positive=True),
+        "v_th": per_neuron(s, "v_th", size, rng, positive=True),
+        "t_ref_ms": per_neuron(s, "t_ref_ms", size, rng, 0.0, non_negative=True),
+    }
+    if kind == "alif":
+        fields["tau_a_ms"] = per_neuron(s, "tau_a_ms", size, rng, positive=True)
+        fields["beta"] = per_neuron(s, "beta", size, rng, non_negative=True)
+    surrogate = _surrogate(s.section("surrogate", {}))
+    s.finish()
+    return NEURON_TYPES[kind](name=name, size=size, surrogate=surrogate, **fields)
+
+
+def _surrogate(s: Section) -> Surrogate:
+    sur = Surrogate(
+        function=s.string("function", "piecewise_linear", choices=SURROGATES),
+        gamma=s.number("gamma", 0.3, positive=True),
+        beta=s.number("beta", 1.0, positive=True),
+    )
+    s.finish()
+    return sur
+
+
+def _readout(s: Section) -> Readout:
+    size = s.integer("size", minimum=1)
+    tau = s.raw("tau_out_ms")
+    if isinstance(tau, list):
+        if len(tau) != size:
+            raise s.fail(f"expected {size} values (one per readout unit), got {len(tau)}", "tau_out_ms")
+        tau_arr = np.array([s.check_number(v, "tau_out_ms", positive=True) for v in tau])
+    else:
+        tau_arr = np.full(size, s.check_number(tau, "tau_out_ms", positive=True))
+    out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES))
+    s.finish()
+    return out
+
+
+def _projection(s: Section, index: int, graph: FloatGraph, base_dir: Path) -> Projection:
+    sizes = graph.node_sizes()
+    source, target = s.names("source"), s.names("target")
+    for key, names in (("source", source), ("target", target)):
+        for n in names:
+            if n not in sizes:
+                raise s.fail(f"unknown node '{n}'{did_you_mean(n, tuple(sizes))}; nodes: {', '.join(sizes)}", key)
+    shape = (sum(sizes[n] for n in target), sum(sizes[n] for n in source))
+    rng = np.random.default_rng([graph.seed, STREAM_WEIGHTS, index])
+    weights, mask = projection_weights(s, shape, rng, base_dir)
+    proj = Projection(
+        name=s.string("name"), source=source, target=target, weights=weights, mask=mask,
+        plastic=s.boolean("plastic", True), delay_steps=s.integer("delay_steps", 1, minimum=1),
+    )
+    s.finish()
+    return proj
+
+
+def _learning(s: Section, graph: FloatGraph) -> EpropRule:
+    feedback = s.string("feedback", "random", choices=FEEDBACKS)
+    opt = s.section("optimizer", {})
+    optimizer = Optimizer(
+        name=opt.string("name", "adam", choices=OPTIMIZERS),
+        learning_rate=opt.number("learning_rate", 5e-3, positive=True),
+        beta1=opt.number("beta1", 0.9, non_negative=True),
+        beta2=opt.number("beta2", 0.999, non_negative=True),
+        epsilon=opt.number("epsilon", 1e-8, positive=True),
+    )
+    opt.finish()
+    reg = s.section("regularization", {})
+    c_reg, f_target = reg.number("c_reg", 0.0, non_negative=True), reg.number("f_target_hz", 10.0, non_negative=True)
+    reg.finish()
+    window_ms = s.raw("learning_window_ms", None)
+    window = None if window_ms is None else max(1, round(s.check_number(window_ms, "learning_window_ms", positive=True) / graph.dt_ms))
+    rng = np.random.default_rng([graph.seed, STREAM_FEEDBACK, 0])
+    b_spec = s.section("feedback_init", {}) if feedback != "symmetric" else None
+    rule = EpropRule(
+        variant=s.string("variant", "bsshslm_2020", choices=EPROP_VARIANTS),
+        feedback=feedback,
+        feedback_weights=None if b_spec is None else feedback_weights(b_spec, (graph.n_recurrent, graph.readout.size), rng),
+        weight_decay=s.number("weight_decay", 0.0, non_negative=True),
+        optimizer=optimizer,
+        batch_size=s.integer("batch_size", 32, minimum=1),
+        c_reg=c_reg,
+        f_target_hz=f_target,
+        learning_window_steps=window,
+        weight_min=s.number("weight_min", -100.0),
+        weight_max=s.number("weight_max", 100.0),
+        average_gradient=s.boolean("average_gradient", False),
+    )
+    if rule.weight_min >= rule.weight_max:
+        raise s.fail(f"weight_min ({rule.weight_min}) must be below weight_max ({rule.weight_max})", "weight_min")
+    s.raw("feedback_init", None)
+    s.finish()
+    return rule
+
+
+def _task(s: Section) -> TaskSpec:
+    from neuroport.tasks import TASKS
+
+    name = s.string("name", choices=tuple(sorted(TASKS)))
+    params = s.raw("params", {})
+    if not isinstance(params, dict):
+        raise s.fail("expected a mapping of task parameters", "params")
+    s.finish()
+    return TaskSpec(name=name, params=dict(params))

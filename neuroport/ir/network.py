@@ -1,0 +1,174 @@
+"""Assemble a FloatGraph into the dense arrays every engine works on, and split trained arrays back.
+
+The recurrent populations are concatenated in the order listed: neuron j of the network is neuron
+``j − offset[pop]`` of its population.  Three matrices hold every projection as a block:
+
+    w_in  (n_rec, n_in)   input → recurrent
+    w_rec (n_rec, n_rec)  recurrent → recurrent
+    w_out (n_out, n_rec)  recurrent → readout
+
+Entries outside every projection (and outside a sparse projection's mask) are absent synapses: zero weight,
+``False`` in the corresponding ``*_mask`` and never updated by learning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from neuroport.ir.float_graph import FloatGraph, Projection
+
+MATRICES = ("w_in", "w_rec", "w_out")
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """Dense view of a FloatGraph: per-neuron parameter vectors and the three weight matrices."""
+
+    dt_ms: float
+    n_in: int
+    n_rec: int
+    n_out: int
+    tau_m_ms: np.ndarray  # (n_rec,)
+    v_th: np.ndarray  # (n_rec,)
+    t_ref_ms: np.ndarray  # (n_rec,)
+    beta: np.ndarray  # (n_rec,) adaptation strength, 0 for LIF
+    tau_a_ms: np.ndarray  # (n_rec,) inf for LIF
+    surrogate_gamma: np.ndarray  # (n_rec,)
+    surrogate_beta: np.ndarray  # (n_rec,)
+    surrogate_function: str
+    tau_out_ms: np.ndarray  # (n_out,)
+    loss: str
+    w_in: np.ndarray
+    w_rec: np.ndarray
+    w_out: np.ndarray
+    w_in_mask: np.ndarray  # existing synapses (bool)
+    w_rec_mask: np.ndarray
+    w_out_mask: np.ndarray
+    w_in_plastic: np.ndarray  # synapses e-prop may change (bool, subset of the mask)
+    w_rec_plastic: np.ndarray
+    w_out_plastic: np.ndarray
+
+    @property
+    def alpha(self) -> np.ndarray:
+        """Membrane decay per step, α = exp(−dt/τ_m)."""
+        return np.exp(-self.dt_ms / self.tau_m_ms)
+
+    @property
+    def rho(self) -> np.ndarray:
+        """Adaptation decay per step, ρ = exp(−dt/τ_a) (1 for LIF, whose β = 0)."""
+        return np.exp(-self.dt_ms / self.tau_a_ms)
+
+    @property
+    def kappa(self) -> np.ndarray:
+        """Readout decay per step, κ = exp(−dt/τ_out)."""
+        return np.exp(-self.dt_ms / self.tau_out_ms)
+
+    @property
+    def n_ref_steps(self) -> np.ndarray:
+        """Refractory period in steps, round(t_ref/dt) (NEST's convention)."""
+        return np.round(self.t_ref_ms / self.dt_ms).astype(np.int64)
+
+    @property
+    def is_adaptive(self) -> np.ndarray:
+        return self.beta != 0
+
+
+def _offsets(graph: FloatGraph) -> dict[str, tuple[str, int]]:
+    """Map node name → (matrix side, offset): 'in' for the input, 'rec' for populations, 'out' for the readout."""
+    table: dict[str, tuple[str, int]] = {graph.input.name: ("in", 0), graph.readout.name: ("out", 0)}
+    offset = 0
+    for pop in graph.populations:
+        table[pop.name] = ("rec", offset)
+        offset += pop.size
+    return table
+
+
+def _matrix_name(src_side: str, tgt_side: str) -> str:
+    names = {("in", "rec"): "w_in", ("rec", "rec"): "w_rec", ("rec", "out"): "w_out"}
+    return names[(src_side, tgt_side)]
+
+
+def projection_blocks(graph: FloatGraph, proj: Projection) -> tuple[str, list[tuple[slice, int]], list[tuple[slice, int]]]:
+    """Return (matrix name, target row pieces, source column pieces) for a projection.
+
+    Each piece is (slice in the assembled matrix, start in the projection's own array).  Node lists of a
+    projection need not be contiguous in the assembled order, hence pieces.
+    """
+    table, sizes = _offsets(graph), graph.node_sizes()
+
+    def pieces(names: tuple[str, ...]) -> tuple[str, list[tuple[slice, int]]]:
+        sides = {table[n][0] for n in names}
+        (side,) = sides
+        out, local = [], 0
+        for n in names:
+            start = table[n][1]
+            out.append((slice(start, start + sizes[n]), local))
+            local += sizes[n]
+        return side, out
+
+    src_side, src = pieces(proj.source)
+    tgt_side, tgt = pieces(proj.target)
+    return _matrix_name(src_side, tgt_side), tgt, src
+
+
+def assemble(graph: FloatGraph) -> Network:
+    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
+    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
+    shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
+    mats = {k: np.zeros(s) for k, s in shapes.items()}
+    masks = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
+    plastic = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
+    for proj in graph.projections:
+        name, tgt, src = projection_blocks(graph, proj)
+        mask = np.ones(proj.weights.shape, dtype=bool) if proj.mask is None else proj.mask
+        for t_slice, t0 in tgt:
+            for s_slice, s0 in src:
+                rows = slice(t0, t0 + t_slice.stop - t_slice.start)
+                cols = slice(s0, s0 + s_slice.stop - s_slice.start)
+                block_mask = mask[rows, cols]
+                mats[name][t_slice, s_slice] = np.where(block_mask, proj.weights[rows, cols], 0.0)
+                masks[name][t_slice, s_slice] = block_mask
+                plastic[name][t_slice, s_slice] = block_mask & proj.plastic
+    pops = graph.populations
+    beta = np.concatenate([p.adaptation()[0] for p in pops])
+    tau_a = np.concatenate([p.adaptation()[1] for p in pops])
+    functions = {p.surrogate.function for p in pops}
+    return Network(
+        dt_ms=graph.dt_ms,
+        n_in=n_in,
+        n_rec=n_rec,
+        n_out=n_out,
+        tau_m_ms=np.concatenate([p.tau_m_ms for p in pops]),
+        v_th=np.concatenate([p.v_th for p in pops]),
+        t_ref_ms=np.concatenate([p.t_ref_ms for p in pops]),
+        beta=beta,
+        tau_a_ms=tau_a,
+        surrogate_gamma=np.concatenate([np.full(p.size, p.surrogate.gamma) for p in pops]),
+        surrogate_beta=np.concatenate([np.full(p.size, p.surrogate.beta) for p in pops]),
+        surrogate_function=functions.pop() if len(functions) == 1 else "mixed",
+        tau_out_ms=graph.readout.tau_out_ms,
+        loss=graph.readout.loss,
+        **mats,
+        **{f"{k}_mask": v for k, v in masks.items()},
+        **{f"{k}_plastic": v for k, v in plastic.items()},
+    )
+
+
+def with_weights(graph: FloatGraph, w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> FloatGraph:
+    """Return a copy of ``graph`` whose projections take their weights from assembled matrices."""
+    mats = {"w_in": w_in, "w_rec": w_rec, "w_out": w_out}
+    new = []
+    for proj in graph.projections:
+        name, tgt, src = projection_blocks(graph, proj)
+        weights = proj.weights.copy()
+        for t_slice, t0 in tgt:
+            for s_slice, s0 in src:
+                rows = slice(t0, t0 + t_slice.stop - t_slice.start)
+                cols = slice(s0, s0 + s_slice.stop - s_slice.start)
+                weights[rows, cols] = mats[name][t_slice, s_slice]
+        if proj.mask is not None:
+            weights = np.where(proj.mask, weights, 0.0)
+        new.append(replace(proj, weights=weights))
+    return graph.with_projections(tuple(new))

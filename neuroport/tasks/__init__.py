@@ -1,0 +1,69 @@
+"""Seeded task generators; the same task code feeds every engine (numpy, NEST, BPTT, emulator, backends).
+
+A task is built from a :class:`~neuroport.ir.float_graph.TaskSpec` by :func:`make_task` and yields
+:class:`Batch` objects.  The table :data:`TASKS` maps each task name to ``"module:factory"``; factories are
+imported only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from neuroport.errors import ModelError
+
+TASKS: dict[str, str] = {
+    "evidence_accumulation": "neuroport.tasks.evidence_accumulation:EvidenceAccumulation",
+    "pattern_generation": "neuroport.tasks.pattern_generation:PatternGeneration",
+    "store_recall": "neuroport.tasks.store_recall:StoreRecall",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """One batch of sequences.
+
+    inputs:  (batch, n_steps, n_in) input spikes, 0/1 (uint8)
+    targets: (batch, n_steps, n_out) regression targets, or one-hot class targets for cross-entropy
+    loss_mask: (batch, n_steps) bool, the steps whose error counts (the recall window for classification)
+    labels:  (batch,) int class labels for classification, else None
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    loss_mask: np.ndarray
+    labels: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        return int(self.inputs.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.inputs.shape[1])
+
+
+class Task(Protocol):
+    """What every task offers."""
+
+    n_in: int
+    n_out: int
+    n_steps: int
+    loss: str  # "mse" or "cross_entropy"
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch: ...
+
+
+def make_task(name: str, params: dict[str, Any], *, n_in: int, n_out: int, dt_ms: float) -> Task:
+    """Build a task; unknown parameters or sizes that do not fit the model raise a ModelError."""
+    if name not in TASKS:
+        raise ModelError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))}", path="task.name")
+    module, factory = TASKS[name].split(":")
+    cls = getattr(importlib.import_module(module), factory)
+    try:
+        return cls(n_in=n_in, n_out=n_out, dt_ms=dt_ms, **params)
+    except TypeError as exc:
+        raise ModelError(f"bad task parameters for '{name}': {exc}", path="task.params") from None

@@ -1,0 +1,1 @@
+"""FloatGraph + HwConfig → FixedGraph + QuantReport, installed as ``neuroport.quantization``."""

@@ -1,0 +1,11 @@
+"""Map backends/ and quantization/ into the neuroport namespace (see ARCHITECTURE: layout)."""
+
+from setuptools import find_packages, setup
+
+MAPPED = {"neuroport.backends": "backends", "neuroport.quantization": "quantization"}
+
+packages = find_packages(include=["neuroport", "neuroport.*"])
+for name, folder in MAPPED.items():
+    packages += [name] + [f"{name}.{sub}" for sub in find_packages(folder)]
+
+setup(packages=packages, package_dir={"neuroport": "neuroport", **MAPPED})
