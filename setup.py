@@ -2,7 +2,7 @@
 
 from setuptools import find_packages, setup
 
-MAPPED = {"neuroport.backends": "backends", "neuroport.quantization": "quantization"}
+MAPPED = {"neuroport.backends": "backends", "neuroport.quantization": "quantization", "neuroport.hw_configs": "hw_configs"}
 
 packages = find_packages(include=["neuroport", "neuroport.*"])
 for name, folder in MAPPED.items():

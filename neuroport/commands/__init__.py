@@ -1,0 +1,1 @@
+"""CLI commands, one module each, listed in :data:`neuroport.cli.COMMANDS`."""

@@ -1,0 +1,107 @@
+"""``neuroport check MODEL``: validate a model file and summarise it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import numpy as np
+
+from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.ir.float_graph import FloatGraph
+
+BYTES_PER_FLOAT = 8  # float64 weights in the float IR
+
+
+def summarize(graph: FloatGraph) -> dict[str, Any]:
+    """Populations, projections, synapse counts and parameter memory of a graph, as plain data."""
+    pops = [
+        {
+            "name": p.name,
+            "model": p.kind,
+            "size": p.size,
+            "tau_m_ms": _span(p.tau_m_ms),
+            "v_th": _span(p.v_th),
+            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {}),
+        }
+        for p in graph.populations
+    ]
+    projs = [
+        {
+            "name": p.name,
+            "source": list(p.source),
+            "target": list(p.target),
+            "shape": list(p.weights.shape),
+            "synapses": p.n_synapses,
+            "density": p.n_synapses / p.weights.size,
+            "plastic": p.plastic,
+            "weight_range": [float(p.weights.min()), float(p.weights.max())],
+        }
+        for p in graph.projections
+    ]
+    n_syn = sum(p["synapses"] for p in projs)
+    learning = graph.learning
+    return {
+        "name": graph.name,
+        "dt_ms": graph.dt_ms,
+        "input": {"name": graph.input.name, "size": graph.input.size},
+        "populations": pops,
+        "readout": {"name": graph.readout.name, "size": graph.readout.size, "loss": graph.readout.loss,
+                    "tau_out_ms": _span(graph.readout.tau_out_ms)},
+        "projections": projs,
+        "neurons": graph.n_recurrent,
+        "synapses": n_syn,
+        "weight_memory_bytes": n_syn * BYTES_PER_FLOAT,
+        "learning": None if learning is None else {
+            "variant": learning.variant, "feedback": learning.feedback, "optimizer": learning.optimizer.name,
+            "learning_rate": learning.optimizer.learning_rate, "batch_size": learning.batch_size,
+        },
+        "task": None if graph.task is None else graph.task.name,
+    }
+
+
+def _span(values: np.ndarray) -> float | list[float]:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    return lo if lo == hi else [lo, hi]
+
+
+def _render(s: dict[str, Any]) -> str:
+    lines = [f"{s['name']}: valid — {s['neurons']} recurrent neurons, {s['synapses']:,} synapses, dt {s['dt_ms']} ms"]
+    lines.append(f"  input    {s['input']['name']}: {s['input']['size']} spike channels")
+    for p in s["populations"]:
+        extra = f", tau_a {p['tau_a_ms']} ms" if "tau_a_ms" in p else ""
+        lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, tau_m {p['tau_m_ms']} ms, v_th {p['v_th']}{extra}")
+    r = s["readout"]
+    lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}")
+    for p in s["projections"]:
+        lines.append(
+            f"  proj     {p['name']}: {'+'.join(p['source'])} → {'+'.join(p['target'])}  {p['shape'][0]}×{p['shape'][1]}, "
+            f"{p['synapses']:,} synapses ({p['density']:.0%}){'' if p['plastic'] else ', frozen'}"
+        )
+    lines.append(f"  weights  {s['weight_memory_bytes'] / 1024:.1f} KiB as float64")
+    if s["learning"]:
+        lr = s["learning"]
+        lines.append(f"  learning e-prop ({lr['variant']}), {lr['feedback']} feedback, {lr['optimizer']} η={lr['learning_rate']}, batch {lr['batch_size']}")
+    if s["task"]:
+        lines.append(f"  task     {s['task']}")
+    return "\n".join(lines)
+
+
+@click.command("check")
+@click.argument("model", type=click.Path(dir_okay=False))
+@json_option
+def command(model: str, as_json: bool) -> None:
+    """Validate MODEL (model.yaml or .nir) and summarise it: populations, projections, synapses, memory.
+
+    Every problem is reported with the file and the YAML path of the field, e.g.
+    `model.yaml: populations[1].tau_m_ms: expected a positive number, got -20`, and exit status 2.
+
+    \b
+    Example:
+      neuroport check examples/evidence_accumulation.yaml
+    """
+    summary = summarize(load_any_model(model))
+    if as_json:
+        echo_json(summary)
+    else:
+        click.echo(_render(summary))

@@ -1,0 +1,43 @@
+"""Helpers shared by the CLI commands: JSON output and model loading by file type."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from neuroport.errors import ModelError
+from neuroport.ir.float_graph import FloatGraph
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of text.")
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def echo_json(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload, indent=2, default=_default))
+
+
+def load_any_model(path: str | Path) -> FloatGraph:
+    """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        from neuroport.ir.loader import load_model
+
+        return load_model(path)
+    if suffix in (".nir", ".h5", ".hdf5"):
+        from neuroport.ir.nir_io import read_nir
+
+        return read_nir(path)
+    raise ModelError("unknown model file type; expected .yaml / .yml (neuroport model) or .nir (NIR graph)", file=str(path))
