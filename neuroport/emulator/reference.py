@@ -1,0 +1,96 @@
+"""Float reference simulation of a :class:`~neuroport.ir.network.Network`, batched over samples (numpy).
+
+Per step t, for every sample (NEST ``*_bsshslm_2020`` order; voltages relative to E_L, ζ = 1):
+
+    r      ← max(r − 1, 0)                                   refractory counter (steps)
+    v      ← α v + W_in x[t] + W_rec z[t−1] − v_th z[t−1]    reset by subtraction one step after the spike
+    a      ← ρ a + z[t−1],   A = v_th + β a                  (LIF: β = 0)
+    ψ      = surrogate(v − A) · [r = 0]                       pseudo-derivative, 0 while refractory
+    z[t]   = [v ≥ A] · [r = 0];   r ← n_ref where z[t]
+    y[t]   = κ y[t−1] + W_out z[t−1]                         leaky readout; like every e-prop synapse in NEST
+                                                             (and every Dense on Loihi) it sees spikes one step late
+
+The arrays of a run are returned as a :class:`FloatRun` so that the e-prop trainer can compute gradients
+from them without simulating again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroport.ir.network import Network
+
+
+def _piecewise_linear(dist: np.ndarray) -> np.ndarray:
+    return np.maximum(0.0, 1.0 - dist)
+
+
+def _exponential(dist: np.ndarray) -> np.ndarray:
+    return np.exp(-dist)
+
+
+def _fast_sigmoid_derivative(dist: np.ndarray) -> np.ndarray:
+    return (1.0 + dist) ** -2
+
+
+def _arctan(dist: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + dist**2)
+
+
+# shape of ψ as a function of the scaled distance β |v − A| / v_th (NEST's forms); height γ / v_th
+SURROGATE_SHAPES = {
+    "piecewise_linear": _piecewise_linear,
+    "exponential": _exponential,
+    "fast_sigmoid_derivative": _fast_sigmoid_derivative,
+    "arctan": _arctan,
+}
+
+
+def surrogate(net: Network, v_minus_a: np.ndarray) -> np.ndarray:
+    """ψ = γ/v_th · shape(β |v − A| / v_th), per neuron (NEST parameter names γ, β)."""
+    shape = SURROGATE_SHAPES[net.surrogate_function]
+    dist = net.surrogate_beta * np.abs(v_minus_a) / net.v_th
+    return net.surrogate_gamma / net.v_th * shape(dist)
+
+
+@dataclass(frozen=True, eq=False)
+class FloatRun:
+    """Everything a run produced, time on axis 1: arrays (batch, n_steps, n)."""
+
+    z: np.ndarray  # recurrent spikes (0/1, float64)
+    v: np.ndarray  # membrane voltage after reset and input
+    a: np.ndarray  # adaptation variable
+    psi: np.ndarray  # surrogate derivative ψ
+    y: np.ndarray  # readout
+
+
+def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) -> FloatRun:
+    """Run ``net`` on ``inputs`` of shape (batch, n_steps, n_in) with 0/1 spikes; see the module docstring."""
+    x = np.asarray(inputs, dtype=np.float64)
+    batch, n_steps, _ = x.shape
+    n, k = net.n_rec, net.n_out
+    alpha, rho, kappa = net.alpha, net.rho, net.kappa
+    n_ref = net.n_ref_steps
+    drive = x @ net.w_in.T  # (batch, n_steps, n): input current of every step at once
+    v, a, z = np.zeros((batch, n)), np.zeros((batch, n)), np.zeros((batch, n))
+    y = np.zeros((batch, k))
+    r = np.zeros((batch, n), dtype=np.int64)
+    out = {name: np.zeros((batch, n_steps, n)) for name in ("z", "v", "a", "psi")}
+    out["y"] = np.zeros((batch, n_steps, k))
+    w_rec_t, w_out_t = net.w_rec.T, net.w_out.T
+    for t in range(n_steps):
+        np.maximum(r - 1, 0, out=r)
+        v = alpha * v + drive[:, t] + z @ w_rec_t - net.v_th * z
+        a = rho * a + z
+        threshold = net.v_th + net.beta * a
+        free = r == 0
+        psi = surrogate(net, v - threshold) * free
+        y = kappa * y + z @ w_out_t  # z is still z[t−1] here
+        z = ((v >= threshold) & free).astype(np.float64)
+        r = np.where(z > 0, n_ref, r)
+        out["z"][:, t], out["psi"][:, t], out["y"][:, t] = z, psi, y
+        if record_states:
+            out["v"][:, t], out["a"][:, t] = v, a
+    return FloatRun(**out)

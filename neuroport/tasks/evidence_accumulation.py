@@ -1,0 +1,56 @@
+"""Evidence accumulation (Bellec et al. 2020, Fig. 3; NEST's evidence-accumulation e-prop example).
+
+Input: 4 groups of ``n_in / 4`` neurons — left cues, right cues, recall cue, background noise.  A sequence is
+``n_cues`` cues (each ``cue_ms`` of ``cue_rate_hz`` spikes in the left or right group, followed by ``gap_ms``),
+a delay of ``delay_ms``, and a recall window of ``recall_ms`` in which the recall group fires.  The background
+group fires at ``background_rate_hz`` throughout.  Each sequence draws a bias p from ``side_probabilities``; every
+cue is left with probability p.  Target: the side with more cues (class 0 left, 1 right), scored in the recall
+window (cross-entropy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroport.errors import ModelError
+from neuroport.tasks import Batch
+from neuroport.tasks.poisson import poisson_spikes, steps
+
+
+class EvidenceAccumulation:
+    loss = "cross_entropy"
+
+    def __init__(
+        self, *, n_in: int, n_out: int, dt_ms: float, n_cues: int = 7, cue_ms: float = 100.0, gap_ms: float = 50.0,
+        delay_ms: float = 1050.0, recall_ms: float = 150.0, cue_rate_hz: float = 40.0,
+        background_rate_hz: float = 10.0, side_probabilities: tuple[float, ...] = (0.12, 0.88),
+    ) -> None:
+        if n_in % 4 or n_out != 2:
+            raise ModelError(f"evidence accumulation needs n_in divisible by 4 and 2 readouts, got n_in={n_in}, n_out={n_out}", path="task")
+        if n_cues % 2 == 0:
+            raise ModelError(f"n_cues must be odd so that one side always wins, got {n_cues}", path="task.params.n_cues")
+        self.n_in, self.n_out, self.dt_ms = n_in, n_out, dt_ms
+        self.n_cues, self.cue_rate_hz, self.background_rate_hz = n_cues, cue_rate_hz, background_rate_hz
+        self.side_probabilities = tuple(side_probabilities)
+        self.cue_steps, self.gap_steps = steps(cue_ms, dt_ms), steps(gap_ms, dt_ms)
+        self.delay_steps, self.recall_steps = steps(delay_ms, dt_ms), steps(recall_ms, dt_ms)
+        self.n_steps = n_cues * (self.cue_steps + self.gap_steps) + self.delay_steps + self.recall_steps
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        group = self.n_in // 4
+        rates = np.zeros((batch_size, self.n_steps, self.n_in))
+        rates[:, :, 3 * group:] = self.background_rate_hz
+        p_left = rng.choice(self.side_probabilities, size=batch_size)
+        left = rng.random((batch_size, self.n_cues)) < p_left[:, None]
+        period = self.cue_steps + self.gap_steps
+        for c in range(self.n_cues):
+            t0 = c * period
+            for side, chosen in ((0, left[:, c]), (1, ~left[:, c])):
+                rates[chosen, t0:t0 + self.cue_steps, side * group:(side + 1) * group] = self.cue_rate_hz
+        rates[:, -self.recall_steps:, 2 * group:3 * group] = self.cue_rate_hz
+        labels = (left.sum(axis=1) < self.n_cues / 2).astype(np.int64)  # 1 = right won
+        targets = np.zeros((batch_size, self.n_steps, 2))
+        targets[np.arange(batch_size), :, labels] = 1.0
+        mask = np.zeros((batch_size, self.n_steps), dtype=bool)
+        mask[:, -self.recall_steps:] = True
+        return Batch(inputs=poisson_spikes(rng, rates, self.dt_ms), targets=targets, loss_mask=mask, labels=labels)

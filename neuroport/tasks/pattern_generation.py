@@ -1,0 +1,46 @@
+"""Pattern generation (Bellec et al. 2020, Fig. 2; NEST's sine-wave e-prop example).
+
+Target: a sum of sines of ``frequencies_hz`` (default 1, 2, 3, 5 Hz) with amplitudes and phases drawn once from
+the task seed, over ``duration_ms``.  Input: a clock of ``n_in`` neurons in ``n_groups`` groups; group g fires
+at ``rate_hz`` during the g-th of ``n_groups`` equal slices of the sequence.  Regression (MSE), every step.
+The same target is used for every sequence (the network learns to generate one pattern).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroport.errors import ModelError
+from neuroport.tasks import Batch
+from neuroport.tasks.poisson import poisson_spikes, steps
+
+
+class PatternGeneration:
+    loss = "mse"
+
+    def __init__(
+        self, *, n_in: int, n_out: int, dt_ms: float, duration_ms: float = 1000.0,
+        frequencies_hz: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0), n_groups: int = 5, rate_hz: float = 100.0,
+        amplitude_range: tuple[float, float] = (0.5, 2.0), pattern_seed: int = 0,
+    ) -> None:
+        if n_in % n_groups:
+            raise ModelError(f"n_in ({n_in}) must be divisible by n_groups ({n_groups})", path="task.params.n_groups")
+        self.n_in, self.n_out, self.dt_ms, self.rate_hz, self.n_groups = n_in, n_out, dt_ms, rate_hz, n_groups
+        self.n_steps = steps(duration_ms, dt_ms)
+        rng = np.random.default_rng(pattern_seed)
+        t_s = np.arange(1, self.n_steps + 1) * dt_ms * 1e-3
+        target = np.zeros((self.n_steps, n_out))
+        for k in range(n_out):
+            amp = rng.uniform(*amplitude_range, size=len(frequencies_hz))
+            phase = rng.uniform(0, 2 * np.pi, size=len(frequencies_hz))
+            target[:, k] = sum(a * np.sin(2 * np.pi * f * t_s + p) for a, f, p in zip(amp, frequencies_hz, phase))
+        self.target = target / np.abs(target).max() if np.abs(target).max() > 0 else target
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        rates = np.zeros((batch_size, self.n_steps, self.n_in))
+        per_group, edges = self.n_in // self.n_groups, np.linspace(0, self.n_steps, self.n_groups + 1).astype(int)
+        for g in range(self.n_groups):
+            rates[:, edges[g]:edges[g + 1], g * per_group:(g + 1) * per_group] = self.rate_hz
+        targets = np.broadcast_to(self.target, (batch_size, *self.target.shape)).copy()
+        mask = np.ones((batch_size, self.n_steps), dtype=bool)
+        return Batch(inputs=poisson_spikes(rng, rates, self.dt_ms), targets=targets, loss_mask=mask)

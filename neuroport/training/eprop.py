@@ -1,0 +1,117 @@
+"""Float e-prop training of a FloatGraph (Bellec et al. 2020), batched numpy.
+
+One iteration: draw a batch from the model's task, simulate (:mod:`neuroport.emulator.reference`), compute
+e-prop gradients (:mod:`neuroport.training.gradients`, sequence-batched or online — the same numbers), average
+them over the batch and take one optimizer step:
+
+    SGD:   W ← W − η ḡ
+    Adam:  m ← β1 m + (1 − β1) ḡ,  v ← β2 v + (1 − β2) ḡ²,  η_t = η √(1 − β2^t) / (1 − β1^t)
+           W ← W − η_t m / (√v + ε)                    (TensorFlow's form, as NEST's e-prop models)
+    then W ← clip(W, weight_min, weight_max).
+Feedback: symmetric (B = W_outᵀ, implicit), random (B fixed), adaptive (Kolen-Pollack: B receives W_out's
+update transposed, and both decay, W ← W − η λ W).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from neuroport.emulator.reference import simulate
+from neuroport.errors import ModelError
+from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
+from neuroport.ir.network import MATRICES, Network, assemble, with_weights
+from neuroport.tasks import Batch, Task, make_task
+from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients
+
+GRADIENT_MODES = {"sequence": sequence_gradients, "online": online_gradients}
+
+
+@dataclass
+class AdamState:
+    """Optimizer state for one matrix."""
+
+    m: np.ndarray
+    v: np.ndarray
+    step: int = 0
+
+
+def optimizer_step(opt: Optimizer, weights: np.ndarray, grad: np.ndarray, state: AdamState) -> np.ndarray:
+    """Return the updated weights (see the module docstring)."""
+    if opt.name == "sgd":
+        return weights - opt.learning_rate * grad
+    state.step += 1
+    state.m = opt.beta1 * state.m + (1 - opt.beta1) * grad
+    state.v = opt.beta2 * state.v + (1 - opt.beta2) * grad**2
+    lr_t = opt.learning_rate * np.sqrt(1 - opt.beta2**state.step) / (1 - opt.beta1**state.step)
+    return weights - lr_t * state.m / (np.sqrt(state.v) + opt.epsilon)
+
+
+@dataclass(frozen=True)
+class IterationStats:
+    iteration: int
+    loss: float  # mean per sequence
+    error: float  # fraction of misclassified sequences (classification) or NaN
+    rate_hz: float
+
+
+@dataclass
+class TrainResult:
+    graph: FloatGraph
+    history: list[IterationStats] = field(default_factory=list)
+
+
+def task_of(graph: FloatGraph) -> Task:
+    """The model's task, sized to its input and readout."""
+    if graph.task is None:
+        raise ModelError("the model has no `task:` section; training and verification need one", path="task")
+    return make_task(graph.task.name, graph.task.params, n_in=graph.input.size, n_out=graph.readout.size, dt_ms=graph.dt_ms)
+
+
+def rule_of(graph: FloatGraph) -> EpropRule:
+    if graph.learning is None:
+        raise ModelError("the model has no `learning:` section; add one to train it", path="learning")
+    return graph.learning
+
+
+def eprop_gradients(net: Network, rule: EpropRule, b_matrix: np.ndarray | None, batch: Batch, mode: str = "sequence") -> Gradients:
+    """Simulate one batch and return its summed e-prop gradients."""
+    run = simulate(net, batch.inputs)
+    return GRADIENT_MODES[mode](net, batch.inputs.astype(np.float64), run, batch, feedback=rule.feedback,
+                                b_random=b_matrix, c_reg=rule.c_reg, f_target_hz=rule.f_target_hz)
+
+
+def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
+                batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
+    rule, task = rule_of(graph), task_of(graph)
+    rng = np.random.default_rng(graph.seed if seed is None else seed)
+    net = assemble(graph)
+    b_matrix = None if rule.feedback == "symmetric" else rule.feedback_weights.copy()
+    weights = {name: getattr(net, name).copy() for name in MATRICES}
+    states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
+    b_state = AdamState(np.zeros(net.w_out.shape), np.zeros(net.w_out.shape))
+    size = batch_size or rule.batch_size
+    history = []
+    for it in range(iterations):
+        net = replace(net, **weights)
+        batch = task.batch(rng, size)
+        grads = eprop_gradients(net, rule, b_matrix, batch, mode)
+        for name in MATRICES:
+            mean_grad = getattr(grads, name) / size + rule.weight_decay * weights[name] * getattr(net, f"{name}_plastic")
+            new = optimizer_step(rule.optimizer, weights[name], mean_grad, states[name])
+            weights[name] = np.where(getattr(net, f"{name}_mask"), np.clip(new, rule.weight_min, rule.weight_max), 0.0)
+        if rule.feedback == "adaptive":
+            grad_b = grads.w_out / size + rule.weight_decay * b_matrix.T
+            b_matrix = optimizer_step(rule.optimizer, b_matrix.T, grad_b, b_state).T
+        error = grads.n_errors / size if net.loss == "cross_entropy" else float("nan")
+        stats = IterationStats(it, grads.loss / size, error, grads.rate_hz)
+        history.append(stats)
+        if on_iteration:
+            on_iteration(stats)
+    trained = with_weights(graph, weights["w_in"], weights["w_rec"], weights["w_out"])
+    if rule.feedback == "adaptive":
+        trained = replace(trained, learning=replace(rule, feedback_weights=b_matrix))
+    return TrainResult(trained, history)

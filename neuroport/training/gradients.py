@@ -1,0 +1,186 @@
+"""e-prop gradients (Bellec et al. 2020) for a batch of sequences, in two modes that compute the same numbers.
+
+Notation (per sample; j post, i pre, k readout; traces use the post-synaptic α):
+
+    x̄_i[t] = α x̄_i[t−1] + x_i[t]                (input trace; recurrent: z̄_i[t] = α z̄_i[t−1] + z_i[t−1])
+    ε^a_ji[t] = ψ_j[t−1] x̄_i[t−1] + (ρ_j − β_j ψ_j[t−1]) ε^a_ji[t−1]              (ALIF adaptation eligibility)
+    e_ji[t] = ψ_j[t] (x̄_i[t] − β_j ε^a_ji[t])                                   (LIF: β = 0)
+    ē_ji[t] = κ ē_ji[t−1] + (1 − κ) e_ji[t]                                     (NEST's code keeps the (1 − κ))
+    err_k[t] = (y_k[t] − y*_k[t]) (MSE) or (π_k[t] − π*_k[t]) (cross-entropy), 0 outside the loss mask
+    L_j[t] = Σ_k B_jk err_k[t]                                                 B = W_outᵀ, random or adaptive
+    g_ji = Σ_t L_j[t] ē_ji[t] + c_reg (f̄_j − f_target) Σ_t e_ji[t]            (rate regularization, NEST's sign)
+    g^out_kj = Σ_t err_k[t] z̄^κ_j[t],   z̄^κ_j[t] = κ z̄^κ_j[t−1] + z_j[t−1]      (exact readout gradient)
+
+*Online* mode streams through time with per-synapse traces (memory independent of sequence length: the chip's
+semantics).  *Sequence* mode moves the κ filter onto the learning signal, L̃[t] = Σ_{t'≥t} (1 − κ) κ^{t'−t} L[t'],
+and the ALIF term onto a backward recursion G[s] = q[s+1] + (ρ − β ψ[s+1]) G[s+1] with q = L̃ ψ, so that
+
+    g_ji = Σ_s x̄_i[s] ψ_j[s] (L̃_j[s] + R_j − β_j G_j[s])        (R_j: the constant regularization signal)
+
+is one matrix product over (batch × time): BLAS does the work.  Gradients are summed over a batch's samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroport.emulator.reference import FloatRun
+from neuroport.ir.network import Network
+from neuroport.tasks import Batch
+
+
+@dataclass(frozen=True, eq=False)
+class Gradients:
+    """Summed over the batch; same shapes as the network's matrices."""
+
+    w_in: np.ndarray
+    w_rec: np.ndarray
+    w_out: np.ndarray
+    loss: float  # summed over the batch (MSE: ½ Σ err²; cross-entropy: −Σ π* log π), over masked steps
+    n_errors: int  # misclassified sequences (classification) or 0
+    rate_hz: float  # mean firing rate of the recurrent neurons
+
+
+def softmax(y: np.ndarray) -> np.ndarray:
+    e = np.exp(y - y.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def output_error(net: Network, run: FloatRun, batch: Batch) -> tuple[np.ndarray, float, int]:
+    """Return (err (batch, T, n_out) masked, summed loss, misclassified sequences)."""
+    mask = batch.loss_mask[..., None]
+    if net.loss == "mse":
+        diff = (run.y - batch.targets) * mask
+        return diff, float(0.5 * np.sum(diff**2)), 0
+    pi = softmax(run.y)
+    loss = float(-np.sum(mask * batch.targets * np.log(pi + 1e-12)))
+    summed = np.sum(run.y * mask, axis=1)  # class evidence over the recall window
+    errors = int(np.sum(np.argmax(summed, axis=1) != batch.labels)) if batch.labels is not None else 0
+    return (pi - batch.targets) * mask, loss, errors
+
+
+def feedback_matrix(net: Network, feedback: str, b_random: np.ndarray | None) -> np.ndarray:
+    """B of shape (n_rec, n_out): W_outᵀ for symmetric feedback, else the given random/adaptive matrix."""
+    return net.w_out.T if feedback == "symmetric" else b_random
+
+
+def forward_trace(signal: np.ndarray, decay: np.ndarray, *, shift: bool = False) -> np.ndarray:
+    """s̄[t] = decay · s̄[t−1] + s[t] (or s[t−1] with ``shift``), over axis 1 of (batch, T, n)."""
+    out = np.empty_like(signal, dtype=np.float64)
+    acc = np.zeros((signal.shape[0], signal.shape[2]))
+    for t in range(signal.shape[1]):
+        if shift:
+            out[:, t] = acc = decay * acc + (signal[:, t - 1] if t > 0 else 0.0)
+        else:
+            out[:, t] = acc = decay * acc + signal[:, t]
+    return out
+
+
+def backward_filter(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
+    """S̃[t] = Σ_{t'≥t} decay^{t'−t} s[t'] over axis 1 of (batch, T, n)."""
+    out = np.empty_like(signal)
+    acc = np.zeros((signal.shape[0], signal.shape[2]))
+    for t in range(signal.shape[1] - 1, -1, -1):
+        out[:, t] = acc = decay * acc + signal[:, t]
+    return out
+
+
+def rate_signal(net: Network, run: FloatRun, c_reg: float, f_target_hz: float) -> np.ndarray:
+    """R_j per sample: c_reg (n_spikes/T − f_target·dt) / T  (NEST's regularization; spikes per step)."""
+    n_steps = run.z.shape[1]
+    per_step = run.z.sum(axis=1) / n_steps
+    return c_reg * (per_step - f_target_hz * net.dt_ms * 1e-3) / n_steps
+
+
+def sequence_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *, feedback: str,
+                       b_random: np.ndarray | None, c_reg: float = 0.0, f_target_hz: float = 10.0) -> Gradients:
+    """Sequence-batched e-prop gradients (module docstring); exact equal of :func:`online_gradients`."""
+    err, loss, n_errors = output_error(net, run, batch)
+    kappa = net.kappa
+    err_tilde = backward_filter(err, kappa) * (1.0 - kappa)  # (batch, T, n_out), κ filter moved onto the error
+    l_tilde = err_tilde @ feedback_matrix(net, feedback, b_random).T
+    l_tilde += rate_signal(net, run, c_reg, f_target_hz)[:, None, :]
+    q = l_tilde * run.psi
+    g_back = np.zeros_like(q)
+    acc = np.zeros(q[:, 0].shape)
+    for s in range(q.shape[1] - 2, -1, -1):
+        acc = q[:, s + 1] + (net.rho - net.beta * run.psi[:, s + 1]) * acc
+        g_back[:, s] = acc
+    factor = q - net.beta * g_back * run.psi  # (batch, T, n_rec)
+    g_in, g_rec = _presynaptic_products(net, factor, x, run.z)
+    g_out = _readout_gradient(err, run.z, kappa)
+    return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
+                     loss=loss, n_errors=n_errors, rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
+
+
+def _presynaptic_products(net: Network, factor: np.ndarray, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_{b,s} factor_j[s] · trace_i[s], grouping post-synaptic neurons by their α (traces use the post α)."""
+    g_in, g_rec = np.zeros_like(net.w_in), np.zeros_like(net.w_rec)
+    flat = factor.reshape(-1, factor.shape[2])
+    for alpha in np.unique(net.alpha):
+        post = np.flatnonzero(net.alpha == alpha)
+        x_bar = forward_trace(x, alpha).reshape(-1, x.shape[2])
+        z_bar = forward_trace(z, alpha, shift=True).reshape(-1, z.shape[2])
+        g_in[post] = flat[:, post].T @ x_bar
+        g_rec[post] = flat[:, post].T @ z_bar
+    return g_in, g_rec
+
+
+def _readout_gradient(err: np.ndarray, z: np.ndarray, kappa: np.ndarray) -> np.ndarray:
+    """g^out_kj = Σ_{b,t} err_k[t] z̄^κ_j[t], grouped by readout κ."""
+    g_out = np.zeros((err.shape[2], z.shape[2]))
+    for value in np.unique(kappa):
+        ks = np.flatnonzero(kappa == value)
+        z_bar = forward_trace(z, value, shift=True).reshape(-1, z.shape[2])
+        g_out[ks] = err[:, :, ks].reshape(-1, len(ks)).T @ z_bar
+    return g_out
+
+
+def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *, feedback: str,
+                     b_random: np.ndarray | None, c_reg: float = 0.0, f_target_hz: float = 10.0) -> Gradients:
+    """Online e-prop: per-synapse eligibility traces streamed forward in time (the chip's semantics).
+
+    Memory is O(batch × synapses), independent of the sequence length.  The regularization term needs the
+    sequence's spike count, so (as in NEST, which applies it at the end of the update interval) it is
+    accumulated as Σ_t e_ji[t] and multiplied at the end.
+    """
+    err, loss, n_errors = output_error(net, run, batch)
+    if np.unique(net.kappa).size != 1:
+        raise ValueError("online e-prop needs one readout time constant for all readouts")
+    kappa, alpha, rho, beta = float(net.kappa[0]), net.alpha, net.rho, net.beta
+    b_mat = feedback_matrix(net, feedback, b_random)
+    batch_n, n_steps, n_in = x.shape
+    n = net.n_rec
+    x_bar, z_bar = np.zeros((batch_n, n, n_in)), np.zeros((batch_n, n, n))
+    eps_in, eps_rec = np.zeros_like(x_bar), np.zeros_like(z_bar)
+    ebar_in, ebar_rec = np.zeros_like(x_bar), np.zeros_like(z_bar)
+    esum_in, esum_rec = np.zeros_like(x_bar), np.zeros_like(z_bar)
+    g_in, g_rec = np.zeros((n, n_in)), np.zeros((n, n))
+    z_bar_out, g_out = np.zeros((batch_n, n)), np.zeros((net.n_out, n))
+    psi_prev = np.zeros((batch_n, n))
+    a_col, r_col, b_col = alpha[None, :, None], rho[None, :, None], beta[None, :, None]
+    for t in range(n_steps):
+        psi = run.psi[:, t][:, :, None]
+        pp = psi_prev[:, :, None]
+        eps_in = pp * x_bar + (r_col - b_col * pp) * eps_in  # uses x̄[t−1]
+        eps_rec = pp * z_bar + (r_col - b_col * pp) * eps_rec
+        x_bar = a_col * x_bar + x[:, t][:, None, :]
+        z_bar = a_col * z_bar + (run.z[:, t - 1][:, None, :] if t > 0 else 0.0)
+        e_in, e_rec = psi * (x_bar - b_col * eps_in), psi * (z_bar - b_col * eps_rec)
+        learning_signal = err[:, t] @ b_mat.T  # (batch, n)
+        ebar_in = kappa * ebar_in + (1 - kappa) * e_in
+        ebar_rec = kappa * ebar_rec + (1 - kappa) * e_rec
+        g_in += np.einsum("bj,bji->ji", learning_signal, ebar_in)
+        g_rec += np.einsum("bj,bji->ji", learning_signal, ebar_rec)
+        esum_in += e_in
+        esum_rec += e_rec
+        z_bar_out = kappa * z_bar_out + (run.z[:, t - 1] if t > 0 else 0.0)
+        g_out += err[:, t].T @ z_bar_out
+        psi_prev = run.psi[:, t]
+    reg = rate_signal(net, run, c_reg, f_target_hz)[:, :, None]
+    g_in += np.sum(reg * esum_in, axis=0)
+    g_rec += np.sum(reg * esum_rec, axis=0)
+    return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
+                     loss=loss, n_errors=n_errors, rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))

@@ -1,0 +1,107 @@
+"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (../shared/reference/lava.md).
+
+Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every population map into the vth field):
+    v_scale   = 2^k, the largest power of two with max(v_th) · v_scale ≤ 2^23 / HEADROOM (and ≤ vth_max << 6)
+    vth       = round(v_th · v_scale / 64)                                          threshold = vth << 6
+    dv, dy    = round(4096 · (1 − exp(−dt/τ)))                                      12-bit decays (τ_m, τ_out)
+    da        = round(4096 · (1 − exp(−dt/τ_a)))                                    ALIF adaptation decay
+    a_inc     = round(β · v_scale)                                                 threshold step per spike
+    weights   = round(w · v_scale / 2^(6 + weight_exp)), weight_exp per Dense the smallest with |w| fitting
+                the mantissa; mixed-sign 8-bit mantissas are even (Lava truncates the LSB): [−256, 254]
+    n_ref     = round(t_ref / dt)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroport.errors import UnsupportedError
+from neuroport.hw import HwConfig
+from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.network import Network, assemble
+from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
+
+MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
+HEADROOM = 16  # voltage range above the highest threshold: v reaches (vth << 6) + a and overshoots it
+
+
+def sign_mode(weights: np.ndarray) -> str:
+    """Lava's determine_sign_mode: 'excitatory' (all ≥ 0), 'inhibitory' (all ≤ 0) or 'mixed'."""
+    if np.all(weights >= 0):
+        return "excitatory"
+    if np.all(weights <= 0):
+        return "inhibitory"
+    return "mixed"
+
+
+def lava_dense_weights(weights: np.ndarray, num_weight_bits: int = 8, mode: str | None = None) -> np.ndarray:
+    """The weights a Lava ``Dense`` (fixed_pt) actually uses: clip to 8 bits by sign mode, then drop
+    ``8 − num_weight_bits + [mixed]`` LSBs — so mixed-sign 8-bit weights are even-only (3 → 2, −3 → −4)."""
+    w = np.asarray(weights, dtype=np.int64)
+    mode = mode or sign_mode(w)
+    if mode == "inhibitory":
+        w = -np.clip(-w, 0, 255)
+        return -truncate_lsbs(-w, MAX_MAGNITUDE_BITS - num_weight_bits)
+    if mode == "excitatory":
+        return truncate_lsbs(np.clip(w, 0, 255), MAX_MAGNITUDE_BITS - num_weight_bits)
+    return truncate_lsbs(np.clip(w, -256, 255), MAX_MAGNITUDE_BITS - num_weight_bits + 1)
+
+
+def decay_constant(tau_ms: np.ndarray, dt_ms: float) -> np.ndarray:
+    """12-bit decay d with v ← v (4096 − d) / 4096 ≈ exp(−dt/τ) v; τ = ∞ gives 0."""
+    return np.clip(round_half_away(DECAY_UNITY * (1.0 - np.exp(-dt_ms / np.asarray(tau_ms)))), 0, DECAY_UNITY - 1)
+
+
+def choose_v_scale(net: Network, hw: HwConfig) -> float:
+    """The largest power of two that keeps the highest threshold HEADROOM times below the voltage limit and
+    within the vth field."""
+    v_limit = 2.0 ** (hw.fmt("v").bits - 1) / HEADROOM
+    vth_limit = float(hw.param("vth_max") << hw.param("vth_shift"))
+    return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit) / np.max(net.v_th))))
+
+
+def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
+    """Pick the smallest weight_exp whose mantissas fit, round, and apply Lava's storage rule."""
+    bits = hw.fmt("weight").bits
+    act_shift = hw.param("act_shift")
+    scaled = w * v_scale / 2.0**act_shift  # value of a_in per unit mantissa at weight_exp = 0
+    top = np.max(np.abs(scaled)) if scaled.size else 0.0
+    limit = 2 ** (bits - 1) - 2  # 254: the largest even magnitude of a mixed-sign mantissa
+    e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
+    exp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
+    # round to the nearest value Lava can store (a multiple of its LSB step), so that Lava's own truncation
+    # (toward −∞) is a no-op and adds no negative bias
+    step = 2 ** (MAX_MAGNITUDE_BITS - bits + (sign_mode(w) == "mixed"))
+    mant = round_half_away(scaled / 2.0**exp / step) * step
+    mant = np.where(mask, lava_dense_weights(mant, bits), 0)
+    return FixedDense(weights=mant.astype(np.int64), mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
+
+
+def quantize_loihi(graph: FloatGraph, hw: HwConfig) -> FixedGraph:
+    """Quantize a FloatGraph for a Loihi-family config (module docstring)."""
+    if any(p.delay_steps != 1 for p in graph.projections):
+        raise UnsupportedError("synaptic delays other than 1 step are not supported by the Loihi profile yet")
+    net = assemble(graph)
+    v_scale = choose_v_scale(net, hw)
+    vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))
+    pops = []
+    offset = 0
+    for p in graph.populations:
+        pops.append((p.name, p.kind, offset, offset + p.size))
+        offset += p.size
+    n = net.n_rec
+    neurons = FixedNeurons(
+        kind="alif", dv=decay_constant(net.tau_m_ms, net.dt_ms), vth=vth,
+        da=decay_constant(net.tau_a_ms, net.dt_ms), a_inc=round_half_away(net.beta * v_scale),
+        n_ref=net.n_ref_steps, du=np.full(n, DECAY_UNITY - 1, dtype=np.int64), bias=np.zeros(n, dtype=np.int64),
+        populations=tuple(pops),
+    )
+    return FixedGraph(
+        name=graph.name, profile="loihi", hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms,
+        neurons=neurons, readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
+        w_in=quantize_dense(net.w_in, net.w_in_mask, v_scale, hw),
+        w_rec=quantize_dense(net.w_rec, net.w_rec_mask, v_scale, hw),
+        w_out=quantize_dense(net.w_out, net.w_out_mask, v_scale, hw),
+        v_scale=v_scale, loss=net.loss,
+    )
