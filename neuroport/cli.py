@@ -18,7 +18,11 @@ from neuroport.errors import NeuroportError
 
 COMMANDS: tuple[str, ...] = (
     "neuroport.commands.check",
+    "neuroport.commands.compile",
+    "neuroport.commands.verify",
+    "neuroport.commands.report",
     "neuroport.commands.targets",
+    "neuroport.commands.train",
 )
 
 HELP = """neuroport: deploy e-prop-trained recurrent spiking networks to neuromorphic chips.

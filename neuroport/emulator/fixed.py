@@ -30,7 +30,8 @@ ACTIVATION_BITS = 32  # Dense a_buff is int32 in Lava
 def dense_activation(dense: FixedDense, spikes: np.ndarray, stats: ActivityStats, name: str) -> np.ndarray:
     """a = wrap32(shift(W s, weight_exp)) for spikes (batch, n_source); counts synaptic events."""
     acc = spikes @ dense.weights.T
-    stats.synaptic_ops[name] += int(np.sum(spikes @ dense.mask.T.astype(np.int64)))
+    per_target = (spikes @ dense.mask.T.astype(np.int64)).sum(axis=0)  # synaptic events arriving at each target
+    stats.add_synaptic_ops(name, per_target)
     out, events = wrap_signed(shift(acc, dense.weight_exp), ACTIVATION_BITS)
     stats.count("activation_" + name, events)
     return out

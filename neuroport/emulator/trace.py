@@ -32,6 +32,7 @@ class ActivityStats:
     n_neurons: int
     populations: tuple[tuple[str, str, int, int], ...]
     synaptic_ops: Counter = field(default_factory=Counter)  # per Dense: spikes × existing synapses they reach
+    synaptic_ops_per_target: dict[str, np.ndarray] = field(default_factory=dict)  # per Dense: events at each target
     active_neuron_updates: int = 0  # neuron-steps with non-zero input or state
     learning_updates: int = 0  # synapse updates by on-chip learning
     overflow: Counter = field(default_factory=Counter)  # state → wrap/saturation events
@@ -40,6 +41,13 @@ class ActivityStats:
     @classmethod
     def empty(cls, graph: Any, batch: int, n_steps: int) -> ActivityStats:
         return cls(batch=batch, n_steps=n_steps, n_neurons=graph.n_rec, populations=graph.neurons.populations)
+
+    def add_synaptic_ops(self, dense: str, per_target: np.ndarray) -> None:
+        if dense in self.synaptic_ops_per_target:
+            self.synaptic_ops_per_target[dense] = self.synaptic_ops_per_target[dense] + per_target
+        else:
+            self.synaptic_ops_per_target[dense] = per_target.copy()
+        self.synaptic_ops[dense] += int(per_target.sum())
 
     def count(self, state: str, events: int) -> None:
         if events:

@@ -95,10 +95,11 @@ def projection_weights(s: Section, shape: tuple[int, int], rng: np.random.Genera
     return weights, mask
 
 
-def feedback_weights(s: Section, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Random feedback B (n_rec, n_out): N(0, 1) · gain / sqrt(n_rec) by default (NEST's examples use N(0, 1))."""
+def feedback_weights(s: Section, shape: tuple[int, int], rng: np.random.Generator, base_dir: Path) -> np.ndarray:
+    """Feedback B (n_rec, n_out): from ``{file, key}``, or random N(0, 1) · gain (NEST's examples: N(0, 1)),
+    divided by sqrt(n_rec) with ``scale_by_fan_in``."""
     if s.has("file"):
-        return load_npz_array(s, shape, Path("."))
+        return load_npz_array(s, shape, base_dir)
     dist = s.string("distribution", "normal", choices=("normal", "uniform"))
     gain = s.number("gain", 1.0)
     scale_by_fan_in = s.boolean("scale_by_fan_in", False)

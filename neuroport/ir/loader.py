@@ -58,7 +58,7 @@ def load_model(file: str | Path) -> FloatGraph:
         _projection(s, i, partial, base_dir) for i, s in enumerate(top.sections("projections"))
     )
     graph = partial.with_projections(projections)
-    learning = _learning(top.section("learning"), graph) if top.has("learning") else None
+    learning = _learning(top.section("learning"), graph, base_dir) if top.has("learning") else None
     task = _task(top.section("task")) if top.has("task") else None
     top.raw("learning", None), top.raw("task", None)
     top.finish()
@@ -152,7 +152,7 @@ def _projection(s: Section, index: int, graph: FloatGraph, base_dir: Path) -> Pr
     return proj
 
 
-def _learning(s: Section, graph: FloatGraph) -> EpropRule:
+def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
     feedback = s.string("feedback", "random", choices=FEEDBACKS)
     opt = s.section("optimizer", {})
     optimizer = Optimizer(
@@ -173,7 +173,7 @@ def _learning(s: Section, graph: FloatGraph) -> EpropRule:
     rule = EpropRule(
         variant=s.string("variant", "bsshslm_2020", choices=EPROP_VARIANTS),
         feedback=feedback,
-        feedback_weights=None if b_spec is None else feedback_weights(b_spec, (graph.n_recurrent, graph.readout.size), rng),
+        feedback_weights=None if b_spec is None else feedback_weights(b_spec, (graph.n_recurrent, graph.readout.size), rng, base_dir),
         weight_decay=s.number("weight_decay", 0.0, non_negative=True),
         optimizer=optimizer,
         batch_size=s.integer("batch_size", 32, minimum=1),

@@ -1,0 +1,81 @@
+"""``neuroport compile MODEL --target T``: quantize, check the target's rules, lower, write the artifact."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.errors import NeuroportError
+from neuroport.ir.artifact import save_artifact
+from neuroport.mapping import map_graph
+from neuroport.pipeline import cost_report, prepare, task_batch
+from neuroport.emulator.fixed import emulate
+from neuroport.quantization.report import quant_report
+from neuroport.reporters.energy import fmt_si
+
+
+@click.command("compile")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="emulator", show_default=True, help="Target from `neuroport targets`.")
+@click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
+@click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
+@click.option("--samples", default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@json_option
+def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, as_json: bool) -> None:
+    """Quantize MODEL for a hardware config, check it against the target's rules, and write the artifact.
+
+    \b
+    The summary gives the cores and chips used, the weight formats, the quantization error of every tensor,
+    and a headline energy / latency / EDP estimate from emulating a few task samples.
+
+    \b
+    Examples:
+      neuroport compile examples/evidence_accumulation.yaml --target loihi-sim
+      neuroport compile model.yaml --target emulator --hw loihi1 -o build/ea --json
+    """
+    t0 = time.perf_counter()
+    graph = load_any_model(model)
+    prep = prepare(graph, target, hw_name)
+    diagnostics = prep.backend.check(prep.fixed, prep.hw)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise NeuroportError(f"{target} cannot take this model: " + "; ".join(d.format() for d in errors), file=model)
+    artifact = prep.backend.lower(prep.fixed, prep.hw)
+    folder = Path(out or f"build/{graph.name}-{target}")
+    save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
+    if hasattr(artifact, "save") and artifact is not prep.fixed:
+        artifact.save(folder)
+    compile_s = time.perf_counter() - t0
+    mapping = map_graph(prep.fixed, prep.hw)
+    errors_q = quant_report(graph, prep.fixed)
+    energy = None
+    if samples > 0 and graph.task is not None:
+        _, stats = emulate(prep.fixed, task_batch(graph, samples, seed=graph.seed).inputs, probe_states=False)
+        energy = cost_report(prep, target, stats)
+    summary = {
+        "model": graph.name, "target": target, "hw": prep.hw.name, "artifact": str(folder), "compile_s": compile_s,
+        "cores": len(mapping.cores), "chips": mapping.chips, "v_scale": prep.fixed.v_scale,
+        "weights": {n: {"bits": d.num_weight_bits, "weight_exp": d.weight_exp, "synapses": d.n_synapses}
+                    for n, d in prep.fixed.dense().items()},
+        "quantization_error": [e.__dict__ for e in errors_q],
+        "warnings": [d.format() for d in diagnostics if d.severity != "error"],
+        "energy": None if energy is None else energy.to_dict(),
+    }
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"compiled {graph.name} for {target} ({prep.hw.name}) in {compile_s:.2f} s → {folder}")
+    click.echo(f"  mapping   {len(mapping.cores)} cores on {mapping.chips} chip(s)")
+    for n, d in prep.fixed.dense().items():
+        click.echo(f"  {n:<7}   {d.num_weight_bits}-bit weights, weight_exp {d.weight_exp:+d}, {d.n_synapses:,} synapses")
+    click.echo("  quantization error (relative RMS, bits used):")
+    for e in errors_q:
+        click.echo(f"    {e.tensor:<16} {e.rel_rms_error:8.2e}  {e.bits_used:2d} bits  ({e.detail})")
+    for w in summary["warnings"]:
+        click.echo(f"  {w}")
+    if energy is not None:
+        click.echo(f"  estimate  {fmt_si(energy.energy_j, 'J')} and {fmt_si(energy.latency_s, 's')} per inference, "
+                   f"EDP {energy.edp_js:.3g} J·s (from {samples} emulated samples; see `neuroport report`)")

@@ -1,0 +1,49 @@
+"""``neuroport report MODEL``: energy, latency and EDP per inference, per hardware config."""
+
+from __future__ import annotations
+
+import click
+
+from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.emulator.fixed import emulate
+from neuroport.pipeline import cost_report, prepare, task_batch
+from neuroport.reporters.energy import fmt_si
+
+
+@click.command("report")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--target", "-t", default="emulator", show_default=True, help="Target whose costs to report.")
+@click.option("--hw", "hw_name", default=None, help="Hardware config; default: the target's.")
+@click.option("--compare", "compare_hw", default=None, help="Comma-separated hw configs to report side by side, e.g. loihi1,loihi2.")
+@click.option("--samples", "-n", default=8, show_default=True, help="Task samples emulated to count operations.")
+@json_option
+def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, as_json: bool) -> None:
+    """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
+
+    \b
+    Operations are counted by the bit-accurate emulator on SAMPLES task sequences; per-operation costs come
+    from the hw config, each with its source and how sure it is (paper, model, estimate, unverified).
+
+    \b
+    Example:
+      neuroport report examples/evidence_accumulation.yaml --compare loihi1,loihi2
+    """
+    graph = load_any_model(model)
+    configs = compare_hw.split(",") if compare_hw else [hw_name]
+    reports = []
+    for cfg in configs:
+        prep = prepare(graph, target, cfg)
+        _, stats = emulate(prep.fixed, task_batch(graph, samples, seed=graph.seed).inputs, probe_states=False)
+        reports.append(cost_report(prep, target, stats))
+    if as_json:
+        echo_json({"model": graph.name, "samples": samples, "reports": [r.to_dict() for r in reports]})
+        return
+    for r in reports:
+        click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
+        for ln in r.lines:
+            click.echo(f"  {ln.item:<30} {ln.count:>14,.0f} × {fmt_si(ln.unit.value, 'J'):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
+        click.echo(f"  {'total energy':<30} {fmt_si(r.energy_j, 'J'):>38}")
+        click.echo(f"  latency {fmt_si(r.latency_s, 's')} ({fmt_si(r.step_time_s, 's')} per step), EDP {r.edp_js:.3g} J·s")
+        click.echo(f"  latency model: {r.latency_model}")
+        for note in r.notes:
+            click.echo(f"  note: {note}")

@@ -1,0 +1,112 @@
+"""Save and load a FixedGraph as a versioned artifact: ``manifest.json`` + ``arrays.npz`` in a folder.
+
+The manifest holds the format version, the hw config's name and sha256, every scalar field, and a sha256 of
+every array; loading checks all of it, so a corrupt, truncated or newer-version artifact fails with an
+ArtifactError that says what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroport.errors import ArtifactError
+from neuroport.ir.fixed_graph import FIXED_FORMAT_VERSION, FixedDense, FixedGraph, FixedNeurons, FixedReadout
+
+MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
+KIND = "neuroport-fixed-graph"
+DENSES = ("w_in", "w_rec", "w_out")
+
+
+def _digest(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays: dict[str, np.ndarray] = {}
+    scalars: dict[str, Any] = {}
+    for f in fields(FixedNeurons):
+        value = getattr(graph.neurons, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f"neurons.{f.name}"] = value
+        else:
+            scalars[f"neurons.{f.name}"] = value
+    arrays["readout.dy"] = graph.readout.dy
+    for name in DENSES:
+        dense = getattr(graph, name)
+        arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights, dense.mask
+        scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
+    for key in ("name", "profile", "hw_name", "hw_sha256", "dt_ms", "v_scale", "loss"):
+        scalars[key] = getattr(graph, key)
+    return arrays, scalars
+
+
+def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write the artifact into ``folder`` (created); ``extra`` (JSON-able) goes into the manifest."""
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    arrays, scalars = _flatten(graph)
+    np.savez_compressed(out / ARRAYS, **arrays)
+    manifest = {"kind": KIND, "format_version": FIXED_FORMAT_VERSION, "scalars": scalars,
+                "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=list))
+    return out
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"not an artifact: no {MANIFEST}", file=str(folder)) from None
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"unreadable manifest ({exc})", file=str(path)) from None
+    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
+        raise ArtifactError(f"not a neuroport fixed-graph artifact (kind is {manifest.get('kind') if isinstance(manifest, dict) else None!r})", file=str(path))
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version > FIXED_FORMAT_VERSION:
+        raise ArtifactError(f"artifact format version {version!r} is newer than this neuroport reads ({FIXED_FORMAT_VERSION}); upgrade neuroport", file=str(path))
+    return manifest
+
+
+def _read_arrays(folder: Path, checksums: dict[str, str]) -> dict[str, np.ndarray]:
+    path = folder / ARRAYS
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise ArtifactError(f"missing {ARRAYS}", file=str(folder)) from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ArtifactError(f"corrupt or truncated arrays ({exc.__class__.__name__}: {exc})", file=str(path)) from None
+    for key, digest in checksums.items():
+        if key not in arrays:
+            raise ArtifactError(f"array '{key}' is missing", file=str(path))
+        if _digest(arrays[key]) != digest:
+            raise ArtifactError(f"array '{key}' does not match its checksum: the artifact is corrupt", file=str(path))
+    return arrays
+
+
+def load_artifact(folder: str | Path) -> FixedGraph:
+    """Read and verify an artifact written by :func:`save_artifact`."""
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    arrays = _read_arrays(folder, manifest.get("checksums", {}))
+    s = manifest["scalars"]
+    try:
+        neurons = FixedNeurons(
+            kind=s["neurons.kind"], populations=tuple(tuple(p) for p in s["neurons.populations"]),
+            **{f.name: arrays[f"neurons.{f.name}"] for f in fields(FixedNeurons) if f"neurons.{f.name}" in arrays},
+        )
+        denses = {n: FixedDense(weights=arrays[f"{n}.weights"], mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
+                                num_weight_bits=int(s[f"{n}.num_weight_bits"])) for n in DENSES}
+        return FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
+                          dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
+                          v_scale=float(s["v_scale"]), loss=s["loss"], **denses)
+    except (KeyError, TypeError) as exc:
+        raise ArtifactError(f"manifest lacks field {exc}", file=str(folder / MANIFEST)) from None

@@ -1,0 +1,79 @@
+"""Write a FloatGraph as ``model.yaml`` + ``<name>.weights.npz``, which :func:`load_model` reads back equal.
+
+Per-neuron parameters are written as a number when uniform, else as a list; weights, sparsity masks and the
+feedback matrix go into the .npz (exact float64), referenced from the YAML by key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from neuroport.ir.float_graph import SCHEMA_VERSION, FloatGraph, LIF, Projection
+
+
+def _values(array: np.ndarray) -> float | list[float]:
+    array = np.asarray(array, dtype=np.float64)
+    return float(array[0]) if np.all(array == array[0]) else [float(v) for v in array]
+
+
+def _population(p: LIF) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": p.name, "model": p.kind, "size": p.size}
+    out.update({k: _values(v) for k, v in p.array_fields().items()})
+    out["surrogate"] = {"function": p.surrogate.function, "gamma": p.surrogate.gamma, "beta": p.surrogate.beta}
+    return out
+
+
+def _projection(p: Projection, npz_name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    arrays[p.name] = p.weights
+    spec: dict[str, Any] = {"file": npz_name, "key": p.name}
+    if p.mask is not None:
+        arrays[f"{p.name}__mask"] = p.mask.astype(np.uint8)
+        spec["mask_key"] = f"{p.name}__mask"
+    one = lambda names: names[0] if len(names) == 1 else list(names)  # noqa: E731
+    return {"name": p.name, "source": one(p.source), "target": one(p.target), "weights": spec,
+            "plastic": p.plastic, "delay_steps": p.delay_steps}
+
+
+def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    r = graph.learning
+    out: dict[str, Any] = {
+        "variant": r.variant, "feedback": r.feedback, "weight_decay": r.weight_decay,
+        "optimizer": {"name": r.optimizer.name, "learning_rate": r.optimizer.learning_rate, "beta1": r.optimizer.beta1,
+                      "beta2": r.optimizer.beta2, "epsilon": r.optimizer.epsilon},
+        "batch_size": r.batch_size, "regularization": {"c_reg": r.c_reg, "f_target_hz": r.f_target_hz},
+        "weight_min": r.weight_min, "weight_max": r.weight_max, "average_gradient": r.average_gradient,
+    }
+    if r.learning_window_steps is not None:
+        out["learning_window_ms"] = r.learning_window_steps * graph.dt_ms
+    if r.feedback_weights is not None:
+        arrays["__feedback__"] = r.feedback_weights
+        out["feedback_init"] = {"file": npz_name, "key": "__feedback__"}
+    return out
+
+
+def write_model(graph: FloatGraph, path: str | Path) -> Path:
+    """Write ``graph`` to ``path`` (a .yaml) and its arrays next to it; returns the YAML path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    npz_name = f"{path.stem}.weights.npz"
+    arrays: dict[str, np.ndarray] = {}
+    doc: dict[str, Any] = {
+        "neuroport": SCHEMA_VERSION, "name": graph.name, "description": graph.description,
+        "dt_ms": graph.dt_ms, "seed": graph.seed,
+        "input": {"name": graph.input.name, "size": graph.input.size, "encoding": graph.input.encoding},
+        "populations": [_population(p) for p in graph.populations],
+        "readout": {"name": graph.readout.name, "size": graph.readout.size,
+                    "tau_out_ms": _values(graph.readout.tau_out_ms), "loss": graph.readout.loss},
+        "projections": [_projection(p, npz_name, arrays) for p in graph.projections],
+    }
+    if graph.learning is not None:
+        doc["learning"] = _learning(graph, npz_name, arrays)
+    if graph.task is not None:
+        doc["task"] = {"name": graph.task.name, "params": dict(graph.task.params)}
+    np.savez_compressed(path.parent / npz_name, **arrays)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    return path

@@ -1,0 +1,119 @@
+"""The chain, one pass, one direction: load → quantize → emulate → compare → report.  The CLI calls these.
+
+Each function is pure: it takes the objects of the previous stage and returns new ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from neuroport.emulator.fixed import emulate
+from neuroport.emulator.reference import simulate
+from neuroport.emulator.trace import ActivityStats, Trace
+from neuroport.errors import UnsupportedError
+from neuroport.hw import HwConfig
+from neuroport.ir.fixed_graph import FixedGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.network import assemble
+from neuroport.tasks import Batch
+from neuroport.training.eprop import task_of
+
+
+def _quantizers() -> dict[str, Callable[[FloatGraph, HwConfig], FixedGraph]]:
+    from neuroport.quantization.loihi import quantize_loihi
+
+    return {"loihi": quantize_loihi}
+
+
+def quantize(graph: FloatGraph, hw: HwConfig) -> FixedGraph:
+    """FloatGraph → FixedGraph with the numeric profile of the config's family."""
+    table = _quantizers()
+    if hw.family not in table:
+        raise UnsupportedError(f"no quantizer for the '{hw.family}' family yet (config {hw.name}); available: {', '.join(table)}")
+    return table[hw.family](graph, hw)
+
+
+def task_batch(graph: FloatGraph, n_samples: int, seed: int) -> Batch:
+    """A seeded batch of the model's task (the same data for every engine)."""
+    return task_of(graph).batch(np.random.default_rng(seed), n_samples)
+
+
+def score(loss: str, readout: np.ndarray, batch: Batch) -> dict[str, float]:
+    """Accuracy (classification: class with the largest readout summed over the loss window) or MSE."""
+    if loss == "cross_entropy":
+        evidence = np.sum(readout * batch.loss_mask[..., None], axis=1)
+        return {"accuracy": float(np.mean(np.argmax(evidence, axis=1) == batch.labels))}
+    err = (readout - batch.targets) * batch.loss_mask[..., None]
+    return {"mse": float(np.sum(err**2) / max(np.count_nonzero(batch.loss_mask) * readout.shape[2], 1))}
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Float reference vs fixed-point emulator on the same task data."""
+
+    float_score: dict[str, float]
+    fixed_score: dict[str, float]
+    spike_agreement: float  # fraction of (sample, step, neuron) with equal spikes
+    float_rate_hz: float
+    fixed_rate_hz: float
+    stats: ActivityStats
+    fixed_trace: Trace
+
+    def drop(self) -> dict[str, float]:
+        """Accuracy drop in percentage points, or relative MSE increase in percent."""
+        if "accuracy" in self.float_score:
+            return {"accuracy_drop_pp": 100 * (self.float_score["accuracy"] - self.fixed_score["accuracy"])}
+        f, q = self.float_score["mse"], self.fixed_score["mse"]
+        return {"mse_increase_pct": 100 * (q - f) / f if f > 0 else float("inf")}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"float": self.float_score, "fixed": self.fixed_score, **self.drop(),
+                "spike_agreement": self.spike_agreement, "float_rate_hz": self.float_rate_hz,
+                "fixed_rate_hz": self.fixed_rate_hz, "saturation_events": dict(self.stats.overflow)}
+
+
+def compare(graph: FloatGraph, fixed: FixedGraph, batch: Batch) -> Comparison:
+    """Run the float reference and the emulator on ``batch`` and score both."""
+    net = assemble(graph)
+    run = simulate(net, batch.inputs, record_states=False)
+    trace, stats = emulate(fixed, batch.inputs, probe_states=False)
+    y_fixed = trace.readout / fixed.v_scale
+    steps_s = net.dt_ms * 1e-3
+    return Comparison(
+        float_score=score(net.loss, run.y, batch), fixed_score=score(fixed.loss, y_fixed, batch),
+        spike_agreement=float(np.mean(run.z == trace.spikes)),
+        float_rate_hz=float(run.z.mean() / steps_s), fixed_rate_hz=float(trace.spikes.mean() / steps_s),
+        stats=stats, fixed_trace=trace,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """A model made ready for a target: the float graph, the backend, the config and the fixed-point graph."""
+
+    graph: FloatGraph
+    backend: Any
+    hw: HwConfig
+    fixed: FixedGraph
+
+
+def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
+    """Load the backend and the hw config (the backend's default unless given) and quantize."""
+    from neuroport.backend import load_backend
+    from neuroport.hw import load_hw
+
+    backend = load_backend(target)
+    hw = load_hw(hw_name or backend.capabilities(None).default_hw)
+    return Prepared(graph, backend, hw, quantize(graph, hw))
+
+
+def cost_report(prepared: Prepared, target: str, stats: ActivityStats) -> Any:
+    """Energy, latency and EDP per inference for the prepared model, from a run's ActivityStats."""
+    from neuroport.mapping import map_graph
+    from neuroport.reporters.energy import energy_report
+
+    return energy_report(target, prepared.fixed, stats, prepared.hw, map_graph(prepared.fixed, prepared.hw))

@@ -1,0 +1,113 @@
+"""Energy, latency and energy-delay product of one inference, from counted operations and cited per-op costs.
+
+Loihi-family model (Davies et al. 2018; the SANA-FE way of building Loihi estimates, hardware.md):
+
+    E = N_synop · e_synop + N_active · e_neuron_active + (N_updates − N_active) · e_neuron_inactive
+        + N_spikes · e_spike_tile + N_learn · e_synupdate + P_static · cores · T
+    step time = max over cores (synop_c · t_synop + active_c · t_neuron_active + inactive_c · t_neuron_inactive)
+                + t_barrier                                       (per-core counts averaged over the run's steps)
+    latency = steps × step time;   EDP = E × latency
+
+Each line of the breakdown carries the sureness of its per-op cost (paper / model / estimate / unverified).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuroport.emulator.trace import ActivityStats
+from neuroport.hw import HwConfig, Quantity
+from neuroport.ir.fixed_graph import FixedGraph
+from neuroport.mapping import Mapping
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    count: float  # per inference
+    unit: Quantity  # joules per operation
+    energy_j: float
+
+
+@dataclass(frozen=True)
+class EnergyReport:
+    target: str
+    hw_name: str
+    lines: tuple[CostLine, ...]
+    energy_j: float  # per inference, the sum of the lines
+    step_time_s: float
+    latency_s: float  # per inference
+    n_steps: int
+    cores: int
+    chips: int
+    latency_model: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def edp_js(self) -> float:
+        return self.energy_j * self.latency_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target, "hw": self.hw_name, "energy_j": self.energy_j, "latency_s": self.latency_s,
+            "step_time_s": self.step_time_s, "edp_js": self.edp_js, "n_steps": self.n_steps, "cores": self.cores,
+            "chips": self.chips, "latency_model": self.latency_model, "notes": list(self.notes),
+            "breakdown": [{"item": ln.item, "count": ln.count, "energy_j": ln.energy_j, "unit_j": ln.unit.value,
+                           "sureness": ln.unit.sureness, "source": ln.unit.source} for ln in self.lines],
+        }
+
+
+def _core_step_time(core_neurons: slice, stats: ActivityStats, hw: HwConfig, role: str) -> float:
+    """Average per-step time of one core: its synaptic events plus its neuron updates."""
+    steps = stats.batch * stats.n_steps
+    denses = ("w_in", "w_rec") if role == "recurrent" else ("w_out",)
+    synops = sum(float(stats.synaptic_ops_per_target[d][core_neurons].sum()) for d in denses if d in stats.synaptic_ops_per_target)
+    n = core_neurons.stop - core_neurons.start
+    active_fraction = stats.active_neuron_updates / max(stats.neuron_updates, 1)
+    return (synops / steps * hw.time("t_synop_s").value
+            + n * active_fraction * hw.time("t_neuron_active_s").value
+            + n * (1 - active_fraction) * hw.time("t_neuron_inactive_s").value)
+
+
+def loihi_energy(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> EnergyReport:
+    """The Loihi-family cost model (module docstring)."""
+    c = stats.per_sample()
+    inactive = c["neuron_updates"] - c["active_neuron_updates"]
+    items = (
+        ("synaptic operations", c["synaptic_ops"], hw.cost("e_synop_j")),
+        ("neuron updates (active)", c["active_neuron_updates"], hw.cost("e_neuron_active_j")),
+        ("neuron updates (inactive)", inactive, hw.cost("e_neuron_inactive_j")),
+        ("spikes routed within a tile", c["spikes"], hw.cost("e_spike_tile_j")),
+        ("learning (synaptic updates)", c["learning_updates"], hw.cost("e_synupdate_j")),
+    )
+    lines = [CostLine(name, count, unit, count * unit.value) for name, count, unit in items]
+    step = max(_core_step_time(slice(core.start, core.stop), stats, hw, core.role) for core in mapping.cores)
+    step += hw.time("t_barrier_s").value
+    latency = stats.n_steps * step
+    static = hw.cost("p_static_core_w")
+    lines.append(CostLine("static power (cores × time)", len(mapping.cores) * latency, static, len(mapping.cores) * latency * static.value))
+    notes = tuple(f"{ln.item}: per-op cost is {ln.unit.sureness} ({ln.unit.source})" for ln in lines if ln.unit.sureness != "paper")
+    return EnergyReport(
+        target=target, hw_name=hw.name, lines=tuple(lines), energy_j=float(sum(ln.energy_j for ln in lines)),
+        step_time_s=step, latency_s=latency, n_steps=stats.n_steps, cores=len(mapping.cores), chips=mapping.chips,
+        latency_model="steps × (slowest core's average step work: synops·t_synop + neuron updates·t_neuron) + barrier",
+        notes=notes,
+    )
+
+
+def energy_report(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> EnergyReport:
+    """Dispatch on the config's family."""
+    models = {"loihi": loihi_energy}
+    return models[hw.family](target, graph, stats, hw, mapping)
+
+
+def fmt_si(value: float, unit: str) -> str:
+    """Format with an SI prefix: 1.2e-6 J → '1.20 µJ'."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:.3g} {unit}"
+    prefixes = [(1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""), (1e3, "k")]
+    scale, prefix = next(((s, p) for s, p in reversed(prefixes) if abs(value) >= s), prefixes[0])
+    return f"{value / scale:.3g} {prefix}{unit}"

@@ -1,0 +1,56 @@
+"""Plots people would rather look at than read: learning curves, spike rasters with the readout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curve(curves: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
+    """One line per run: loss (left) and error or MSE (right) against iterations."""
+    plt = _pyplot()
+    fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for label, history in curves.items():
+        it = [h["iteration"] for h in history]
+        ax_loss.plot(it, [h["loss"] for h in history], label=label)
+        errors = [h["error"] for h in history]
+        if not all(np.isnan(errors)):
+            ax_err.plot(it, [100 * e for e in errors], label=label)
+    ax_loss.set(xlabel="iteration", ylabel="loss per sequence", yscale="log", title=title)
+    ax_err.set(xlabel="iteration", ylabel="misclassified (%)")
+    ax_err.axhline(8, color="grey", lw=0.8, ls="--")
+    ax_loss.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_raster(spikes: np.ndarray, readout: np.ndarray, target: np.ndarray | None, path: str | Path, dt_ms: float = 1.0) -> Path:
+    """Spike raster of one sample (T, n) above its readout (T, k) and target."""
+    plt = _pyplot()
+    fig, (ax_r, ax_y) = plt.subplots(2, 1, figsize=(10, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    t_idx, n_idx = np.nonzero(spikes)
+    ax_r.scatter(t_idx * dt_ms, n_idx, s=1, c="k")
+    ax_r.set(ylabel="neuron")
+    t = np.arange(readout.shape[0]) * dt_ms
+    for k in range(readout.shape[1]):
+        ax_y.plot(t, readout[:, k], label=f"readout {k}")
+        if target is not None:
+            ax_y.plot(t, target[:, k], ls="--", lw=0.8, label=f"target {k}")
+    ax_y.set(xlabel="time (ms)", ylabel="readout")
+    ax_y.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
