@@ -49,6 +49,7 @@ def load_model(file: str | Path) -> FloatGraph:
     inp = _input(top.section("input"))
     populations = tuple(_population(s, i, seed) for i, s in enumerate(top.sections("populations")))
     readout = _readout(top.section("readout"))
+    _unique_names(top, inp, populations, readout)
     partial = FloatGraph(
         name=top.string("name"), dt_ms=dt_ms, seed=seed, input=inp, populations=populations,
         readout=readout, projections=(), description=str(top.raw("description", "")),
@@ -65,6 +66,15 @@ def load_model(file: str | Path) -> FloatGraph:
     graph = replace(graph, learning=learning, task=task)
     check_graph(graph, file=file)
     return graph
+
+
+def _unique_names(top: Section, inp: InputLayer, populations: tuple[LIF, ...], readout: Readout) -> None:
+    seen = {inp.name: "input.name"}
+    named = [(f"populations[{i}].name", p.name) for i, p in enumerate(populations)] + [("readout.name", readout.name)]
+    for path, name in named:
+        if name in seen:
+            raise top.error(f"node name '{name}' is already used at {seen[name]}; names must be unique", file=top.file, path=path)
+        seen[name] = path
 
 
 def _input(s: Section) -> InputLayer:

@@ -41,7 +41,10 @@ def read_yaml(file: str | Path, error: type[NeuroportError] = ModelError) -> Any
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """' (did you mean 'x'?)' for the closest choice (by similarity, or the one the word begins), else ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    if not close and len(word) >= 3:
+        close = [c for c in choices if c.startswith(word)][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

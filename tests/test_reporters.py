@@ -1,0 +1,36 @@
+"""Energy, latency and EDP: the Loihi 1 per-op arithmetic reproduced by hand on a tiny network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neuroport.emulator.fixed import emulate
+from neuroport.hw import load_hw
+from neuroport.mapping import map_graph
+from neuroport.reporters.energy import energy_report
+from tests.test_fixed import one_neuron
+
+
+def test_loihi1_energy_by_hand():
+    """One ALIF neuron, 5 steps, 4 input spikes, 2 output spikes (the golden case of test_fixed).
+
+    synaptic events: 4 input spikes × 1 synapse + 2 recurrent spikes × 1 (zero-weight) synapse + 1 spike to the
+    readout (the spike at t3 reaches the readout at t4; the one at t0 at t1) → w_in 4, w_rec 2, w_out 2 = 8
+    neuron updates: 5; active ones: every step has input or non-zero state → 5
+    spikes: 2
+    E = 8 × 23.6 pJ + 5 × 81 pJ + 0 × 52 pJ + 2 × 1.7 pJ = 188.8 + 405 + 3.4 = 597.2 pJ
+    """
+    g = one_neuron(w_in=10, e_in=1, vth=15, dv=2048, n_ref=2, a_inc=320, da=2048)
+    hw = load_hw("loihi1")
+    _, stats = emulate(g, np.array([[[1], [1], [0], [1], [1]]]))
+    assert dict(stats.synaptic_ops) == {"w_in": 4, "w_rec": 2, "w_out": 2}
+    report = energy_report("emulator", g, stats, hw, map_graph(g, hw))
+    assert report.energy_j == pytest.approx(597.2e-12, rel=1e-12)
+    assert sum(line.energy_j for line in report.lines) == pytest.approx(report.energy_j, rel=1e-12)
+    # latency: recurrent core: (6 synops / 5 steps) · 3.5 ns + 1 neuron · 8.4 ns = 12.6 ns; readout core: 2/5 · 3.5 + 8.4
+    # = 9.8 ns; slowest 12.6 ns + barrier 299 ns = 311.6 ns per step, × 5 steps
+    assert report.step_time_s == pytest.approx(311.6e-9, rel=1e-12)
+    assert report.latency_s == pytest.approx(5 * 311.6e-9, rel=1e-12)
+    assert report.edp_js == pytest.approx(597.2e-12 * 5 * 311.6e-9, rel=1e-12)
+    assert report.cores == 2 and report.chips == 1
