@@ -18,8 +18,10 @@ def _fmt_score(score: dict[str, float]) -> str:
 @click.option("--hw", "hw_name", default=None, help="Hardware config; default: the target's.")
 @click.option("--samples", "-n", default=64, show_default=True, help="Task samples to compare on.")
 @click.option("--seed", default=12345, show_default=True, help="Seed of the task samples (test data).")
+@click.option("--backend-samples", default=2, show_default=True,
+              help="Samples also run on the backend and compared with the emulator step by step (a Lava run takes seconds).")
 @json_option
-def command(model: str, target: str, hw_name: str | None, samples: int, seed: int, as_json: bool) -> None:
+def command(model: str, target: str, hw_name: str | None, samples: int, seed: int, backend_samples: int, as_json: bool) -> None:
     """Measure what quantization costs, and check the backend against the emulator.
 
     \b
@@ -39,7 +41,8 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     payload = {"model": graph.name, "target": target, "hw": prep.hw.name, "samples": samples, **result.to_dict()}
     backend_check = getattr(prep.backend, "verify_against_emulator", None)
     if backend_check is not None:
-        payload["backend"] = backend_check(prep.fixed, batch.inputs)
+        payload["backend"] = backend_check(prep.fixed, batch.inputs, max_samples=backend_samples)
+        payload["bit_exact"] = payload["backend"]["bit_exact"]
     if as_json:
         echo_json(payload)
         return

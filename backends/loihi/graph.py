@@ -1,0 +1,53 @@
+"""The Lava process graph of a FixedGraph, as plain data (no Lava import): what ``lower`` returns and saves.
+
+    RingBuffer(input spikes) ─Dense(w_in)─┐
+                                          ▼
+                         ┌──────► NeuroportALIF ──Dense(w_out)──► NeuroportReadout
+                         └─Dense(w_rec)──┘
+Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``); the neuron and readout processes are neuroport's
+(:mod:`neuroport.backends.loihi.lava_procs`).  ``to_fixed`` decodes it back to the FixedGraph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from neuroport.ir.fixed_graph import FixedGraph
+
+LATENCY_OFFSET_STEPS = 1  # Lava's step t + 1 equals the emulator's step t (a Dense buffers its output a step)
+
+
+@dataclass(frozen=True, eq=False)
+class LavaGraph:
+    fixed: FixedGraph
+    target: str
+
+    def describe(self) -> dict[str, Any]:
+        f = self.fixed
+        dense = lambda name, d, src, dst: {  # noqa: E731
+            "name": name, "process": "lava.proc.dense.process.Dense", "shape": list(d.weights.shape),
+            "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits, "num_message_bits": 0,
+            "synapses": d.n_synapses, "from": src, "to": dst}
+        return {
+            "target": self.target, "run_cfg": "Loihi2SimCfg(select_tag='fixed_pt')" if self.target == "loihi-sim" else "Loihi2HwCfg",
+            "latency_offset_steps": LATENCY_OFFSET_STEPS,
+            "processes": [
+                {"name": "input", "process": "lava.proc.io.source.RingBuffer", "shape": [f.n_in]},
+                {"name": "neurons", "process": "neuroport.backends.loihi.lava_procs.alif.NeuroportALIF", "shape": [f.n_rec],
+                 "populations": [list(p) for p in f.neurons.populations]},
+                {"name": "readout", "process": "neuroport.backends.loihi.lava_procs.readout.NeuroportReadout", "shape": [f.n_out]},
+            ],
+            "connections": [dense("w_in", f.w_in, "input.s_out", "neurons.a_in"), dense("w_rec", f.w_rec, "neurons.s_out", "neurons.a_in"),
+                            dense("w_out", f.w_out, "neurons.s_out", "readout.a_in")],
+        }
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / "lava_graph.json"
+        path.write_text(json.dumps(self.describe(), indent=2))
+        return path
+
+    def to_fixed(self) -> FixedGraph:
+        return self.fixed
