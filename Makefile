@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
 	touch $(STAMP)
 
+# check → train (float e-prop) → compile for loihi-sim → verify (float vs fixed, Lava vs emulator) → report
 demo: $(STAMP)
-	$(BIN)/neuroport demo examples/evidence_accumulation.yaml --out $(DEMO_OUT)
+	$(BIN)/neuroport check examples/evidence_accumulation.yaml
+	$(BIN)/neuroport train examples/evidence_accumulation.yaml --iterations 60 --batch-size 32 -o $(DEMO_OUT)/trained
+	$(BIN)/neuroport compile $(DEMO_OUT)/trained/model.yaml --target loihi-sim -o $(DEMO_OUT)/loihi-sim
+	$(BIN)/neuroport verify $(DEMO_OUT)/trained/model.yaml --target loihi-sim --samples 64
+	$(BIN)/neuroport report $(DEMO_OUT)/trained/model.yaml --target loihi-sim --compare loihi1,loihi2
 
 test: $(STAMP)
 	bash .ci/pytest.sh $(BIN)/python $(PYTEST_WORKERS)

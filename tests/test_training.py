@@ -86,3 +86,13 @@ def test_training_reduces_loss(tmp_path, tiny_doc):
     last = np.mean([h.loss for h in result.history[-5:]])
     assert last < 0.8 * first
     assert result.graph.projections[0].weights is not graph.projections[0].weights
+
+
+def test_learning_window_keeps_only_the_last_steps(setup):
+    from neuroport.training.eprop import within_learning_window
+
+    _, _, batch = setup
+    windowed = within_learning_window(batch, 5)
+    assert windowed.loss_mask[:, :-5].sum() == 0
+    np.testing.assert_array_equal(windowed.loss_mask[:, -5:], batch.loss_mask[:, -5:])
+    assert within_learning_window(batch, None) is batch

@@ -83,6 +83,16 @@ def eprop_gradients(net: Network, rule: EpropRule, b_matrix: np.ndarray | None, 
                                 b_random=b_matrix, c_reg=rule.c_reg, f_target_hz=rule.f_target_hz)
 
 
+def within_learning_window(batch: Batch, window_steps: int | None) -> Batch:
+    """NEST's ``eprop_learning_window``: the error counts only in the last ``window_steps`` steps of a sequence
+    (and only where the task's own loss mask is set)."""
+    if window_steps is None:
+        return batch
+    mask = batch.loss_mask.copy()
+    mask[:, : max(batch.n_steps - window_steps, 0)] = False
+    return replace(batch, loss_mask=mask)
+
+
 def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
                 batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
     """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
@@ -97,7 +107,7 @@ def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, 
     history = []
     for it in range(iterations):
         net = replace(net, **weights)
-        batch = task.batch(rng, size)
+        batch = within_learning_window(task.batch(rng, size), rule.learning_window_steps)
         grads = eprop_gradients(net, rule, b_matrix, batch, mode)
         for name in MATRICES:
             mean_grad = getattr(grads, name) / size + rule.weight_decay * weights[name] * getattr(net, f"{name}_plastic")
