@@ -19,6 +19,7 @@ from neuroport.errors import NeuroportError
 COMMANDS: tuple[str, ...] = (
     "neuroport.commands.check",
     "neuroport.commands.compile",
+    "neuroport.commands.convert",
     "neuroport.commands.verify",
     "neuroport.commands.report",
     "neuroport.commands.targets",
@@ -30,6 +31,7 @@ HELP = """neuroport: deploy e-prop-trained recurrent spiking networks to neuromo
 \b
 A model file (model.yaml, or NIR) goes through:
   check    validate the model and summarise it
+  convert  model.yaml ⇄ NIR
   train    train it with e-prop (float, NEST, BPTT, or on-chip in fixed point)
   compile  quantize it for a hardware config and lower it to a target
   verify   float vs fixed-point accuracy, and backend vs emulator bit-exactness

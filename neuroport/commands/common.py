@@ -25,8 +25,21 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def _finite(obj: Any) -> Any:
+    """Replace NaN and ±inf (not valid JSON) by null."""
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def echo_json(payload: dict[str, Any]) -> None:
-    click.echo(json.dumps(payload, indent=2, default=_default))
+    """Print strict JSON (NaN/inf become null) for scripts."""
+    text = json.dumps(payload, default=_default)
+    click.echo(json.dumps(_finite(json.loads(text)), indent=2, allow_nan=False))
 
 
 def load_any_model(path: str | Path) -> FloatGraph:

@@ -1,0 +1,204 @@
+"""NIR (Neuromorphic Intermediate Representation, nir 1.0.8) export and import.
+
+A FloatGraph becomes
+
+    input ─► w_in (Linear) ─► rec (LIF) ─► w_out (Linear) ─► readout (LI) ─► output
+                               ▲    │
+                               └ w_rec (Linear) ◄┘
+
+Time constants in seconds; ``r = tau`` so that a spike through weight w moves v by w (neuroport's delta
+synapses); ``v_reset`` 0 and, in the LIF's metadata, ``reset: subtract``.  Everything NIR has no node for (ALIF
+adaptation, refractoriness, the population split, sparsity masks, e-prop settings, feedback weights, the task, dt)
+travels in metadata under ``neuroport`` and comes back intact.  A graph written by another tool is imported when it
+has this shape (Affine with zero bias counts as Linear) and refused, naming the node, when it does not.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuroport.errors import MissingDependencyError, ModelError
+from neuroport.ir.checks import check_graph
+from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
+from neuroport.ir.network import assemble, with_weights
+from neuroport.ir.writer import write_model
+
+KEY = "neuroport"
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise MissingDependencyError("nir", "nir") from None
+    return nir
+
+
+def _doc_of(graph: FloatGraph, tmp: Path) -> dict[str, Any]:
+    """The model's YAML document (weights left out), to carry what NIR lacks."""
+    import yaml
+
+    path = write_model(graph, tmp / "model.yaml")
+    return yaml.safe_load(path.read_text())
+
+
+def to_nir(graph: FloatGraph) -> Any:
+    """Build the NIR graph of a FloatGraph (module docstring)."""
+    import tempfile
+
+    nir = _nir()
+    net = assemble(graph)
+    dt_s = graph.dt_ms * 1e-3
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = _doc_of(graph, Path(tmp))
+    masks = {p.name: p.mask.astype(np.uint8) for p in graph.projections if p.mask is not None}
+    extras = {f"mask:{k}": v for k, v in masks.items()}
+    if graph.learning is not None and graph.learning.feedback_weights is not None:
+        extras["feedback_weights"] = graph.learning.feedback_weights
+    tau_m = net.tau_m_ms * 1e-3
+    tau_out = net.tau_out_ms * 1e-3
+    nodes = {
+        "input": nir.Input(input_type={"input": np.array([net.n_in])}),
+        "w_in": nir.Linear(weight=net.w_in),
+        "rec": nir.LIF(tau=tau_m, r=tau_m.copy(), v_leak=np.zeros(net.n_rec), v_threshold=net.v_th.copy(),
+                       v_reset=np.zeros(net.n_rec), metadata={"reset": "subtract"}),
+        "w_rec": nir.Linear(weight=net.w_rec),
+        "w_out": nir.Linear(weight=net.w_out),
+        "readout": nir.LI(tau=tau_out, r=tau_out.copy(), v_leak=np.zeros(net.n_out)),
+        "output": nir.Output(output_type={"output": np.array([net.n_out])}),
+    }
+    edges = [("input", "w_in"), ("w_in", "rec"), ("rec", "w_rec"), ("w_rec", "rec"), ("rec", "w_out"),
+             ("w_out", "readout"), ("readout", "output")]
+    metadata = {"dt": dt_s, KEY: json.dumps(doc), **extras}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def write_nir(graph: FloatGraph, path: str | Path) -> Path:
+    _nir().write(str(path), to_nir(graph))
+    return Path(path)
+
+
+def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
+    """Rebuild exactly: structure and parameters from the carried YAML, weights from the Linear nodes."""
+    import tempfile
+
+    import yaml
+
+    from neuroport.ir.loader import load_model
+
+    doc = json.loads(_text(g.metadata[KEY]))
+    arrays: dict[str, np.ndarray] = {}
+    for proj in doc["projections"]:
+        spec = proj.pop("weights")
+        proj["init"] = {"distribution": "constant", "value": 0.0}
+        mask = g.metadata.get(f"mask:{spec['key']}")
+        if mask is not None:
+            arrays[f"{proj['name']}__mask"] = np.asarray(mask)
+    if "learning" in doc and "feedback_init" in doc["learning"]:
+        arrays["__feedback__"] = np.asarray(g.metadata["feedback_weights"])
+    with tempfile.TemporaryDirectory() as tmp:
+        for proj in doc["projections"]:
+            if f"{proj['name']}__mask" in arrays:
+                proj["weights"] = {"file": "carried.npz", "key": f"{proj['name']}__mask", "mask_key": f"{proj['name']}__mask"}
+                proj.pop("init")
+        np.savez(Path(tmp) / "carried.npz", **arrays) if arrays else None
+        if "__feedback__" in arrays:
+            doc["learning"]["feedback_init"] = {"file": "carried.npz", "key": "__feedback__"}
+        path = Path(tmp) / "model.yaml"
+        path.write_text(yaml.safe_dump(doc, sort_keys=False))
+        skeleton = load_model(path)
+    graph = with_weights(skeleton, *(np.asarray(g.nodes[n].weight, dtype=np.float64) for n in ("w_in", "w_rec", "w_out")))
+    check_graph(graph, file=file)
+    return graph
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_nir(path: str | Path, dt_ms: float | None = None) -> FloatGraph:
+    """Read a NIR file: exactly, when written by neuroport; otherwise as a foreign graph (see :func:`from_foreign`)."""
+    nir = _nir()
+    file = str(path)
+    try:
+        g = nir.read(file)
+    except FileNotFoundError:
+        raise ModelError("file not found", file=file) from None
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelError(f"not a readable NIR file ({exc.__class__.__name__}: {exc})", file=file) from None
+    if KEY in g.metadata:
+        return _from_neuroport_metadata(g, file)
+    return from_foreign(g, file=file, dt_ms=dt_ms)
+
+
+def _linear_weight(node: Any, name: str, file: str) -> np.ndarray:
+    kind = type(node).__name__
+    if kind == "Affine":
+        if np.any(np.asarray(node.bias) != 0):
+            raise ModelError(f"Affine node '{name}' has a non-zero bias; neuroport's neurons have no bias input "
+                             "(fold it into an always-on input, or export without bias)", file=file, path=f"nodes.{name}")
+        return np.asarray(node.weight, dtype=np.float64)
+    if kind == "Linear":
+        return np.asarray(node.weight, dtype=np.float64)
+    raise ModelError(f"node '{name}' is a {kind}; a connection must be Linear or Affine", file=file, path=f"nodes.{name}")
+
+
+def from_foreign(g: Any, *, file: str, dt_ms: float | None) -> FloatGraph:
+    """Import Input → Linear/Affine → LIF (+ recurrent Linear) → Linear/Affine → LI → Output written by another tool.
+
+    Weights are scaled by r / τ (NIR: τ dv/dt = (v_leak − v) + R I, so a unit spike moves v by R/τ · w).
+    The producer's dt must be known (graph metadata ``dt`` in seconds, or ``dt_ms`` given): it is never assumed.
+    """
+    dt_s = dt_ms * 1e-3 if dt_ms is not None else g.metadata.get("dt")
+    if dt_s is None:
+        raise ModelError("the NIR graph states no time step (metadata 'dt'); give it explicitly", file=file, path="metadata.dt")
+    succ: dict[str, list[str]] = {}
+    for a, b in g.edges:
+        succ.setdefault(a, []).append(b)
+    kinds = {name: type(node).__name__ for name, node in g.nodes.items()}
+    inputs = [n for n, k in kinds.items() if k == "Input"]
+    if len(inputs) != 1:
+        raise ModelError(f"expected one Input node, found {len(inputs)}", file=file, path="nodes")
+    (inp,) = inputs
+    (w_in_name,) = succ[inp]
+    (rec_name,) = [n for n in succ[w_in_name]]
+    if kinds[rec_name] not in ("LIF", "CubaLIF"):
+        raise ModelError(f"node '{rec_name}' is a {kinds[rec_name]}; neuroport imports LIF (or CubaLIF) recurrent layers",
+                         file=file, path=f"nodes.{rec_name}")
+    rec = g.nodes[rec_name]
+    if kinds[rec_name] == "CubaLIF":
+        raise ModelError(f"CubaLIF '{rec_name}' has a synaptic current (tau_syn); neuroport's neurons take delta synapses",
+                         file=file, path=f"nodes.{rec_name}")
+    outs = succ[rec_name]
+    rec_edges = [n for n in outs if rec_name in succ.get(n, [])]
+    out_edges = [n for n in outs if n not in rec_edges]
+    (w_out_name,) = out_edges
+    (readout_name,) = succ[w_out_name]
+    if kinds[readout_name] != "LI":
+        raise ModelError(f"readout node '{readout_name}' is a {kinds[readout_name]}; neuroport's readout is a leaky "
+                         "integrator (NIR LI) without spikes", file=file, path=f"nodes.{readout_name}")
+    tau = np.asarray(rec.tau, dtype=np.float64).reshape(-1)
+    scale = (np.asarray(rec.r, dtype=np.float64).reshape(-1) / tau)[:, None]
+    w_in = _linear_weight(g.nodes[w_in_name], w_in_name, file) * scale
+    n = w_in.shape[0]
+    w_rec = _linear_weight(g.nodes[rec_edges[0]], rec_edges[0], file) * scale if rec_edges else np.zeros((n, n))
+    ro = g.nodes[readout_name]
+    tau_out = np.asarray(ro.tau, dtype=np.float64).reshape(-1)
+    w_out = _linear_weight(g.nodes[w_out_name], w_out_name, file) * (np.asarray(ro.r, dtype=np.float64).reshape(-1) / tau_out)[:, None]
+    from neuroport.ir.float_graph import LIF as LIFPop
+
+    pop = LIFPop(name="rec", size=n, tau_m_ms=np.broadcast_to(tau * 1e3, (n,)).copy(),
+                 v_th=np.broadcast_to(np.asarray(rec.v_threshold, dtype=np.float64).reshape(-1), (n,)).copy(),
+                 t_ref_ms=np.zeros(n))
+    projections = (Projection("w_in", ("input",), ("rec",), w_in), Projection("w_rec", ("rec",), ("rec",), w_rec),
+                   Projection("w_out", ("rec",), ("readout",), w_out))
+    graph = FloatGraph(name=Path(file).stem, dt_ms=float(dt_s) * 1e3, seed=0, input=InputLayer("input", w_in.shape[1]),
+                       populations=(pop,), readout=Readout("readout", w_out.shape[0], np.broadcast_to(tau_out * 1e3, (w_out.shape[0],)).copy()),
+                       projections=projections, description=f"imported from NIR ({file})")
+    check_graph(graph, file=file)
+    return replace(graph)
