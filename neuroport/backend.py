@@ -78,8 +78,6 @@ TARGET_REQUIRES: dict[str, tuple[str, ...]] = {
     "emulator": (),
     "loihi-sim": ("lava",),
     "loihi2": (),
-    "spinnaker": ("spynnaker", "pyNN"),
-    "nest": ("nest",),
 }
 
 

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from neuroport.quantization.loihi import lava_dense_weights
 
 from neuroport.emulator.fixed import emulate
 from neuroport.errors import ArtifactError
@@ -14,7 +15,6 @@ from neuroport.ir import load_model
 from neuroport.ir.artifact import load_artifact, save_artifact
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
 from neuroport.pipeline import compare, quantize, task_batch
-from neuroport.quantization.loihi import lava_dense_weights
 
 
 def one_neuron(w_in: int, e_in: int, vth: int, dv: int, n_ref: int, a_inc: int = 0, da: int = 0) -> FixedGraph:

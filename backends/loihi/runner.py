@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from neuroport.emulator.trace import Trace
-from neuroport.errors import MissingDependencyError
+from neuroport.errors import MissingDependencyError, NeuroportError
 from neuroport.ir.fixed_graph import FixedGraph
 
 from .graph import LATENCY_OFFSET_STEPS
@@ -58,6 +58,8 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
 
 def run_batch(fixed: FixedGraph, inputs: np.ndarray) -> Trace:
     """Run every sample of (batch, n_steps, n_in) inputs, one Lava run each."""
+    if inputs.ndim != 3 or inputs.shape[2] != fixed.n_in:
+        raise NeuroportError(f"inputs must have shape (batch, steps, {fixed.n_in}), got {inputs.shape}")
     runs = [run_sample(fixed, np.asarray(x)) for x in inputs]
     return Trace(spikes=np.stack([r["z"] for r in runs]).astype(np.uint8), readout=np.stack([r["y"] for r in runs]),
                  states={"v": np.stack([r["v"] for r in runs]), "a": np.stack([r["a"] for r in runs])})

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.emulator.fixed import emulate
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.mapping import map_graph
 from neuroport.pipeline import cost_report, prepare, task_batch
-from neuroport.emulator.fixed import emulate
 from neuroport.quantization.report import quant_report
 from neuroport.reporters.energy import fmt_si
 

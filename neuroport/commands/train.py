@@ -7,7 +7,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import numpy as np
 
 from neuroport.commands.common import echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate

@@ -1,6 +1,17 @@
 """The float IR (FloatGraph), its loader and checks, and the dense Network view."""
 
-from neuroport.ir.float_graph import ALIF, LIF, EpropRule, FloatGraph, InputLayer, Optimizer, Projection, Readout, Surrogate, TaskSpec
+from neuroport.ir.float_graph import (
+    ALIF,
+    LIF,
+    EpropRule,
+    FloatGraph,
+    InputLayer,
+    Optimizer,
+    Projection,
+    Readout,
+    Surrogate,
+    TaskSpec,
+)
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import Network, assemble, with_weights
 

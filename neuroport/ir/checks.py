@@ -30,13 +30,7 @@ def check_graph(graph: FloatGraph, *, file: str | None = None) -> None:
         path = f"projections[{i}]"
         if proj_names.count(proj.name) > 1:
             raise ModelError(f"projection name '{proj.name}' is used more than once", file=file, path=f"{path}.name")
-        for key, nodes in (("source", proj.source), ("target", proj.target)):
-            kinds = {sides[n] for n in nodes}
-            if len(kinds) > 1:
-                raise ModelError(f"mixes node kinds {sorted(kinds)}; list only populations, or a single input/readout", file=file, path=f"{path}.{key}")
-        pair = (sides[proj.source[0]], sides[proj.target[0]])
-        if pair not in {("input", "population"), ("population", "population"), ("population", "readout")}:
-            raise ModelError(f"a projection {pair[0]} → {pair[1]} is not allowed; allowed: {ALLOWED}", file=file, path=path)
+        _check_direction(proj, sides, file, path)
         if not np.all(np.isfinite(proj.weights)):
             raise ModelError("weights hold a non-finite value", file=file, path=f"{path}.weights")
         name, tgt, src = projection_blocks(graph, proj)
@@ -48,6 +42,16 @@ def check_graph(graph: FloatGraph, *, file: str | None = None) -> None:
                 taken[t_slice, s_slice] = True
     if "w_out" not in covered:
         raise ModelError("no projection reaches the readout; add one from the populations to it", file=file, path="projections")
+
+
+def _check_direction(proj, sides: dict[str, str], file: str | None, path: str) -> None:
+    for key, nodes in (("source", proj.source), ("target", proj.target)):
+        kinds = {sides[n] for n in nodes}
+        if len(kinds) > 1:
+            raise ModelError(f"mixes node kinds {sorted(kinds)}; list only populations, or a single input/readout", file=file, path=f"{path}.{key}")
+    pair = (sides[proj.source[0]], sides[proj.target[0]])
+    if pair not in {("input", "population"), ("population", "population"), ("population", "readout")}:
+        raise ModelError(f"a projection {pair[0]} → {pair[1]} is not allowed; allowed: {ALLOWED}", file=file, path=path)
 
 
 def _shape(graph: FloatGraph, matrix: str) -> tuple[int, int]:

@@ -221,7 +221,7 @@ def _values_equal(a: Any, b: Any) -> bool:
         a_arr, b_arr = np.asarray(a), np.asarray(b)
         return a_arr.shape == b_arr.shape and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind == "f"))
     if isinstance(a, tuple) and isinstance(b, tuple):
-        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 

@@ -16,6 +16,7 @@ from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import (
     EPROP_VARIANTS,
     FEEDBACKS,
+    LIF,
     LOSSES,
     NEURON_TYPES,
     OPTIMIZERS,
@@ -24,7 +25,6 @@ from neuroport.ir.float_graph import (
     EpropRule,
     FloatGraph,
     InputLayer,
-    LIF,
     Optimizer,
     Projection,
     Readout,

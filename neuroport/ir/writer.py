@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from neuroport.ir.float_graph import SCHEMA_VERSION, FloatGraph, LIF, Projection
+from neuroport.ir.float_graph import LIF, SCHEMA_VERSION, FloatGraph, Projection
 
 
 def _values(array: np.ndarray) -> float | list[float]:

@@ -33,7 +33,7 @@ class PatternGeneration:
         for k in range(n_out):
             amp = rng.uniform(*amplitude_range, size=len(frequencies_hz))
             phase = rng.uniform(0, 2 * np.pi, size=len(frequencies_hz))
-            target[:, k] = sum(a * np.sin(2 * np.pi * f * t_s + p) for a, f, p in zip(amp, frequencies_hz, phase))
+            target[:, k] = sum(a * np.sin(2 * np.pi * f * t_s + p) for a, f, p in zip(amp, frequencies_hz, phase, strict=True))
         self.target = target / np.abs(target).max() if np.abs(target).max() > 0 else target
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:

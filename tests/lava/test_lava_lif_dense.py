@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from neuroport.quantization.loihi import lava_dense_weights
 
 from neuroport.emulator.fixed import emulate
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
-from neuroport.quantization.loihi import lava_dense_weights
 
 pytestmark = pytest.mark.lava
 

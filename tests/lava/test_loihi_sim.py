@@ -7,8 +7,9 @@ import multiprocessing
 
 import numpy as np
 import pytest
-
 from neuroport.backends.loihi.compat import patch_source
+
+from neuroport.errors import NeuroportError
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
 from neuroport.pipeline import quantize, task_batch
@@ -46,13 +47,11 @@ def test_no_process_left_behind(tiny_model):
     assert multiprocessing.active_children() == []
 
 
-def test_lava_run_error_stops_runtime(tiny_model):
-    """A failing run still stops Lava's runtime (no leaked processes)."""
+def test_wrong_input_width_is_a_clear_error(tiny_model):
     graph = load_model(tiny_model)
     fixed = quantize(graph, load_hw("loihi2"))
-    bad_inputs = np.ones((1, 5, graph.input.size + 1))  # wrong width: Lava refuses the connection
-    with pytest.raises(Exception):
-        _backend().run(_backend().lower(fixed, load_hw("loihi2")), bad_inputs)
+    with pytest.raises(NeuroportError, match=r"inputs must have shape \(batch, steps, 8\), got \(1, 5, 9\)"):
+        _backend().run(_backend().lower(fixed, load_hw("loihi2")), np.ones((1, 5, 9)))
     assert multiprocessing.active_children() == []
 
 
