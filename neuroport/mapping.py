@@ -1,7 +1,8 @@
 """Place a FixedGraph's neurons on cores and chips under a hardware config's limits.
 
-Neurons are split, in order, into cores of at most ``neurons_per_core``; the readout units get a core of their
-own (they integrate a different input).  Every core of the recurrent layer receives axons from all input and
+Neurons are packed, in order, into cores: a core takes neurons until the next one would exceed
+``neurons_per_core`` or the core's ``synaptic_memory_bytes_per_core`` (the weights of its incoming synapses); the
+readout units get cores of their own (they integrate a different input).  Every core of the recurrent layer receives axons from all input and
 recurrent neurons that reach it, so the fan-in of a core is the number of distinct sources of its neurons, which
 must not exceed ``fan_in_per_core``.  Cores fill chips of ``cores_per_chip`` in order (neighbouring cores, which
 share the most traffic, stay on one chip).
@@ -43,6 +44,18 @@ def _fan_in(masks: list[np.ndarray], rows: slice) -> int:
     return int(sum(np.count_nonzero(m[rows].any(axis=0)) for m in masks))
 
 
+def _pack(synapses_per_neuron: np.ndarray, per_core: int, synapses_per_core: float) -> list[slice]:
+    """Consecutive neuron ranges, each within both limits (a neuron too big alone gets a core, refused later)."""
+    chunks, start, load = [], 0, 0
+    for j, syn in enumerate(synapses_per_neuron):
+        if j > start and (j - start >= per_core or load + syn > synapses_per_core):
+            chunks.append(slice(start, j))
+            start, load = j, 0
+        load += syn
+    chunks.append(slice(start, len(synapses_per_neuron)))
+    return chunks
+
+
 def map_graph(graph: FixedGraph, hw: HwConfig) -> Mapping:
     """Split neurons into cores and cores into chips; raise a NeuroportError naming the limit broken."""
     per_core, fan_limit = hw.resource("neurons_per_core"), hw.resource("fan_in_per_core")
@@ -51,8 +64,7 @@ def map_graph(graph: FixedGraph, hw: HwConfig) -> Mapping:
     cores = []
     layers = (("recurrent", graph.n_rec, [graph.w_in.mask, graph.w_rec.mask]), ("readout", graph.n_out, [graph.w_out.mask]))
     for role, size, masks in layers:
-        for start in range(0, size, per_core):
-            rows = slice(start, min(start + per_core, size))
+        for rows in _pack(sum(m.sum(axis=1) for m in masks), per_core, mem_limit / weight_bytes):
             synapses = int(sum(np.count_nonzero(m[rows]) for m in masks))
             core = Core(len(cores), role, rows.start, rows.stop, _fan_in(masks, rows), synapses, int(np.ceil(synapses * weight_bytes)))
             if core.fan_in > fan_limit:

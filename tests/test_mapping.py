@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from neuroport.errors import NeuroportError
-from neuroport.hw import load_hw
+from neuroport.hw import Quantity, load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
 from neuroport.mapping import map_graph
 
@@ -35,6 +37,17 @@ def test_too_many_inputs_is_refused_with_the_limit_named():
         map_graph(layer(300, 5000, 1.0), load_hw("loihi1"))
 
 
-def test_synaptic_memory_is_checked():
+def test_dense_population_is_split_by_synaptic_memory():
+    """1000 neurons × 1000 + 1000 synapses at 1 byte: 128 KiB per core holds 65 neurons (65 × 2000 = 130,000 B)."""
+    mapping = map_graph(layer(1000, 1000, 1.0), load_hw("loihi1"))
+    recurrent = [c for c in mapping.cores if c.role == "recurrent"]
+    assert [c.stop - c.start for c in recurrent][:2] == [65, 65] and recurrent[-1].stop == 1000
+    assert all(c.synapse_bytes <= 131072 for c in recurrent)
+
+
+def test_neuron_too_large_for_a_core_is_refused():
+    """One neuron with 140,000 incoming 1-byte synapses cannot fit 128 KiB (fan-in limit lifted for the test)."""
+    hw = load_hw("loihi1")
+    roomy = replace(hw, resources={**hw.resources, "fan_in_per_core": Quantity(10**6, "test", "estimate")})
     with pytest.raises(NeuroportError, match="synaptic_memory_bytes_per_core"):
-        map_graph(layer(1000, 2000, 0.9), load_hw("loihi1"))
+        map_graph(layer(10, 140000, 1.0), roomy)

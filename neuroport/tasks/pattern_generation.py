@@ -3,7 +3,9 @@
 Target: a sum of sines of ``frequencies_hz`` (default 1, 2, 3, 5 Hz) with amplitudes and phases drawn once from
 the task seed, over ``duration_ms``.  Input: a clock of ``n_in`` neurons in ``n_groups`` groups; group g fires
 at ``rate_hz`` during the g-th of ``n_groups`` equal slices of the sequence.  Regression (MSE), every step.
-The same target is used for every sequence (the network learns to generate one pattern).
+The same target is used for every sequence (the network learns to generate one pattern); with ``frozen_input``
+(default, as in Bellec et al. and NEST's example) the clock's spikes are drawn once too, so every sequence is the
+same — the network learns a fixed input → pattern mapping.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ class PatternGeneration:
     def __init__(
         self, *, n_in: int, n_out: int, dt_ms: float, duration_ms: float = 1000.0,
         frequencies_hz: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0), n_groups: int = 5, rate_hz: float = 100.0,
-        amplitude_range: tuple[float, float] = (0.5, 2.0), pattern_seed: int = 0,
+        amplitude_range: tuple[float, float] = (0.5, 2.0), pattern_seed: int = 0, frozen_input: bool = True,
     ) -> None:
         if n_in % n_groups:
             raise ModelError(f"n_in ({n_in}) must be divisible by n_groups ({n_groups})", path="task.params.n_groups")
@@ -35,12 +37,20 @@ class PatternGeneration:
             phase = rng.uniform(0, 2 * np.pi, size=len(frequencies_hz))
             target[:, k] = sum(a * np.sin(2 * np.pi * f * t_s + p) for a, f, p in zip(amp, frequencies_hz, phase, strict=True))
         self.target = target / np.abs(target).max() if np.abs(target).max() > 0 else target
+        self.frozen = self._spikes(np.random.default_rng(pattern_seed + 1), 1)[0] if frozen_input else None
 
-    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+    def _spikes(self, rng: np.random.Generator, batch_size: int) -> np.ndarray:
         rates = np.zeros((batch_size, self.n_steps, self.n_in))
         per_group, edges = self.n_in // self.n_groups, np.linspace(0, self.n_steps, self.n_groups + 1).astype(int)
         for g in range(self.n_groups):
             rates[:, edges[g]:edges[g + 1], g * per_group:(g + 1) * per_group] = self.rate_hz
+        return poisson_spikes(rng, rates, self.dt_ms)
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        if self.frozen is not None:
+            inputs = np.broadcast_to(self.frozen, (batch_size, *self.frozen.shape)).copy()
+        else:
+            inputs = self._spikes(rng, batch_size)
         targets = np.broadcast_to(self.target, (batch_size, *self.target.shape)).copy()
         mask = np.ones((batch_size, self.n_steps), dtype=bool)
-        return Batch(inputs=poisson_spikes(rng, rates, self.dt_ms), targets=targets, loss_mask=mask)
+        return Batch(inputs=inputs, targets=targets, loss_mask=mask)
