@@ -23,18 +23,24 @@ from neuroport.tasks import Batch
 from neuroport.training.eprop import task_of
 
 
-def _quantizers() -> dict[str, Callable[[FloatGraph, HwConfig], FixedGraph]]:
+CALIBRATION_SAMPLES = 8  # task sequences simulated in float to calibrate the fixed-point ranges
+CALIBRATION_SEED = 777  # distinct from the verification seed, so calibration never sees the test data
+
+
+def _quantizers() -> dict[str, Callable[..., FixedGraph]]:
     from neuroport.quantization.loihi import quantize_loihi
 
     return {"loihi": quantize_loihi}
 
 
-def quantize(graph: FloatGraph, hw: HwConfig) -> FixedGraph:
-    """FloatGraph → FixedGraph with the numeric profile of the config's family."""
+def quantize(graph: FloatGraph, hw: HwConfig, calibrate: bool = True) -> FixedGraph:
+    """FloatGraph → FixedGraph with the numeric profile of the config's family, calibrated on the model's task
+    data (``CALIBRATION_SAMPLES`` float runs) when the model has a task."""
     table = _quantizers()
     if hw.family not in table:
         raise UnsupportedError(f"no quantizer for the '{hw.family}' family yet (config {hw.name}); available: {', '.join(table)}")
-    return table[hw.family](graph, hw)
+    inputs = task_batch(graph, CALIBRATION_SAMPLES, CALIBRATION_SEED).inputs if calibrate and graph.task else None
+    return table[hw.family](graph, hw, calibration_inputs=inputs)
 
 
 def task_batch(graph: FloatGraph, n_samples: int, seed: int) -> Batch:

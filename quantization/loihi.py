@@ -1,7 +1,9 @@
 """Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (../shared/reference/lava.md).
 
 Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every population map into the vth field):
-    v_scale   = 2^k, the largest power of two with max(v_th) · v_scale ≤ 2^23 / HEADROOM (and ≤ vth_max << 6)
+    v_scale   = 2^k, the largest power of two with peak · v_scale ≤ 2^23 · CALIBRATION_MARGIN, where peak is the
+                largest |v|, |threshold| or |readout| of float runs on calibration data (else 16 × max v_th),
+                and max(v_th) · v_scale ≤ vth_max << 6
     vth       = round(v_th · v_scale / 64)                                          threshold = vth << 6
     dv, dy    = round(4096 · (1 − exp(−dt/τ)))                                      12-bit decays (τ_m, τ_out)
     da        = round(4096 · (1 − exp(−dt/τ_a)))                                    ALIF adaptation decay
@@ -23,7 +25,8 @@ from neuroport.ir.network import Network, assemble
 from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
-HEADROOM = 16  # voltage range above the highest threshold: v reaches (vth << 6) + a and overshoots it
+HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
+CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
 
 
 def sign_mode(weights: np.ndarray) -> str:
@@ -53,12 +56,14 @@ def decay_constant(tau_ms: np.ndarray, dt_ms: float) -> np.ndarray:
     return np.clip(round_half_away(DECAY_UNITY * (1.0 - np.exp(-dt_ms / np.asarray(tau_ms)))), 0, DECAY_UNITY - 1)
 
 
-def choose_v_scale(net: Network, hw: HwConfig) -> float:
-    """The largest power of two that keeps the highest threshold HEADROOM times below the voltage limit and
-    within the vth field."""
-    v_limit = 2.0 ** (hw.fmt("v").bits - 1) / HEADROOM
-    vth_limit = float(hw.param("vth_max") << hw.param("vth_shift"))
-    return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit) / np.max(net.v_th))))
+def choose_v_scale(net: Network, hw: HwConfig, peak: float | None = None) -> float:
+    """The largest power of two that keeps every voltage-like state inside the 24-bit range and the threshold
+    inside the vth field.  ``peak`` is the largest |v|, |A| or |y| seen in float calibration runs (kept at most
+    ``1 / CALIBRATION_MARGIN`` of the range); without calibration, HEADROOM × the highest threshold."""
+    top = peak / CALIBRATION_MARGIN if peak else HEADROOM * float(np.max(net.v_th))
+    v_limit = 2.0 ** (hw.fmt("v").bits - 1) / top
+    vth_limit = float(hw.param("vth_max") << hw.param("vth_shift")) / float(np.max(net.v_th))
+    return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit))))
 
 
 def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
@@ -67,7 +72,7 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     act_shift = hw.param("act_shift")
     scaled = w * v_scale / 2.0**act_shift  # value of a_in per unit mantissa at weight_exp = 0
     top = np.max(np.abs(scaled)) if scaled.size else 0.0
-    limit = 2 ** (bits - 1) - 2  # 254: the largest even magnitude of a mixed-sign mantissa
+    limit = 2**bits - 2  # 254: the largest even magnitude of a mixed-sign 8-bit mantissa ([−256, 254])
     e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
     exp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
     # round to the nearest value Lava can store (a multiple of its LSB step), so that Lava's own truncation
@@ -78,12 +83,22 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     return FixedDense(weights=mant.astype(np.int64), mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
 
 
-def quantize_loihi(graph: FloatGraph, hw: HwConfig) -> FixedGraph:
-    """Quantize a FloatGraph for a Loihi-family config (module docstring)."""
+def calibration_peak(net: Network, inputs: np.ndarray) -> float:
+    """Largest |v|, |A| (threshold incl. adaptation) and |y| of float runs on ``inputs`` (range analysis)."""
+    from neuroport.emulator.reference import simulate
+
+    run = simulate(net, inputs)
+    return float(max(np.abs(run.v).max(), np.abs(net.v_th + net.beta * run.a).max(), np.abs(run.y).max()))
+
+
+def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> FixedGraph:
+    """Quantize a FloatGraph for a Loihi-family config (module docstring); with ``calibration_inputs``
+    (batch, steps, n_in), the voltage scale comes from the float ranges seen on them."""
     if any(p.delay_steps != 1 for p in graph.projections):
         raise UnsupportedError("synaptic delays other than 1 step are not supported by the Loihi profile yet")
     net = assemble(graph)
-    v_scale = choose_v_scale(net, hw)
+    peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
+    v_scale = choose_v_scale(net, hw, peak)
     vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))
     pops = []
     offset = 0
