@@ -62,8 +62,8 @@ def map_graph(graph: FixedGraph, hw: HwConfig) -> Mapping:
     mem_limit, per_chip = hw.resource("synaptic_memory_bytes_per_core"), hw.resource("cores_per_chip")
     weight_bytes = hw.fmt("weight").bits / 8
     cores = []
-    layers = (("recurrent", graph.n_rec, [graph.w_in.mask, graph.w_rec.mask]), ("readout", graph.n_out, [graph.w_out.mask]))
-    for role, size, masks in layers:
+    layers = (("recurrent", [graph.w_in.mask, graph.w_rec.mask]), ("readout", [graph.w_out.mask]))
+    for role, masks in layers:
         for rows in _pack(sum(m.sum(axis=1) for m in masks), per_core, mem_limit / weight_bytes):
             synapses = int(sum(np.count_nonzero(m[rows]) for m in masks))
             core = Core(len(cores), role, rows.start, rows.stop, _fan_in(masks, rows), synapses, int(np.ceil(synapses * weight_bytes)))
