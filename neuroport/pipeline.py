@@ -22,7 +22,7 @@ from neuroport.ir.network import assemble
 from neuroport.tasks import Batch
 from neuroport.training.eprop import task_of
 
-CALIBRATION_SAMPLES = 8  # task sequences simulated in float to calibrate the fixed-point ranges
+CALIBRATION_SAMPLES = 4  # task sequences simulated in float to calibrate the fixed-point ranges
 CALIBRATION_SEED = 777  # distinct from the verification seed, so calibration never sees the test data
 
 

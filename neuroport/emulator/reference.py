@@ -77,7 +77,8 @@ def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) ->
     v, a, z = np.zeros((batch, n)), np.zeros((batch, n)), np.zeros((batch, n))
     y = np.zeros((batch, k))
     r = np.zeros((batch, n), dtype=np.int64)
-    out = {name: np.zeros((batch, n_steps, n)) for name in ("z", "v", "a", "psi")}
+    out = {name: np.zeros((batch, n_steps, n)) for name in ("z", "psi")}
+    out.update({name: np.zeros((batch, n_steps, n) if record_states else (0, 0, n)) for name in ("v", "a")})
     out["y"] = np.zeros((batch, n_steps, k))
     w_rec_t, w_out_t = net.w_rec.T, net.w_out.T
     for t in range(n_steps):

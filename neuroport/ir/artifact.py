@@ -40,7 +40,8 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays["readout.dy"] = graph.readout.dy
     for name in DENSES:
         dense = getattr(graph, name)
-        arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights, dense.mask
+        # mantissas are at most 9 bits: stored as int16 (exact), read back as int64
+        arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights.astype(np.int16), dense.mask
         scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
     for key in ("name", "profile", "hw_name", "hw_sha256", "dt_ms", "v_scale", "loss"):
         scalars[key] = getattr(graph, key)
@@ -103,7 +104,7 @@ def load_artifact(folder: str | Path) -> FixedGraph:
             kind=s["neurons.kind"], populations=tuple(tuple(p) for p in s["neurons.populations"]),
             **{f.name: arrays[f"neurons.{f.name}"] for f in fields(FixedNeurons) if f"neurons.{f.name}" in arrays},
         )
-        denses = {n: FixedDense(weights=arrays[f"{n}.weights"], mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
+        denses = {n: FixedDense(weights=arrays[f"{n}.weights"].astype(np.int64), mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
                                 num_weight_bits=int(s[f"{n}.num_weight_bits"])) for n in DENSES}
         return FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
                           dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
