@@ -41,7 +41,8 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
     for r in reports:
         click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
         for ln in r.lines:
-            click.echo(f"  {ln.item:<30} {ln.count:>14,.0f} × {fmt_si(ln.unit.value, 'J'):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
+            count = f"{ln.count:,.0f}" if ln.count >= 1 or ln.count == 0 else f"{ln.count:.3g}"
+            click.echo(f"  {ln.item:<30} {count:>14} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
         click.echo(f"  {'total energy':<30} {fmt_si(r.energy_j, 'J'):>38}")
         click.echo(f"  latency {fmt_si(r.latency_s, 's')} ({fmt_si(r.step_time_s, 's')} per step), EDP {r.edp_js:.3g} J·s")
         click.echo(f"  latency model: {r.latency_model}")

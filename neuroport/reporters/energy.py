@@ -28,8 +28,9 @@ from neuroport.mapping import Mapping
 class CostLine:
     item: str
     count: float  # per inference
-    unit: Quantity  # joules per operation
+    unit: Quantity  # joules per operation (watts for static power, whose count is core-seconds)
     energy_j: float
+    unit_name: str = "J"
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ def loihi_energy(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwCon
     step += hw.time("t_barrier_s").value
     latency = stats.n_steps * step
     static = hw.cost("p_static_core_w")
-    lines.append(CostLine("static power (cores × time)", len(mapping.cores) * latency, static, len(mapping.cores) * latency * static.value))
+    lines.append(CostLine("static power (core-seconds)", len(mapping.cores) * latency, static,
+                          len(mapping.cores) * latency * static.value, unit_name="W"))
     notes = tuple(f"{ln.item}: per-op cost is {ln.unit.sureness} ({ln.unit.source})" for ln in lines if ln.unit.sureness != "paper")
     return EnergyReport(
         target=target, hw_name=hw.name, lines=tuple(lines), energy_j=float(sum(ln.energy_j for ln in lines)),
