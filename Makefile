@@ -13,11 +13,13 @@ install: $(STAMP)
 # lava-nc 0.10.0 declares Requires-Python < 3.11, so it goes in last, alone, without dependency resolution
 # (its dependencies come with the `loihi` extra); neuroport.backends.loihi.compat fixes its one 3.11 problem.
 $(STAMP): pyproject.toml setup.py constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]"
-	$(BIN)/python -m pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0
-	touch $(STAMP)
+	@echo "installing neuroport and its extras into $(VENV) (about a minute; log: $(VENV)/install.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@( $(BIN)/python -m pip install -q --upgrade pip \
+	  && $(BIN)/python -m pip install -q -c constraints.txt -e ".[all,dev]" \
+	  && $(BIN)/python -m pip install -q --no-deps --ignore-requires-python lava-nc==0.10.0 ) > $(VENV)/install.log 2>&1 \
+	  || { tail -n 40 $(VENV)/install.log; echo "install failed: see $(VENV)/install.log"; exit 1; }
+	@touch $(STAMP)
 
 # check → train (float e-prop) → compile for loihi-sim → verify (float vs fixed, Lava vs emulator) → report
 demo: $(STAMP)
