@@ -27,6 +27,7 @@ def test_compile_verify_report_json(tmp_path, tiny_model):
     rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2", "-n", "2", "--json"))
     assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2"]
     for r in rep["reports"]:
+        assert r["neurobench"]["effective_acs"] > 0 and 0 < r["neurobench"]["activation_sparsity"] < 1
         assert abs(sum(line["energy_j"] for line in r["breakdown"]) - r["energy_j"]) <= 1e-12 * r["energy_j"]
 
 

@@ -8,6 +8,7 @@ from neuroport.commands.common import echo_json, json_option, load_any_model
 from neuroport.emulator.fixed import emulate
 from neuroport.pipeline import cost_report, prepare, task_batch
 from neuroport.reporters.energy import fmt_si
+from neuroport.reporters.neurobench import neurobench_metrics
 
 
 @click.command("report")
@@ -30,13 +31,16 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
     """
     graph = load_any_model(model)
     configs = compare_hw.split(",") if compare_hw else [hw_name]
-    reports = []
+    reports, metrics = [], []
+    inputs = task_batch(graph, samples, seed=graph.seed).inputs
     for cfg in configs:
         prep = prepare(graph, target, cfg)
-        _, stats = emulate(prep.fixed, task_batch(graph, samples, seed=graph.seed).inputs, probe_states=False)
+        trace, stats = emulate(prep.fixed, inputs, probe_states=False)
         reports.append(cost_report(prep, target, stats))
+        metrics.append(neurobench_metrics(prep.fixed, inputs, trace.spikes))
     if as_json:
-        echo_json({"model": graph.name, "samples": samples, "reports": [r.to_dict() for r in reports]})
+        echo_json({"model": graph.name, "samples": samples,
+                   "reports": [{**r.to_dict(), "neurobench": m.to_dict()} for r, m in zip(reports, metrics, strict=True)]})
         return
     for r in reports:
         click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
@@ -48,3 +52,7 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
         click.echo(f"  latency model: {r.latency_model}")
         for note in r.notes:
             click.echo(f"  note: {note}")
+    m = metrics[-1]
+    click.echo(f"NeuroBench-style, per sample: {m.effective_acs:,.0f} effective ACs, {m.dense_ops:,.0f} dense ops, "
+               f"activation sparsity {m.activation_sparsity:.3f}, connection sparsity {m.connection_sparsity:.3f}, "
+               f"{m.parameter_count:,} parameters, footprint {m.footprint_bytes / 1024:.1f} KiB")

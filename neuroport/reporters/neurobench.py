@@ -1,0 +1,64 @@
+"""NeuroBench-style metrics (NeuroBench 2.3.0 definitions, ../shared/reference/hardware.md), per sample:
+
+    effective ACs          Σ_steps Σ_layers (non-zero binary inputs) × (non-zero weights they reach)
+    dense ops              Σ_layers weight-matrix entries × steps
+    activation sparsity    1 − spikes / (spiking neurons × steps)
+    connection sparsity    zero weights / all weight-matrix entries
+    parameter count        weight-matrix entries (+ per-neuron parameters)
+    footprint (bytes)      parameters and state buffers as stored
+
+Inputs of every layer here are spikes (0/1), so every operation is an accumulate (AC), none a MAC.  Counts come
+from the run's spikes; a layer fed at step t uses the input spikes of step t and the recurrent spikes of t − 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuroport.ir.fixed_graph import FixedGraph
+
+STATE_BYTES = 4  # v, a (24-bit in 32-bit words), r and y, per neuron
+
+
+@dataclass(frozen=True)
+class NeuroBenchMetrics:
+    effective_acs: float
+    dense_ops: float
+    activation_sparsity: float
+    connection_sparsity: float
+    parameter_count: int
+    footprint_bytes: int
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+def _previous(spikes: np.ndarray) -> np.ndarray:
+    """z[t − 1] for every t (zeros at t = 0)."""
+    shifted = np.zeros_like(spikes)
+    shifted[:, 1:] = spikes[:, :-1]
+    return shifted
+
+
+def neurobench_metrics(graph: FixedGraph, inputs: np.ndarray, spikes: np.ndarray) -> NeuroBenchMetrics:
+    """Metrics per sample for a run with ``inputs`` (batch, T, n_in) and recurrent ``spikes`` (batch, T, n_rec)."""
+    batch, steps = spikes.shape[:2]
+    layers = ((graph.w_in, inputs), (graph.w_rec, _previous(spikes)), (graph.w_out, _previous(spikes)))
+    acs = 0.0
+    for dense, pre in layers:
+        nonzero = (dense.weights != 0).astype(np.float64)
+        acs += float(np.sum(pre.reshape(-1, pre.shape[2]).astype(np.float64) @ nonzero.T))
+    entries = sum(d.weights.size for d in graph.dense().values())
+    zeros = sum(int(np.count_nonzero(d.weights == 0)) for d in graph.dense().values())
+    per_neuron = 5 * graph.n_rec + graph.n_out  # dv, vth, da, a_inc, n_ref; dy
+    weight_bytes = sum(d.weights.size * int(np.ceil((d.num_weight_bits + 1) / 8)) for d in graph.dense().values())
+    return NeuroBenchMetrics(
+        effective_acs=acs / batch,
+        dense_ops=float(entries * steps),
+        activation_sparsity=1.0 - float(spikes.sum()) / (batch * steps * graph.n_rec),
+        connection_sparsity=zeros / entries,
+        parameter_count=entries + per_neuron,
+        footprint_bytes=weight_bytes + per_neuron * 2 + (4 * graph.n_rec + graph.n_out) * STATE_BYTES,
+    )
