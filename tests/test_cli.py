@@ -24,7 +24,8 @@ def test_compile_verify_report_json(tmp_path, tiny_model):
     assert out["energy"]["energy_j"] > 0
     ver = json.loads(run("verify", tiny_model, "-n", "4", "--json"))
     assert 0.9 < ver["spike_agreement"] <= 1.0 and "accuracy_drop_pp" in ver
-    rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2", "-n", "2", "--json"))
+    rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2", "-n", "2", "--json", "--plot", tmp_path / "e.png"))
+    assert (tmp_path / "e.png").stat().st_size > 1000
     assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2"]
     for r in rep["reports"]:
         assert r["neurobench"]["effective_acs"] > 0 and 0 < r["neurobench"]["activation_sparsity"] < 1

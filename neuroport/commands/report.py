@@ -17,8 +17,10 @@ from neuroport.reporters.neurobench import neurobench_metrics
 @click.option("--hw", "hw_name", default=None, help="Hardware config; default: the target's.")
 @click.option("--compare", "compare_hw", default=None, help="Comma-separated hw configs to report side by side, e.g. loihi1,loihi2.")
 @click.option("--samples", "-n", default=8, show_default=True, help="Task samples emulated to count operations.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the energy breakdown as a PNG.")
 @json_option
-def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, as_json: bool) -> None:
+def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, plot: str | None,
+            as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
     \b
@@ -38,6 +40,10 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
         trace, stats = emulate(prep.fixed, inputs, probe_states=False)
         reports.append(cost_report(prep, target, stats))
         metrics.append(neurobench_metrics(prep.fixed, inputs, trace.spikes))
+    if plot:
+        from neuroport.reporters.plots import plot_energy_breakdown
+
+        plot_energy_breakdown(reports, plot)
     if as_json:
         echo_json({"model": graph.name, "samples": samples,
                    "reports": [{**r.to_dict(), "neurobench": m.to_dict()} for r, m in zip(reports, metrics, strict=True)]})
