@@ -42,14 +42,22 @@ def _previous(spikes: np.ndarray) -> np.ndarray:
     return shifted
 
 
+def effective_acs(layers: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Σ over layers of Σ_{samples, steps} (non-zero inputs) × (non-zero weights they reach), for
+    (weights (n_out, n_in), inputs (batch, T, n_in)) pairs; not divided by the batch."""
+    total = 0.0
+    for weights, pre in layers:
+        nonzero = (np.asarray(weights) != 0).astype(np.float64)
+        active = (np.asarray(pre) != 0).reshape(-1, pre.shape[-1]).astype(np.float64)
+        total += float(np.sum(active @ nonzero.T))
+    return total
+
+
 def neurobench_metrics(graph: FixedGraph, inputs: np.ndarray, spikes: np.ndarray) -> NeuroBenchMetrics:
     """Metrics per sample for a run with ``inputs`` (batch, T, n_in) and recurrent ``spikes`` (batch, T, n_rec)."""
     batch, steps = spikes.shape[:2]
-    layers = ((graph.w_in, inputs), (graph.w_rec, _previous(spikes)), (graph.w_out, _previous(spikes)))
-    acs = 0.0
-    for dense, pre in layers:
-        nonzero = (dense.weights != 0).astype(np.float64)
-        acs += float(np.sum(pre.reshape(-1, pre.shape[2]).astype(np.float64) @ nonzero.T))
+    acs = effective_acs([(graph.w_in.weights, inputs), (graph.w_rec.weights, _previous(spikes)),
+                         (graph.w_out.weights, _previous(spikes))])
     entries = sum(d.weights.size for d in graph.dense().values())
     zeros = sum(int(np.count_nonzero(d.weights == 0)) for d in graph.dense().values())
     per_neuron = 5 * graph.n_rec + graph.n_out  # dv, vth, da, a_inc, n_ref; dy
