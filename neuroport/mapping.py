@@ -19,6 +19,26 @@ from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 
 
+@dataclass(frozen=True, eq=False)
+class MaskView:
+    mask: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Structure:
+    """Connectivity of a network for mapping, from a FixedGraph or a float Network (same attribute names)."""
+
+    n_rec: int
+    n_out: int
+    w_in: MaskView
+    w_rec: MaskView
+    w_out: MaskView
+
+    @classmethod
+    def of(cls, net) -> Structure:
+        return cls(net.n_rec, net.n_out, MaskView(net.w_in_mask), MaskView(net.w_rec_mask), MaskView(net.w_out_mask))
+
+
 @dataclass(frozen=True)
 class Core:
     index: int
@@ -56,7 +76,7 @@ def _pack(synapses_per_neuron: np.ndarray, per_core: int, synapses_per_core: flo
     return chunks
 
 
-def map_graph(graph: FixedGraph, hw: HwConfig) -> Mapping:
+def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     """Split neurons into cores and cores into chips; raise a NeuroportError naming the limit broken."""
     per_core, fan_limit = hw.resource("neurons_per_core"), hw.resource("fan_in_per_core")
     mem_limit, per_chip = hw.resource("synaptic_memory_bytes_per_core"), hw.resource("cores_per_chip")

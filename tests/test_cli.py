@@ -24,9 +24,11 @@ def test_compile_verify_report_json(tmp_path, tiny_model):
     assert out["energy"]["energy_j"] > 0
     ver = json.loads(run("verify", tiny_model, "-n", "4", "--json"))
     assert 0.9 < ver["spike_agreement"] <= 1.0 and "accuracy_drop_pp" in ver
-    rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2", "-n", "2", "--json", "--plot", tmp_path / "e.png"))
+    rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2,spinnaker1,spinnaker2", "-n", "2", "--json",
+                         "--plot", tmp_path / "e.png"))
     assert (tmp_path / "e.png").stat().st_size > 1000
-    assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2"]
+    assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2", "spinnaker1", "spinnaker2"]
+    assert rep["cpu_baseline"]["seconds_per_inference"] > 0 and rep["cpu_baseline"]["energy_j"] is None
     for r in rep["reports"]:
         assert r["neurobench"]["effective_acs"] > 0 and 0 < r["neurobench"]["activation_sparsity"] < 1
         assert abs(sum(line["energy_j"] for line in r["breakdown"]) - r["energy_j"]) <= 1e-12 * r["energy_j"]

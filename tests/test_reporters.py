@@ -34,3 +34,14 @@ def test_loihi1_energy_by_hand():
     assert report.latency_s == pytest.approx(5 * 311.6e-9, rel=1e-12)
     assert report.edp_js == pytest.approx(597.2e-12 * 5 * 311.6e-9, rel=1e-12)
     assert report.cores == 2 and report.chips == 1
+
+
+def test_spinnaker_energy_by_hand():
+    """SpiNNaker 1 toolchain model: 2 cores on 1 chip, 5 steps of 1 ms real time, 2 spikes:
+    E = 1 chip × 0.35 W × 5 ms + 2 cores × 0.034 W × 5 ms + 2 × 1 nJ = 1.75 mJ + 0.34 mJ + 2 nJ."""
+    g = one_neuron(w_in=10, e_in=1, vth=15, dv=2048, n_ref=2, a_inc=320, da=2048)
+    hw = load_hw("spinnaker1")
+    _, stats = emulate(g, np.array([[[1], [1], [0], [1], [1]]]))
+    report = energy_report("spinnaker", g, stats, hw, map_graph(g, hw))
+    assert report.energy_j == pytest.approx(1.75e-3 + 0.34e-3 + 2e-9, rel=1e-12)
+    assert report.latency_s == pytest.approx(5e-3) and report.step_time_s == pytest.approx(1e-3)

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import click
 
+from neuroport.backend import load_backend
 from neuroport.commands.common import echo_json, json_option, load_any_model
-from neuroport.emulator.fixed import emulate
-from neuroport.pipeline import cost_report, prepare, task_batch
+from neuroport.hw import load_hw
+from neuroport.pipeline import costs, task_batch
 from neuroport.reporters.energy import fmt_si
-from neuroport.reporters.neurobench import neurobench_metrics
+
+
+def cpu_baseline(graph, inputs) -> dict:
+    """Wall time of the float reference on this machine per inference (batched, best of 3)."""
+    import time
+
+    from neuroport.emulator.reference import simulate
+    from neuroport.ir.network import assemble
+
+    net, times = assemble(graph), []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        simulate(net, inputs, record_states=False)
+        times.append(time.perf_counter() - t0)
+    return {"seconds_per_inference": min(times) / inputs.shape[0], "energy_j": None, "device": "this machine's CPU",
+            "note": "time of the numpy float reference; energy is not estimated without a power measurement"}
 
 
 @click.command("report")
@@ -33,32 +49,34 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
     """
     graph = load_any_model(model)
     configs = compare_hw.split(",") if compare_hw else [hw_name]
-    reports, metrics = [], []
     inputs = task_batch(graph, samples, seed=graph.seed).inputs
-    for cfg in configs:
-        prep = prepare(graph, target, cfg)
-        trace, stats = emulate(prep.fixed, inputs, probe_states=False)
-        reports.append(cost_report(prep, target, stats))
-        metrics.append(neurobench_metrics(prep.fixed, inputs, trace.spikes))
+    default_hw = load_backend(target).capabilities(None).default_hw
+    results = [costs(graph, target, load_hw(cfg or default_hw), inputs) for cfg in configs]
+    reports, metrics = [r.energy for r in results], [r.metrics for r in results]
+    cpu = cpu_baseline(graph, inputs)
     if plot:
         from neuroport.reporters.plots import plot_energy_breakdown
 
         plot_energy_breakdown(reports, plot)
     if as_json:
         echo_json({"model": graph.name, "samples": samples,
-                   "reports": [{**r.to_dict(), "neurobench": m.to_dict()} for r, m in zip(reports, metrics, strict=True)]})
+                   "reports": [{**r.energy.to_dict(), "neurobench": r.metrics.to_dict(), "activity_from": r.activity_source}
+                               for r in results], "cpu_baseline": cpu})
         return
-    for r in reports:
+    for r, res in zip(reports, results, strict=True):
         click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
+        click.echo(f"  activity counted by the {res.activity_source}")
         for ln in r.lines:
-            count = f"{ln.count:,.0f}" if ln.count >= 1 or ln.count == 0 else f"{ln.count:.3g}"
+            count = f"{ln.count:,.0f}" if float(ln.count).is_integer() else f"{ln.count:,.4g}"
             click.echo(f"  {ln.item:<30} {count:>14} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
         click.echo(f"  {'total energy':<30} {fmt_si(r.energy_j, 'J'):>38}")
         click.echo(f"  latency {fmt_si(r.latency_s, 's')} ({fmt_si(r.step_time_s, 's')} per step), EDP {r.edp_js:.3g} J·s")
         click.echo(f"  latency model: {r.latency_model}")
         for note in r.notes:
             click.echo(f"  note: {note}")
-    m = metrics[-1]
+    click.echo(f"CPU baseline (this machine, float reference in numpy, batch {samples}): "
+               f"{fmt_si(cpu['seconds_per_inference'], 's')} per inference; energy not measured (no power meter here)")
+    m = metrics[0]
     click.echo(f"NeuroBench-style, per sample: {m.effective_acs:,.0f} effective ACs, {m.dense_ops:,.0f} dense ops, "
                f"activation sparsity {m.activation_sparsity:.3f}, connection sparsity {m.connection_sparsity:.3f}, "
                f"{m.parameter_count:,} parameters, footprint {m.footprint_bytes / 1024:.1f} KiB")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroport.emulator.trace import ActivityStats
 from neuroport.ir.network import Network
 
 
@@ -95,3 +96,16 @@ def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) ->
         if record_states:
             out["v"][:, t], out["a"][:, t] = v, a
     return FloatRun(**out)
+
+
+def float_activity(net: Network, inputs: np.ndarray, run: FloatRun, populations: tuple) -> ActivityStats:
+    """Operation counts of a float run, counted as the emulator counts them (for targets without an emulator
+    profile yet): synaptic events per target (inputs of step t, recurrent spikes of step t − 1), spikes."""
+    batch, n_steps, _ = inputs.shape
+    stats = ActivityStats(batch=batch, n_steps=n_steps, n_neurons=net.n_rec, populations=populations)
+    z_prev = np.concatenate([np.zeros_like(run.z[:, :1]), run.z[:, :-1]], axis=1)
+    for name, pre, mask in (("w_in", inputs, net.w_in_mask), ("w_rec", z_prev, net.w_rec_mask), ("w_out", z_prev, net.w_out_mask)):
+        stats.add_synaptic_ops(name, (pre.reshape(-1, pre.shape[2]).sum(axis=0) @ mask.T.astype(np.float64)).astype(np.int64))
+    stats.active_neuron_updates = stats.neuron_updates
+    stats.finish(run.z.astype(np.uint8))
+    return stats

@@ -100,9 +100,34 @@ def loihi_energy(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwCon
     )
 
 
+def spinnaker_energy(target: str, graph: object, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> EnergyReport:
+    """SpiNNaker toolchain power model (hardware.md), real time:
+
+        T = steps × t_step × time_scale_factor
+        E = chips · P_idle_chip · T + active cores · P_active_core · T + packets · E_packet
+    with one multicast packet per spike (the routers' replication and per-hop costs are inside E_packet's model).
+    """
+    step = hw.time("t_step_s").value * hw.time("time_scale_factor").value
+    latency = stats.n_steps * step
+    spikes = stats.per_sample()["spikes"]
+    cores = len(mapping.cores)
+    items = (
+        ("idle chips (chip-seconds)", mapping.chips * latency, hw.cost("p_idle_chip_w"), "W"),
+        ("active cores (core-seconds)", cores * latency, hw.cost("p_active_core_w"), "W"),
+        ("spike packets", spikes, hw.cost("e_packet_j"), "J"),
+    )
+    lines = [CostLine(name, count, unit, count * unit.value, unit_name=u) for name, count, unit, u in items]
+    notes = tuple(f"{ln.item}: {ln.unit.sureness} ({ln.unit.source})" for ln in lines if ln.unit.sureness != "paper")
+    return EnergyReport(
+        target=target, hw_name=hw.name, lines=tuple(lines), energy_j=float(sum(ln.energy_j for ln in lines)),
+        step_time_s=step, latency_s=latency, n_steps=stats.n_steps, cores=cores, chips=mapping.chips,
+        latency_model="real time: steps × t_step × time_scale_factor", notes=notes,
+    )
+
+
 def energy_report(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> EnergyReport:
     """Dispatch on the config's family."""
-    models = {"loihi": loihi_energy}
+    models = {"loihi": loihi_energy, "spinnaker": spinnaker_energy}
     return models[hw.family](target, graph, stats, hw, mapping)
 
 

@@ -60,14 +60,14 @@ def plot_energy_breakdown(reports: list, path: str | Path) -> Path:
     """Stacked bars: energy per inference by operation, one bar per hardware config."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(reports), 4))
-    items = [line.item for line in reports[0].lines]
+    items = list(dict.fromkeys(line.item for r in reports for line in r.lines))  # every family's lines, in order
     bottom = np.zeros(len(reports))
     for item in items:
-        values = np.array([next(ln.energy_j for ln in r.lines if ln.item == item) for r in reports]) * 1e6
+        values = np.array([sum(ln.energy_j for ln in r.lines if ln.item == item) for r in reports]) * 1e6
         if values.any():
             ax.bar([r.hw_name for r in reports], values, bottom=bottom, label=item)
             bottom += values
-    ax.set(ylabel="energy per inference (µJ)", title="energy breakdown")
+    ax.set(ylabel="energy per inference (µJ)", title="energy breakdown", yscale="log" if bottom.max() > 100 * bottom.min() > 0 else "linear")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
