@@ -37,6 +37,7 @@ class ActivityStats:
     learning_updates: int = 0  # synapse updates by on-chip learning
     overflow: Counter = field(default_factory=Counter)  # state → wrap/saturation events
     spikes_per_population: dict[str, int] = field(default_factory=dict)
+    spikes_per_neuron: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def empty(cls, graph: Any, batch: int, n_steps: int) -> ActivityStats:
@@ -55,7 +56,8 @@ class ActivityStats:
 
     def finish(self, spikes: np.ndarray) -> None:
         """Fill the per-population spike counts from the run's spikes."""
-        totals = spikes.sum(axis=(0, 1))
+        totals = spikes.sum(axis=(0, 1)).astype(np.int64)
+        self.spikes_per_neuron = totals
         self.spikes_per_population = {name: int(totals[start:stop].sum()) for name, _, start, stop in self.populations}
 
     @property

@@ -3,7 +3,8 @@
 Loihi-family model (Davies et al. 2018; the SANA-FE way of building Loihi estimates, hardware.md):
 
     E = N_synop · e_synop + N_active · e_neuron_active + (N_updates − N_active) · e_neuron_inactive
-        + N_spikes · e_spike_tile + N_learn · e_synupdate + P_static · cores · T
+        + N_deliveries · e_spike_tile + N_hops · e_hop + N_learn · e_synupdate + P_static · cores · T
+    (a spike is delivered once to every core holding one of its targets; see :func:`spike_routing`)
     step time = max over cores (synop_c · t_synop + active_c · t_neuron_active + inactive_c · t_neuron_inactive)
                 + t_barrier                                       (per-core counts averaged over the run's steps)
     latency = steps × step time;   EDP = E × latency
@@ -73,15 +74,38 @@ def _core_step_time(core_neurons: slice, stats: ActivityStats, hw: HwConfig, rol
             + n * (1 - active_fraction) * hw.time("t_neuron_inactive_s").value)
 
 
+def spike_routing(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> tuple[float, float]:
+    """Per inference: (spike deliveries, tile-to-tile hops).  A spike of a recurrent neuron is sent once to every
+    core holding one of its targets; cores fill tiles of ``cores_per_tile`` in order and tiles lie on a line, so a
+    delivery from tile a to tile b costs |a − b| hops (an estimate of the 2-D mesh distance).  Input spikes come
+    from outside the chip and are not counted."""
+    per_tile = hw.resource("cores_per_tile")
+    targets = {"recurrent": graph.w_rec.mask, "readout": graph.w_out.mask}
+    source_core = {}
+    for core in mapping.cores:
+        if core.role == "recurrent":
+            source_core.update(dict.fromkeys(range(core.start, core.stop), core.index))
+    counts = stats.spikes_per_neuron / max(stats.batch, 1)
+    deliveries = hops = 0.0
+    for core in mapping.cores:
+        reaches = targets[core.role][core.start:core.stop].any(axis=0)  # source neurons with a target on this core
+        for j in np.flatnonzero(reaches & (counts > 0)):
+            deliveries += counts[j]
+            hops += counts[j] * abs(source_core[j] // per_tile - core.index // per_tile)
+    return deliveries, hops
+
+
 def loihi_energy(target: str, graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> EnergyReport:
     """The Loihi-family cost model (module docstring)."""
     c = stats.per_sample()
     inactive = c["neuron_updates"] - c["active_neuron_updates"]
+    deliveries, hops = spike_routing(graph, stats, hw, mapping)
     items = (
         ("synaptic operations", c["synaptic_ops"], hw.cost("e_synop_j")),
         ("neuron updates (active)", c["active_neuron_updates"], hw.cost("e_neuron_active_j")),
         ("neuron updates (inactive)", inactive, hw.cost("e_neuron_inactive_j")),
-        ("spikes routed within a tile", c["spikes"], hw.cost("e_spike_tile_j")),
+        ("spike deliveries to cores", deliveries, hw.cost("e_spike_tile_j")),
+        ("mesh hops between tiles", hops, hw.cost("e_hop_j")),
         ("learning (synaptic updates)", c["learning_updates"], hw.cost("e_synupdate_j")),
     )
     lines = [CostLine(name, count, unit, count * unit.value) for name, count, unit in items]
