@@ -131,6 +131,12 @@ class Costs:
     energy: Any  # EnergyReport
     metrics: Any  # NeuroBenchMetrics
     activity_source: str
+    rates_hz: dict[str, float]  # mean firing rate per population
+
+
+def _rates(graph: FloatGraph, stats: ActivityStats) -> dict[str, float]:
+    seconds = stats.batch * stats.n_steps * graph.dt_ms * 1e-3
+    return {p.name: stats.spikes_per_population[p.name] / (p.size * seconds) for p in graph.populations}
 
 
 def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
@@ -141,7 +147,7 @@ def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarra
     fixed = quantize(graph, hw)
     trace, stats = emulate(fixed, inputs, probe_states=False)
     return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), neurobench_metrics(fixed, inputs, trace.spikes),
-                 f"bit-accurate emulator ({hw.family} profile)")
+                 f"bit-accurate emulator ({hw.family} profile)", _rates(graph, stats))
 
 
 def _costs_float(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
@@ -168,7 +174,8 @@ def _costs_float(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarra
     metrics = NeuroBenchMetrics(acs, float(entries * inputs.shape[1]), 1.0 - float(run.z.mean()), zeros / entries,
                                 entries, weight_bytes + state_bytes)
     return Costs(energy_report(target, graph, stats, hw, map_graph(structure, hw)), metrics,
-                 f"float reference (no {hw.family} fixed-point emulator profile yet: activity of the float model)")
+                 f"float reference (no {hw.family} fixed-point emulator profile yet: activity of the float model)",
+                 _rates(graph, stats))
 
 
 COST_PATHS = {"loihi": _costs_fixed, "spinnaker": _costs_float}

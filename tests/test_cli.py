@@ -25,7 +25,9 @@ def test_compile_verify_report_json(tmp_path, tiny_model):
     ver = json.loads(run("verify", tiny_model, "-n", "4", "--json"))
     assert 0.9 < ver["spike_agreement"] <= 1.0 and "accuracy_drop_pp" in ver
     rep = json.loads(run("report", tiny_model, "--compare", "loihi1,loihi2,spinnaker1,spinnaker2", "-n", "2", "--json",
-                         "--plot", tmp_path / "e.png"))
+                         "--plot", tmp_path / "e.png", "--html", tmp_path / "r.html"))
+    assert "spinnaker2" in (tmp_path / "r.html").read_text() and "data:image/png;base64" in (tmp_path / "r.html").read_text()
+    assert set(rep["reports"][0]["rates_hz"]) == {"lif", "alif"}
     assert (tmp_path / "e.png").stat().st_size > 1000
     assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2", "spinnaker1", "spinnaker2"]
     assert rep["cpu_baseline"]["seconds_per_inference"] > 0 and rep["cpu_baseline"]["energy_j"] is None

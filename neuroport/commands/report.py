@@ -27,6 +27,19 @@ def cpu_baseline(graph, inputs) -> dict:
             "note": "time of the numpy float reference; energy is not estimated without a power measurement"}
 
 
+def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, metrics) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from neuroport.reporters.html import write_html
+    from neuroport.reporters.plots import plot_energy_breakdown, plot_population_activity
+
+    with tempfile.TemporaryDirectory() as tmp:
+        images = [plot_energy_breakdown(reports, Path(tmp) / "energy.png"), plot_population_activity(rates, Path(tmp) / "activity.png")]
+        extra = {"CPU baseline, s per inference": f"{cpu['seconds_per_inference']:.3g} ({cpu['note']})", **metrics.to_dict()}
+        write_html(path, f"neuroport report: {name}", reports, images, extra)
+
+
 @click.command("report")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target whose costs to report.")
@@ -34,9 +47,11 @@ def cpu_baseline(graph, inputs) -> dict:
 @click.option("--compare", "compare_hw", default=None, help="Comma-separated hw configs to report side by side, e.g. loihi1,loihi2.")
 @click.option("--samples", "-n", default=8, show_default=True, help="Task samples emulated to count operations.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the energy breakdown as a PNG.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Write a self-contained HTML report (tables, energy and activity plots).")
 @json_option
 def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, plot: str | None,
-            as_json: bool) -> None:
+            html_path: str | None, as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
     \b
@@ -54,13 +69,17 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
     results = [costs(graph, target, load_hw(cfg or default_hw), inputs) for cfg in configs]
     reports, metrics = [r.energy for r in results], [r.metrics for r in results]
     cpu = cpu_baseline(graph, inputs)
+    rates = {r.hw_name: res.rates_hz for r, res in zip(reports, results, strict=True)}
     if plot:
         from neuroport.reporters.plots import plot_energy_breakdown
 
         plot_energy_breakdown(reports, plot)
+    if html_path:
+        _write_html(html_path, graph.name, reports, rates, cpu, metrics[0])
     if as_json:
         echo_json({"model": graph.name, "samples": samples,
-                   "reports": [{**r.energy.to_dict(), "neurobench": r.metrics.to_dict(), "activity_from": r.activity_source}
+                   "reports": [{**r.energy.to_dict(), "neurobench": r.metrics.to_dict(), "activity_from": r.activity_source,
+                                "rates_hz": r.rates_hz}
                                for r in results], "cpu_baseline": cpu})
         return
     for r, res in zip(reports, results, strict=True):

@@ -73,3 +73,21 @@ def plot_energy_breakdown(reports: list, path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def plot_population_activity(rates_hz: dict[str, dict[str, float]], path: str | Path) -> Path:
+    """Grouped bars: mean firing rate of every population, one group per hardware config."""
+    plt = _pyplot()
+    configs = list(rates_hz)
+    pops = list(next(iter(rates_hz.values())))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.4 * len(configs), 3.6))
+    width = 0.8 / max(len(pops), 1)
+    for i, pop in enumerate(pops):
+        ax.bar(np.arange(len(configs)) + i * width, [rates_hz[c][pop] for c in configs], width, label=pop)
+    ax.set_xticks(np.arange(len(configs)) + width * (len(pops) - 1) / 2, configs)
+    ax.set(ylabel="mean rate (Hz)", title="activity per population")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
