@@ -72,7 +72,7 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     act_shift = hw.param("act_shift")
     scaled = w * v_scale / 2.0**act_shift  # value of a_in per unit mantissa at weight_exp = 0
     top = np.max(np.abs(scaled)) if scaled.size else 0.0
-    limit = 2**bits - 2  # 254: the largest even magnitude of a mixed-sign 8-bit mantissa ([−256, 254])
+    limit = 2**MAX_MAGNITUDE_BITS - 2  # 254: Lava keeps 8-bit magnitudes and drops LSBs for fewer bits
     e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
     exp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
     # round to the nearest value Lava can store (a multiple of its LSB step), so that Lava's own truncation

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from neuroport.commands.common import echo_json, json_option, load_any_model
-from neuroport.pipeline import compare, prepare, task_batch
+from neuroport.pipeline import compare, cost_report, prepare, task_batch
+from neuroport.reporters.energy import fmt_si
 
 
 def _fmt_score(score: dict[str, float]) -> str:
@@ -38,7 +39,9 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     prep = prepare(graph, target, hw_name)
     batch = task_batch(graph, samples, seed)
     result = compare(graph, prep.fixed, batch)
-    payload = {"model": graph.name, "target": target, "hw": prep.hw.name, "samples": samples, **result.to_dict()}
+    energy = cost_report(prep, target, result.stats)
+    payload = {"model": graph.name, "target": target, "hw": prep.hw.name, "samples": samples, **result.to_dict(),
+               "energy_j": energy.energy_j, "latency_s": energy.latency_s, "edp_js": energy.edp_js}
     backend_check = getattr(prep.backend, "verify_against_emulator", None)
     if backend_check is not None:
         payload["backend"] = backend_check(prep.fixed, batch.inputs, max_samples=backend_samples)
@@ -55,6 +58,8 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     click.echo(f"  spike agreement  {100 * result.spike_agreement:.2f} % of neuron-steps")
     sat = dict(result.stats.overflow)
     click.echo(f"  saturation/wrap  {sat if sat else 'none'}")
+    click.echo(f"  estimate         {fmt_si(energy.energy_j, 'J')}, {fmt_si(energy.latency_s, 's')} per inference, "
+               f"EDP {energy.edp_js:.3g} J·s on {prep.hw.name}")
     if "backend" in payload:
         b = payload["backend"]
         click.echo(f"  {target} vs emulator: bit_exact {b['bit_exact']} ({b['detail']})")
