@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from neuroport.cli import cli
@@ -32,6 +33,7 @@ def test_compile_verify_report_json(tmp_path, tiny_model):
     assert [r["hw"] for r in rep["reports"]] == ["loihi1", "loihi2", "spinnaker1", "spinnaker2"]
     assert rep["cpu_baseline"]["seconds_per_inference"] > 0 and rep["cpu_baseline"]["energy_j"] is None
     for r in rep["reports"]:
+        assert r["throughput_per_s"] == pytest.approx(1 / r["latency_s"])
         assert r["neurobench"]["effective_acs"] > 0 and 0 < r["neurobench"]["activation_sparsity"] < 1
         assert abs(sum(line["energy_j"] for line in r["breakdown"]) - r["energy_j"]) <= 1e-12 * r["energy_j"]
 

@@ -52,10 +52,15 @@ class EnergyReport:
     def edp_js(self) -> float:
         return self.energy_j * self.latency_s
 
+    @property
+    def throughput_per_s(self) -> float:
+        """Inferences per second, one after another on the mapped cores."""
+        return 1.0 / self.latency_s if self.latency_s > 0 else float("inf")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target, "hw": self.hw_name, "energy_j": self.energy_j, "latency_s": self.latency_s,
-            "step_time_s": self.step_time_s, "edp_js": self.edp_js, "n_steps": self.n_steps, "cores": self.cores,
+            "step_time_s": self.step_time_s, "edp_js": self.edp_js, "throughput_per_s": self.throughput_per_s, "n_steps": self.n_steps, "cores": self.cores,
             "chips": self.chips, "latency_model": self.latency_model, "notes": list(self.notes),
             "breakdown": [{"item": ln.item, "count": ln.count, "energy_j": ln.energy_j, "unit_j": ln.unit.value,
                            "sureness": ln.unit.sureness, "source": ln.unit.source} for ln in self.lines],
