@@ -12,13 +12,16 @@ from typing import Any
 import numpy as np
 
 from neuroport.emulator.fixed import emulate
-from neuroport.emulator.reference import simulate
+from neuroport.emulator.reference import float_activity, simulate
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
+from neuroport.mapping import Structure, map_graph
+from neuroport.reporters.energy import EnergyReport, energy_report
+from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
 from neuroport.tasks import Batch
 from neuroport.training.eprop import task_of
 
@@ -118,9 +121,6 @@ def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
 
 def cost_report(prepared: Prepared, target: str, stats: ActivityStats) -> Any:
     """Energy, latency and EDP per inference for the prepared model, from a run's ActivityStats."""
-    from neuroport.mapping import map_graph
-    from neuroport.reporters.energy import energy_report
-
     return energy_report(target, prepared.fixed, stats, prepared.hw, map_graph(prepared.fixed, prepared.hw))
 
 
@@ -128,8 +128,8 @@ def cost_report(prepared: Prepared, target: str, stats: ActivityStats) -> Any:
 class Costs:
     """What ``report`` shows for one hardware config."""
 
-    energy: Any  # EnergyReport
-    metrics: Any  # NeuroBenchMetrics
+    energy: EnergyReport
+    metrics: NeuroBenchMetrics
     activity_source: str
     rates_hz: dict[str, float]  # mean firing rate per population
 
@@ -140,10 +140,6 @@ def _rates(graph: FloatGraph, stats: ActivityStats) -> dict[str, float]:
 
 
 def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
-    from neuroport.mapping import map_graph
-    from neuroport.reporters.energy import energy_report
-    from neuroport.reporters.neurobench import neurobench_metrics
-
     fixed = quantize(graph, hw)
     trace, stats = emulate(fixed, inputs, probe_states=False)
     return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), neurobench_metrics(fixed, inputs, trace.spikes),
@@ -152,28 +148,13 @@ def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarra
 
 def _costs_float(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
     """For families without an emulator profile yet: activity counted on the float reference run."""
-    from neuroport.emulator.reference import float_activity
-    from neuroport.mapping import Structure, map_graph
-    from neuroport.reporters.energy import energy_report
-    from neuroport.reporters.neurobench import effective_acs
-
     net = assemble(graph)
     run = simulate(net, inputs, record_states=False)
-    pops = tuple((p.name, p.kind, start, start + p.size) for p, start in
-                 zip(graph.populations, np.cumsum([0] + [p.size for p in graph.populations[:-1]]), strict=True))
+    starts = np.cumsum([0] + [p.size for p in graph.populations])
+    pops = tuple((p.name, p.kind, int(a), int(b)) for p, a, b in zip(graph.populations, starts[:-1], starts[1:], strict=True))
     stats = float_activity(net, inputs.astype(np.float64), run, pops)
-    structure = Structure.of(net)
-    z_prev = np.concatenate([np.zeros_like(run.z[:, :1]), run.z[:, :-1]], axis=1)
-    acs = effective_acs([(net.w_in, inputs), (net.w_rec, z_prev), (net.w_out, z_prev)]) / inputs.shape[0]
-    from neuroport.reporters.neurobench import NeuroBenchMetrics
-
-    entries = net.w_in.size + net.w_rec.size + net.w_out.size
-    zeros = int(sum(np.count_nonzero(w == 0) for w in (net.w_in, net.w_rec, net.w_out)))
-    weight_bytes = entries * int(np.ceil(hw.fmt("weight").bits / 8))
-    state_bytes = (hw.fmt("v").bits // 8) * (3 * net.n_rec + net.n_out)  # v, a, refractory counter; readout
-    metrics = NeuroBenchMetrics(acs, float(entries * inputs.shape[1]), 1.0 - float(run.z.mean()), zeros / entries,
-                                entries, weight_bytes + state_bytes)
-    return Costs(energy_report(target, graph, stats, hw, map_graph(structure, hw)), metrics,
+    metrics = float_metrics(net, inputs, run.z, hw.fmt("weight").bits, hw.fmt("v").bits)
+    return Costs(energy_report(target, graph, stats, hw, map_graph(Structure.of(net), hw)), metrics,
                  f"float reference (no {hw.family} fixed-point emulator profile yet: activity of the float model)",
                  _rates(graph, stats))
 

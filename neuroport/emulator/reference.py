@@ -103,7 +103,8 @@ def float_activity(net: Network, inputs: np.ndarray, run: FloatRun, populations:
     profile yet): synaptic events per target (inputs of step t, recurrent spikes of step t − 1), spikes."""
     batch, n_steps, _ = inputs.shape
     stats = ActivityStats(batch=batch, n_steps=n_steps, n_neurons=net.n_rec, populations=populations)
-    z_prev = np.concatenate([np.zeros_like(run.z[:, :1]), run.z[:, :-1]], axis=1)
+    z_prev = np.zeros_like(run.z)
+    z_prev[:, 1:] = run.z[:, :-1]  # recurrent spikes reach their targets one step later
     for name, pre, mask in (("w_in", inputs, net.w_in_mask), ("w_rec", z_prev, net.w_rec_mask), ("w_out", z_prev, net.w_out_mask)):
         stats.add_synaptic_ops(name, (pre.reshape(-1, pre.shape[2]).sum(axis=0) @ mask.T.astype(np.float64)).astype(np.int64))
     stats.active_neuron_updates = stats.neuron_updates

@@ -35,7 +35,7 @@ class NeuroBenchMetrics:
         return dict(self.__dict__)
 
 
-def _previous(spikes: np.ndarray) -> np.ndarray:
+def previous_step(spikes: np.ndarray) -> np.ndarray:
     """z[t − 1] for every t (zeros at t = 0)."""
     shifted = np.zeros_like(spikes)
     shifted[:, 1:] = spikes[:, :-1]
@@ -56,8 +56,8 @@ def effective_acs(layers: list[tuple[np.ndarray, np.ndarray]]) -> float:
 def neurobench_metrics(graph: FixedGraph, inputs: np.ndarray, spikes: np.ndarray) -> NeuroBenchMetrics:
     """Metrics per sample for a run with ``inputs`` (batch, T, n_in) and recurrent ``spikes`` (batch, T, n_rec)."""
     batch, steps = spikes.shape[:2]
-    acs = effective_acs([(graph.w_in.weights, inputs), (graph.w_rec.weights, _previous(spikes)),
-                         (graph.w_out.weights, _previous(spikes))])
+    acs = effective_acs([(graph.w_in.weights, inputs), (graph.w_rec.weights, previous_step(spikes)),
+                         (graph.w_out.weights, previous_step(spikes))])
     entries = sum(d.weights.size for d in graph.dense().values())
     zeros = sum(int(np.count_nonzero(d.weights == 0)) for d in graph.dense().values())
     per_neuron = 5 * graph.n_rec + graph.n_out  # dv, vth, da, a_inc, n_ref; dy
@@ -70,3 +70,16 @@ def neurobench_metrics(graph: FixedGraph, inputs: np.ndarray, spikes: np.ndarray
         parameter_count=entries + per_neuron,
         footprint_bytes=weight_bytes + per_neuron * 2 + (4 * graph.n_rec + graph.n_out) * STATE_BYTES,
     )
+
+
+def float_metrics(net, inputs: np.ndarray, spikes: np.ndarray, weight_bits: int, state_bits: int) -> NeuroBenchMetrics:
+    """The same metrics for a float Network run (weights stored with ``weight_bits``, states with ``state_bits``)."""
+    mats = (net.w_in, net.w_rec, net.w_out)
+    z_prev = previous_step(spikes)
+    entries = sum(w.size for w in mats)
+    zeros = int(sum(np.count_nonzero(w == 0) for w in mats))
+    footprint = entries * int(np.ceil(weight_bits / 8)) + (state_bits // 8) * (3 * net.n_rec + net.n_out)  # v, a, r; y
+    return NeuroBenchMetrics(
+        effective_acs=effective_acs([(net.w_in, inputs), (net.w_rec, z_prev), (net.w_out, z_prev)]) / inputs.shape[0],
+        dense_ops=float(entries * inputs.shape[1]), activation_sparsity=1.0 - float(np.mean(spikes)),
+        connection_sparsity=zeros / entries, parameter_count=entries, footprint_bytes=footprint)
