@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-CORE = ["neuroport.ir", "neuroport.hw", "neuroport.numerics", "neuroport.emulator.fixed", "neuroport.emulator.reference",
+CORE = ["neuroport.ir", "neuroport.hw", "neuroport.numerics", "neuroport.emulator", "neuroport.emulator.fixed",
+        "neuroport.emulator.reference", "neuroport.reporters", "neuroport.reporters.neurobench", "neuroport.reporters.plots",
         "neuroport.reporters.energy", "neuroport.mapping", "neuroport.training.eprop"]
 FORBIDDEN = ["neuroport.backends", "neuroport.quantization", "lava", "nest", "pyNN", "spynnaker", "torch", "tonic", "nir"]
 
