@@ -14,13 +14,16 @@ from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, Fixed
 
 
 def _graph(n_in: int, n: int, n_out: int, seed: int, *, w_max: int, exps: tuple[int, int, int], dv: int, vth: int,
-           da: int = 0, a_inc: int = 0, n_ref: int = 0, dy: int = 0, w_in: np.ndarray | None = None) -> FixedGraph:
+           da: int = 0, a_inc: int = 0, n_ref: int = 0, dy: int = 0, w_in: np.ndarray | None = None,
+           bits: int = 8) -> FixedGraph:
     rng = np.random.default_rng(seed)
     full = lambda v: np.full(n, v, dtype=np.int64)  # noqa: E731
 
+    step = 2 ** (9 - bits)  # mixed-sign weights with `bits` bits: Lava keeps multiples of 2^(8 − bits + 1)
+
     def dense(shape, e):
-        w = 2 * rng.integers(-w_max // 2, w_max // 2 + 1, shape)  # even: storable as mixed-sign 8-bit
-        return FixedDense(weights=w.astype(np.int64), mask=np.ones(shape, bool), weight_exp=e)
+        w = step * rng.integers(-w_max // step, w_max // step + 1, shape)
+        return FixedDense(weights=w.astype(np.int64), mask=np.ones(shape, bool), weight_exp=e, num_weight_bits=bits)
 
     neurons = FixedNeurons(kind="alif", dv=full(dv), vth=full(vth), da=full(da), a_inc=full(a_inc), n_ref=full(n_ref),
                            du=full(4095), bias=full(0), populations=(("p", "alif", 0, n),))
@@ -44,5 +47,7 @@ CASES: dict[str, Callable[[], tuple[FixedGraph, np.ndarray]]] = {
     "alif_adaptation": lambda: (_graph(5, 6, 2, 5, w_max=150, exps=(3, 2, 1), dv=300, vth=250, da=40, a_inc=9000, n_ref=1, dy=500),
                                 _inputs(5, 5, 30, 0.5, batch=2)),
     "negative_weight_exponents": lambda: (_graph(5, 5, 2, 6, w_max=254, exps=(-2, -3, -1), dv=100, vth=20, dy=100), _inputs(6, 5, 25, 0.6)),
+    "four_bit_weights": lambda: (_graph(5, 6, 2, 8, w_max=254, exps=(1, 0, 0), dv=300, vth=150, dy=200, bits=4),
+                                 _inputs(8, 5, 25, 0.6)),
     "readout_saturation": lambda: (_graph(4, 6, 1, 7, w_max=254, exps=(6, 3, 7), dv=50, vth=100, dy=0), _inputs(7, 4, 25, 0.8)),
 }
