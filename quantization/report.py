@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
-
-ACT_SHIFT = 6
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
         rows.append(_error(name, getattr(net, name)[mask], approx[mask], dense.weights[mask],
                            f"{dense.num_weight_bits}-bit mantissa, weight_exp {dense.weight_exp}"))
     n = fixed.neurons
-    rows.append(_error("v_th", net.v_th, (n.vth << ACT_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}"))
+    rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}"))
     rows.append(_error("alpha (tau_m)", net.alpha, 1 - n.dv / 4096, n.dv, "12-bit dv"))
     adaptive = net.beta != 0
     if adaptive.any():
