@@ -85,11 +85,18 @@ class Comparison:
 
 
 def compare(graph: FloatGraph, fixed: FixedGraph, batch: Batch) -> Comparison:
-    """Run the float reference and the emulator on ``batch`` and score both."""
+    """Run the float reference and the emulator on ``batch`` and score both.
+
+    On the chip the readout's Dense delays spikes by one step, so the emulator's readout at step t + 1 is the
+    counterpart of the float readout y[t]: the emulator runs one step longer (with no input) and its readout is
+    scored from its second step on; its spikes are compared over the sequence.
+    """
     net = assemble(graph)
     run = simulate(net, batch.inputs, record_states=False)
-    trace, stats = emulate(fixed, batch.inputs, probe_states=False)
-    y_fixed = trace.readout / fixed.v_scale
+    padded = np.concatenate([batch.inputs, np.zeros_like(batch.inputs[:, :1])], axis=1)
+    trace, stats = emulate(fixed, padded, probe_states=False)
+    y_fixed = trace.readout[:, 1:] / fixed.v_scale
+    trace = Trace(spikes=trace.spikes[:, :-1], readout=trace.readout[:, 1:])
     steps_s = net.dt_ms * 1e-3
     return Comparison(
         float_score=score(net.loss, run.y, batch), fixed_score=score(fixed.loss, y_fixed, batch),

@@ -7,8 +7,13 @@ Per step t, for every sample (NEST ``*_bsshslm_2020`` order; voltages relative t
     a      ← ρ a + z[t−1],   A = v_th + β a                  (LIF: β = 0)
     ψ      = surrogate(v − A) · [r = 0]                       pseudo-derivative, 0 while refractory
     z[t]   = [v ≥ A] · [r = 0];   r ← n_ref where z[t]
-    y[t]   = κ y[t−1] + W_out z[t−1]                         leaky readout; like every e-prop synapse in NEST
-                                                             (and every Dense on Loihi) it sees spikes one step late
+    y[t]   = κ y[t−1] + W_out z[t]                           leaky readout of this step's spikes: NEST's
+                                                             ``readout_signal`` and TensorFlow's e-prop output
+
+NEST's readout membrane sees the spikes one synaptic delay later, but NEST shifts the readout's update interval
+by that delay (``delay_rec_out``), so the signal it scores against the target of sequence step t is y[t] above
+(measured in tests/nest).  On Loihi the readout's Dense adds a real one-step delay: the fixed-point emulator's
+readout at step t + 1 corresponds to y[t] (:func:`neuroport.pipeline.compare` aligns the two).
 
 The arrays of a run are returned as a :class:`FloatRun` so that the e-prop trainer can compute gradients
 from them without simulating again.
@@ -89,9 +94,9 @@ def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) ->
         threshold = net.v_th + net.beta * a
         free = r == 0
         psi = surrogate(net, v - threshold) * free
-        y = kappa * y + z @ w_out_t  # z is still z[t−1] here
         z = ((v >= threshold) & free).astype(np.float64)
         r = np.where(z > 0, n_ref, r)
+        y = kappa * y + z @ w_out_t
         out["z"][:, t], out["psi"][:, t], out["y"][:, t] = z, psi, y
         if record_states:
             out["v"][:, t], out["a"][:, t] = v, a
@@ -100,12 +105,13 @@ def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) ->
 
 def float_activity(net: Network, inputs: np.ndarray, run: FloatRun, populations: tuple) -> ActivityStats:
     """Operation counts of a float run, counted as the emulator counts them (for targets without an emulator
-    profile yet): synaptic events per target (inputs of step t, recurrent spikes of step t − 1), spikes."""
+    profile yet): synaptic events per target (inputs of step t, recurrent spikes of step t − 1 to the
+    recurrent neurons and of step t to the readout), spikes."""
     batch, n_steps, _ = inputs.shape
     stats = ActivityStats(batch=batch, n_steps=n_steps, n_neurons=net.n_rec, populations=populations)
     z_prev = np.zeros_like(run.z)
     z_prev[:, 1:] = run.z[:, :-1]  # recurrent spikes reach their targets one step later
-    for name, pre, mask in (("w_in", inputs, net.w_in_mask), ("w_rec", z_prev, net.w_rec_mask), ("w_out", z_prev, net.w_out_mask)):
+    for name, pre, mask in (("w_in", inputs, net.w_in_mask), ("w_rec", z_prev, net.w_rec_mask), ("w_out", run.z, net.w_out_mask)):
         stats.add_synaptic_ops(name, (pre.reshape(-1, pre.shape[2]).sum(axis=0) @ mask.T.astype(np.float64)).astype(np.int64))
     stats.active_neuron_updates = stats.neuron_updates
     stats.finish(run.z.astype(np.uint8))

@@ -8,6 +8,8 @@ them over the batch and take one optimizer step:
     Adam:  m ← β1 m + (1 − β1) ḡ,  v ← β2 v + (1 − β2) ḡ²,  η_t = η √(1 − β2^t) / (1 − β1^t)
            W ← W − η_t m / (√v + ε)                    (TensorFlow's form, as NEST's e-prop models)
     then W ← clip(W, weight_min, weight_max).
+ḡ is the gradient summed over a sequence and averaged over the batch (NEST's ``average_gradient`` also divides
+it by the learning window).
 Feedback: symmetric (B = W_outᵀ, implicit), random (B fixed), adaptive (Kolen-Pollack: B receives W_out's
 update transposed, and both decay, W ← W − η λ W).
 """
@@ -93,35 +95,64 @@ def within_learning_window(batch: Batch, window_steps: int | None) -> Batch:
     return replace(batch, loss_mask=mask)
 
 
-def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
-                batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
-    """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
+def draw_batches(graph: FloatGraph, iterations: int, *, seed: int | None = None,
+                 batch_size: int | None = None) -> list[Batch]:
+    """The batches a training run of ``graph`` uses (every engine draws the same ones for a seed)."""
     rule, task = rule_of(graph), task_of(graph)
     rng = np.random.default_rng(graph.seed if seed is None else seed)
-    net = assemble(graph)
+    size = batch_size or rule.batch_size
+    return [within_learning_window(task.batch(rng, size), rule.learning_window_steps) for _ in range(iterations)]
+
+
+def average_gradient(grad: np.ndarray, rule: EpropRule, batch: Batch) -> np.ndarray:
+    """Batch mean of a summed gradient; with NEST's ``average_gradient`` also divided by the learning window."""
+    mean = grad / batch.size
+    if rule.average_gradient:
+        mean = mean / (rule.learning_window_steps or int(batch.loss_mask.sum(axis=1).max()))
+    return mean
+
+
+@dataclass
+class TrainedWeights:
+    weights: dict[str, np.ndarray]
+    feedback: np.ndarray | None
+    history: list[IterationStats]
+
+
+def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mode: str = "sequence",
+                     on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
+    """One optimizer step per batch (module docstring); returns the final weights and the learning curve."""
     b_matrix = None if rule.feedback == "symmetric" else rule.feedback_weights.copy()
     weights = {name: getattr(net, name).copy() for name in MATRICES}
     states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
     b_state = AdamState(np.zeros(net.w_out.shape), np.zeros(net.w_out.shape))
-    size = batch_size or rule.batch_size
     history = []
-    for it in range(iterations):
+    for it, batch in enumerate(batches):
         net = replace(net, **weights)
-        batch = within_learning_window(task.batch(rng, size), rule.learning_window_steps)
         grads = eprop_gradients(net, rule, b_matrix, batch, mode)
         for name in MATRICES:
-            mean_grad = getattr(grads, name) / size + rule.weight_decay * weights[name] * getattr(net, f"{name}_plastic")
+            plastic = getattr(net, f"{name}_plastic")
+            mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name] * plastic
             new = optimizer_step(rule.optimizer, weights[name], mean_grad, states[name])
             weights[name] = np.where(getattr(net, f"{name}_mask"), np.clip(new, rule.weight_min, rule.weight_max), 0.0)
         if rule.feedback == "adaptive":
-            grad_b = grads.w_out / size + rule.weight_decay * b_matrix.T
+            grad_b = average_gradient(grads.w_out, rule, batch) + rule.weight_decay * b_matrix.T
             b_matrix = optimizer_step(rule.optimizer, b_matrix.T, grad_b, b_state).T
-        error = grads.n_errors / size if net.loss == "cross_entropy" else float("nan")
-        stats = IterationStats(it, grads.loss / size, error, grads.rate_hz)
+        error = grads.n_errors / batch.size if net.loss == "cross_entropy" else float("nan")
+        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz)
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
-    trained = with_weights(graph, weights["w_in"], weights["w_rec"], weights["w_out"])
+    return TrainedWeights(weights, b_matrix, history)
+
+
+def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
+                batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
+    rule = rule_of(graph)
+    batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
+    result = train_on_batches(assemble(graph), rule, batches, mode=mode, on_iteration=on_iteration)
+    trained = with_weights(graph, result.weights["w_in"], result.weights["w_rec"], result.weights["w_out"])
     if rule.feedback == "adaptive":
-        trained = replace(trained, learning=replace(rule, feedback_weights=b_matrix))
-    return TrainResult(trained, history)
+        trained = replace(trained, learning=replace(rule, feedback_weights=result.feedback))
+    return TrainResult(trained, result.history)

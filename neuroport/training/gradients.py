@@ -9,7 +9,7 @@ Notation (per sample; j post, i pre, k readout; traces use the post-synaptic α)
     err_k[t] = (y_k[t] − y*_k[t]) (MSE) or (π_k[t] − π*_k[t]) (cross-entropy), 0 outside the loss mask
     L_j[t] = Σ_k B_jk err_k[t]                                                 B = W_outᵀ, random or adaptive
     g_ji = Σ_t L_j[t] ē_ji[t] + c_reg (f̄_j − f_target) Σ_t e_ji[t]            (rate regularization, NEST's sign)
-    g^out_kj = Σ_t err_k[t] z̄^κ_j[t],   z̄^κ_j[t] = κ z̄^κ_j[t−1] + z_j[t−1]      (exact readout gradient)
+    g^out_kj = Σ_t err_k[t] z̄^κ_j[t],   z̄^κ_j[t] = κ z̄^κ_j[t−1] + z_j[t]        (exact readout gradient)
 
 *Online* mode streams through time with per-synapse traces (memory independent of sequence length: the chip's
 semantics).  *Sequence* mode moves the κ filter onto the learning signal, L̃[t] = Σ_{t'≥t} (1 − κ) κ^{t'−t} L[t'],
@@ -133,7 +133,7 @@ def _readout_gradient(err: np.ndarray, z: np.ndarray, kappa: np.ndarray) -> np.n
     g_out = np.zeros((err.shape[2], z.shape[2]))
     for value in np.unique(kappa):
         ks = np.flatnonzero(kappa == value)
-        z_bar = forward_trace(z, value, shift=True).reshape(-1, z.shape[2])
+        z_bar = forward_trace(z, value).reshape(-1, z.shape[2])
         g_out[ks] = err[:, :, ks].reshape(-1, len(ks)).T @ z_bar
     return g_out
 
@@ -176,7 +176,7 @@ def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *
         g_rec += np.einsum("bj,bji->ji", learning_signal, ebar_rec)
         esum_in += e_in
         esum_rec += e_rec
-        z_bar_out = kappa * z_bar_out + (run.z[:, t - 1] if t > 0 else 0.0)
+        z_bar_out = kappa * z_bar_out + run.z[:, t]
         g_out += err[:, t].T @ z_bar_out
         psi_prev = run.psi[:, t]
     reg = rate_signal(net, run, c_reg, f_target_hz)[:, :, None]

@@ -1,6 +1,6 @@
 """The float reference reproduces NEST 3.10's own e-prop neuron models (an independent implementation): membrane
 voltage, surrogate gradient, adaptive threshold and spikes of a recurrent network, and the membrane voltage of
-``eprop_readout_bsshslm_2020`` readouts, every step, to 1e-12.
+``eprop_readout_bsshslm_2020`` readouts (one synaptic delay later), every step, to 1e-12.
 
 NEST's surrogate parameters (height h, width w: ψ = h · max(0, 1 − |v − A| / w)) map to ours (Bellec's γ and a
 width factor β: ψ = γ/v_th · max(0, 1 − β |v − A| / v_th)) by γ = h · v_th and β = v_th / w.
@@ -52,6 +52,7 @@ def test_reference_equals_nest_neurons(tmp_path, model, adaptive, seed):
     np.testing.assert_array_equal(run.z[0], nest["spikes"])
     np.testing.assert_allclose(run.v[0], nest["V_m"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(run.psi[0], nest["surrogate_gradient"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(run.y[0], nest["readout"], rtol=0, atol=1e-12)  # eprop_readout_bsshslm_2020's V_m
+    # eprop_readout_bsshslm_2020's V_m sees the spikes one synaptic delay later: V_m[t + 1] = y[t]
+    np.testing.assert_allclose(run.y[0, :-1], nest["readout"][1:], rtol=0, atol=1e-12)
     if adaptive:
         np.testing.assert_allclose(V_TH + 0.2 * run.a[0], nest["V_th_adapt"], rtol=0, atol=1e-12)

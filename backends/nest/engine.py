@@ -1,0 +1,152 @@
+"""``neuroport train --engine nest``: train a FloatGraph with NEST's own e-prop models (``*_bsshslm_2020``).
+
+This is the independent reference the numpy trainer is held to.  :func:`nest_spec` lowers a network, its
+e-prop rule and a list of batches to plain arrays (NEST's units and parameter names); :mod:`.runner` builds and
+runs the NEST network from them in a subprocess; :func:`train_nest` draws exactly the batches
+:func:`neuroport.training.eprop.train_eprop` draws for the same seed and reads back per-iteration losses and the
+final weights.
+
+Mapping (neuroport → NEST):
+    LIF (β = 0) → ``eprop_iaf_bsshslm_2020``; ALIF → ``eprop_iaf_adapt_bsshslm_2020`` (adapt_beta = β,
+    adapt_tau = τ_a); readout → ``eprop_readout_bsshslm_2020`` (MSE → mean_squared_error, cross-entropy →
+    cross_entropy); surrogate height h = γ / v_th and width w = v_th / β_surrogate; ``regular_spike_arrival``
+    True (input factor ζ = 1, as in the numpy reference); E_L = 0, C_m = 1; one update interval per sequence;
+    the task's loss window (a suffix of every sequence) → ``eprop_learning_window``; random feedback B →
+    ``eprop_learning_signal_connection_bsshslm_2020``; SGD → gradient_descent, Adam → adam.
+
+What NEST's bsshslm_2020 models cannot express is refused with the reason (:func:`refusals`): symmetric and
+adaptive feedback (NEST's feedback weights are fixed), weight decay, per-readout time constants (the e-prop
+synapse has one ``tau_m_readout``), loss windows that are not a suffix of equal length in every sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from neuroport.errors import ModelError, NeuroportError
+from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.network import Network, assemble, with_weights
+from neuroport.tasks import Batch
+from neuroport.training.eprop import IterationStats, TrainedWeights, TrainResult, draw_batches, rule_of
+
+NEST_OPTIMIZERS = {"sgd": "gradient_descent", "adam": "adam"}
+
+
+def refusals(net: Network, rule: EpropRule) -> list[str]:
+    """Why this network and rule cannot be trained by NEST's bsshslm_2020 models (empty: it can)."""
+    reasons = []
+    if rule.feedback != "random":
+        reasons.append(f"learning.feedback '{rule.feedback}': NEST's learning-signal connections have fixed weights, "
+                       "so only random feedback can be expressed")
+    if rule.weight_decay:
+        reasons.append("learning.weight_decay: NEST's e-prop optimizers have no weight decay")
+    if np.unique(net.tau_out_ms).size != 1:
+        reasons.append("readout time constants differ: NEST's e-prop synapse has one tau_m_readout")
+    if not np.all(net.w_out_plastic == net.w_out_mask) or not np.all(net.w_in_plastic == net.w_in_mask) \
+            or not np.all(net.w_rec_plastic == net.w_rec_mask):
+        reasons.append("frozen projections: every NEST e-prop synapse learns")
+    return reasons
+
+
+def learning_window(batches: list[Batch], rule: EpropRule) -> int:
+    """The loss window as NEST expresses it: the last W steps of every sequence."""
+    windows = set()
+    for batch in batches:
+        for mask in batch.loss_mask:
+            first = int(np.argmax(mask)) if mask.any() else mask.size
+            if not mask[first:].all():
+                raise ModelError("NEST counts the error in the last steps of each sequence only; this task's loss "
+                                 "mask is not a suffix of the sequence", path="task")
+            windows.add(mask.size - first)
+    if len(windows) != 1:
+        raise ModelError(f"NEST needs one learning window for all sequences, got {sorted(windows)} steps", path="task")
+    return windows.pop()
+
+
+def nest_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threads: int = 1,
+              record_recurrent: bool = False) -> tuple[dict[str, np.ndarray], dict]:
+    """Plain arrays and settings for :mod:`.runner` (see the module docstring for the mapping)."""
+    reasons = refusals(net, rule)
+    if reasons:
+        raise NeuroportError("NEST's e-prop models cannot train this model: " + "; ".join(reasons))
+    inputs = np.concatenate([b.inputs for b in batches]).astype(np.uint8)
+    spec = {
+        "inputs": inputs, "targets": np.concatenate([b.targets for b in batches]).astype(np.float64),
+        "w_in": net.w_in, "w_rec": net.w_rec, "w_out": net.w_out, "feedback": rule.feedback_weights,
+        "w_in_mask": net.w_in_mask, "w_rec_mask": net.w_rec_mask, "w_out_mask": net.w_out_mask,
+        "tau_m_ms": net.tau_m_ms, "v_th": net.v_th, "t_ref_ms": net.t_ref_ms,
+        "surrogate_height": net.surrogate_gamma / net.v_th, "surrogate_width": net.v_th / net.surrogate_beta,
+        "adaptive": net.beta != 0, "adapt_beta": net.beta, "adapt_tau_ms": net.tau_a_ms, "tau_out_ms": net.tau_out_ms,
+    }
+    opt = rule.optimizer
+    meta = {"dt_ms": net.dt_ms, "sequence_steps": int(inputs.shape[1]), "loss": net.loss,
+            "learning_window_steps": learning_window(batches, rule), "c_reg": rule.c_reg,
+            "f_target_hz": rule.f_target_hz, "surrogate_function": net.surrogate_function,
+            "optimizer": NEST_OPTIMIZERS[opt.name], "batch_size": batches[0].size, "learning_rate": opt.learning_rate,
+            "beta1": opt.beta1, "beta2": opt.beta2, "epsilon": opt.epsilon, "weight_min": rule.weight_min,
+            "weight_max": rule.weight_max, "average_gradient": rule.average_gradient, "threads": threads,
+            "record_recurrent": record_recurrent}
+    return spec, meta
+
+
+def run_nest(spec: dict[str, np.ndarray], meta: dict, *, timeout_s: float | None = None) -> dict[str, np.ndarray]:
+    """Run :mod:`.runner` in a subprocess and return what it saved."""
+    with tempfile.TemporaryDirectory(prefix="neuroport-nest-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.npz", Path(tmp) / "out.npz"
+        np.savez(spec_path, meta=json.dumps(meta), **spec)
+        proc = subprocess.run([sys.executable, "-m", "neuroport.backends.nest.runner", str(spec_path), str(out_path)],
+                              capture_output=True, text=True, timeout=timeout_s)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
+            raise NeuroportError(f"NEST run failed (exit {proc.returncode}):\n{tail}")
+        with np.load(out_path) as data:
+            return {k: data[k] for k in data.files}
+
+
+def sequence_losses(loss: str, readout: np.ndarray, batches: list[Batch]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sequence loss and misclassification from NEST's readout signals (y for MSE, softmax π for
+    cross-entropy), over each sequence's loss mask — the numbers :func:`~neuroport.training.gradients.output_error`
+    computes for the numpy engine."""
+    mask = np.concatenate([b.loss_mask for b in batches])[..., None]
+    targets = np.concatenate([b.targets for b in batches])
+    if loss == "mse":
+        return 0.5 * np.sum(((readout - targets) * mask) ** 2, axis=(1, 2)), np.zeros(len(mask), dtype=bool)
+    log_pi = np.log(readout + 1e-12)
+    labels = np.concatenate([b.labels for b in batches])
+    wrong = np.argmax(np.sum(log_pi * mask, axis=1), axis=1) != labels  # Σ_t log π ranks classes as Σ_t y does
+    return -np.sum(mask * targets * log_pi, axis=(1, 2)), wrong
+
+
+def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, threads: int = 1,
+                          on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
+    """Train in NEST, one update interval per sequence and one optimizer step per batch (the numbers
+    :func:`~neuroport.training.eprop.train_on_batches` computes)."""
+    out = run_nest(*nest_spec(net, rule, batches, threads=threads))
+    losses, wrong = sequence_losses(net.loss, out["readout_signal"], batches)
+    history, start = [], 0
+    for it, batch in enumerate(batches):
+        part = slice(start, start + batch.size)
+        start += batch.size
+        error = float(wrong[part].mean()) if net.loss == "cross_entropy" else float("nan")
+        rate = float(out["spike_counts"][part].sum() / (batch.size * net.n_rec * batch.n_steps) * 1e3 / net.dt_ms)
+        stats = IterationStats(it, float(losses[part].mean()), error, rate)
+        history.append(stats)
+        if on_iteration:
+            on_iteration(stats)
+    return TrainedWeights({name: out[name] for name in ("w_in", "w_rec", "w_out")}, rule.feedback_weights, history)
+
+
+def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, batch_size: int | None = None,
+               threads: int = 1, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """Train ``graph`` in NEST on the batches ``train_eprop`` would draw with the same seed."""
+    batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
+    result = nest_train_on_batches(assemble(graph), rule_of(graph), batches, threads=threads, on_iteration=on_iteration)
+    w = result.weights
+    return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

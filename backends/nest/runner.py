@@ -1,0 +1,188 @@
+"""Run e-prop training in NEST 3.10 from a lowered spec (see :mod:`.lower`), in its own process.
+
+    python -m neuroport.backends.nest.runner SPEC.npz OUT.npz
+
+NEST keeps one global kernel per process, so neuroport never imports it into the caller: the spec goes in as
+an ``.npz`` of plain arrays, and the readout signals, targets and final weights come back the same way.
+
+The network is built as NEST's own e-prop examples build it (``eprop_supervised_*_bsshslm_2020.py``):
+spike generators → parrot neurons → ``eprop_iaf(_adapt)_bsshslm_2020`` → ``eprop_readout_bsshslm_2020``, all
+e-prop synapses with a one-step delay, the error sent back through ``eprop_learning_signal_connection_bsshslm_2020``
+(weights B), targets through ``step_rate_generator`` → ``rate_connection_delayed``, and for cross-entropy the
+readouts' normalization through ``rate_connection_delayed`` between readouts.  The timing follows the examples:
+sequence step s of sample b is generator time 1 + b·T + s, so that it reaches the recurrent neurons in step s
+of update interval b (NEST's hard-coded ``offset_gen`` and ``delay_in_rec`` of one step each).  After the last
+sequence every presynaptic neuron is forced to spike once more, so that every synapse applies its last update
+(NEST updates lazily, when a spike passes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+
+OFFSET_GEN, DELAY_IN_REC, DELAY_REC_OUT, DELAY_OUT_NORM = 1, 1, 1, 1  # NEST's hard-coded e-prop offsets (steps)
+TOTAL_OFFSET = OFFSET_GEN + DELAY_IN_REC + DELAY_REC_OUT + DELAY_OUT_NORM
+
+
+def neuron_params(meta: dict, spec: dict, j: int) -> dict:
+    """NEST parameters of recurrent neuron ``j`` (voltages relative to E_L = 0, C_m = 1)."""
+    p = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "regular_spike_arrival": True,
+         "tau_m": float(spec["tau_m_ms"][j]), "V_th": float(spec["v_th"][j]), "t_ref": float(spec["t_ref_ms"][j]),
+         "c_reg": float(meta["c_reg"]), "f_target": float(meta["f_target_hz"]),
+         "surrogate_gradient_function": meta["surrogate_function"],
+         "surrogate_gradient_height": float(spec["surrogate_height"][j]),
+         "surrogate_gradient_width": float(spec["surrogate_width"][j]),
+         "flush_event_send_interval": float(meta["sequence_steps"] * meta["dt_ms"])}
+    if spec["adaptive"][j]:
+        p.update(adapt_beta=float(spec["adapt_beta"][j]), adapt_tau=float(spec["adapt_tau_ms"][j]), adaptation=0.0)
+    return p
+
+
+def create_recurrent(nest, meta: dict, spec: dict):
+    """One NEST node per recurrent neuron, created in neuroport's order (so node i + first id is neuron i)."""
+    nodes = None
+    for j in range(len(spec["v_th"])):
+        model = "eprop_iaf_adapt_bsshslm_2020" if spec["adaptive"][j] else "eprop_iaf_bsshslm_2020"
+        node = nest.Create(model, 1, neuron_params(meta, spec, j))
+        nodes = node if nodes is None else nodes + node
+    return nodes
+
+
+def connect_matrix(nest, pre, post, weights: np.ndarray, mask: np.ndarray, syn: dict) -> None:
+    """Connect pre → post for every True entry of ``mask`` (post × pre), with the given weights."""
+    post_idx, pre_idx = np.nonzero(mask)
+    if post_idx.size == 0:
+        return
+    pre_ids, post_ids = np.asarray(pre.tolist())[pre_idx], np.asarray(post.tolist())[post_idx]
+    arrays = {"weight": weights[post_idx, pre_idx].astype(float), "delay": np.full(post_idx.size, float(syn["delay"]))}
+    nest.Connect(pre_ids, post_ids, "one_to_one", {**syn, **arrays})
+
+
+def matrix_of(nest, pre, post, shape: tuple[int, int]) -> np.ndarray:
+    """Read back the weights pre → post as a (post × pre) matrix."""
+    out = np.zeros(shape)
+    conns = nest.GetConnections(pre, post)
+    if len(conns) == 0:
+        return out
+    got = conns.get(["source", "target", "weight"])
+    pre0, post0 = pre.tolist()[0], post.tolist()[0]
+    out[np.asarray(got["target"]) - post0, np.asarray(got["source"]) - pre0] = got["weight"]
+    return out
+
+
+def optimizer_spec(meta: dict) -> dict:
+    opt = {"type": meta["optimizer"], "batch_size": int(meta["batch_size"]), "eta": float(meta["learning_rate"]),
+           "Wmin": float(meta["weight_min"]), "Wmax": float(meta["weight_max"])}
+    if meta["optimizer"] == "adam":
+        opt.update(beta_1=float(meta["beta1"]), beta_2=float(meta["beta2"]), epsilon=float(meta["epsilon"]))
+    return opt
+
+
+def set_inputs(gen_in, gen_target, spec: dict, meta: dict) -> None:
+    """Generator times: step s of sequence b at 1 + b·T + s; targets from TOTAL_OFFSET on, one value per step."""
+    x, targets = spec["inputs"], spec["targets"]  # (n_seq, T, n_in) 0/1; (n_seq, T, n_out)
+    n_seq, n_steps, n_in = x.shape
+    flat = x.reshape(n_seq * n_steps, n_in).astype(bool)
+    times = np.arange(n_seq * n_steps, dtype=float) + OFFSET_GEN
+    gen_in.set([{"spike_times": times[flat[:, i]]} for i in range(n_in)])
+    target_times = np.arange(n_seq * n_steps, dtype=float) + TOTAL_OFFSET
+    flat_targets = targets.reshape(n_seq * n_steps, -1)
+    gen_target.set([{"amplitude_times": target_times, "amplitude_values": flat_targets[:, k]}
+                    for k in range(flat_targets.shape[1])])
+
+
+def run(spec: dict, meta: dict) -> dict[str, np.ndarray]:
+    import nest
+
+    nest.set_verbosity("M_ERROR")
+    nest.ResetKernel()
+    n_seq, n_steps, n_in = spec["inputs"].shape
+    n_out = spec["w_out"].shape[0]
+    nest.set(resolution=float(meta["dt_ms"]), eprop_update_interval=float(n_steps * meta["dt_ms"]),
+             eprop_learning_window=float(meta["learning_window_steps"] * meta["dt_ms"]),
+             eprop_reset_neurons_on_update=True, print_time=False,
+             local_num_threads=int(meta.get("threads", 1)), rng_seed=1)
+    gen_in = nest.Create("spike_generator", n_in)
+    parrots = nest.Create("parrot_neuron", n_in)
+    rec = create_recurrent(nest, meta, spec)
+    loss = "mean_squared_error" if meta["loss"] == "mse" else "cross_entropy"
+    readouts = nest.Create("eprop_readout_bsshslm_2020", n_out, [
+        {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "loss": loss, "regular_spike_arrival": True,
+         "tau_m": float(t)} for t in spec["tau_out_ms"]])
+    gen_target = nest.Create("step_rate_generator", n_out)
+    dt = float(meta["dt_ms"])
+    nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": optimizer_spec(meta),
+                                                    "average_gradient": bool(meta["average_gradient"])})
+    eprop = {"synapse_model": "eprop_synapse_bsshslm_2020", "delay": dt, "tau_m_readout": float(spec["tau_out_ms"][0])}
+    nest.Connect(gen_in, parrots, "one_to_one", {"synapse_model": "static_synapse", "delay": dt})
+    connect_matrix(nest, parrots, rec, spec["w_in"], spec["w_in_mask"], eprop)
+    connect_matrix(nest, rec, rec, spec["w_rec"], spec["w_rec_mask"], eprop)
+    connect_matrix(nest, rec, readouts, spec["w_out"], spec["w_out_mask"], eprop)
+    feedback = {"synapse_model": "eprop_learning_signal_connection_bsshslm_2020", "delay": dt}
+    connect_matrix(nest, readouts, rec, spec["feedback"], np.ones(spec["feedback"].shape, bool), feedback)
+    nest.Connect(gen_target, readouts, "one_to_one", {"synapse_model": "rate_connection_delayed", "delay": dt,
+                                                      "receptor_type": 2})
+    if loss == "cross_entropy":
+        nest.Connect(readouts, readouts, {"rule": "all_to_all", "allow_autapses": False}, {"synapse_model": "rate_connection_delayed", "delay": dt,
+                                                        "receptor_type": 1, "weight": 1.0})
+    meter = nest.Create("multimeter", {"interval": dt, "record_from": ["readout_signal", "target_signal", "error_signal"],
+                                       "start": TOTAL_OFFSET * dt, "stop": (TOTAL_OFFSET + n_seq * n_steps) * dt})
+    nest.Connect(meter, readouts)
+    probe = None
+    if meta.get("record_recurrent"):
+        probe = nest.Create("multimeter", {"interval": dt, "record_from": ["V_m", "surrogate_gradient", "learning_signal"]})
+        nest.Connect(probe, rec)
+    spikes = nest.Create("spike_recorder")
+    nest.Connect(rec, spikes)
+    final = nest.Create("spike_generator", 1)
+    nest.Connect(final, parrots + rec, "all_to_all", {"weight": 1000.0, "delay": dt})
+    set_inputs(gen_in, gen_target, spec, meta)
+    t_end = (n_seq * n_steps + TOTAL_OFFSET) * dt
+    final.set({"spike_times": [t_end + 2 * dt]})
+    nest.Simulate(t_end + 5 * dt)
+    out = readout_events(meter.events, readouts, n_seq, n_steps)
+    out.update(w_in=matrix_of(nest, parrots, rec, spec["w_in"].shape), w_rec=matrix_of(nest, rec, rec, spec["w_rec"].shape),
+               w_out=matrix_of(nest, rec, readouts, spec["w_out"].shape))
+    rec_step = np.asarray(spikes.events["times"]).astype(int) - 1 - (OFFSET_GEN + DELAY_IN_REC)  # stamp = step + 1
+    out["spike_counts"] = np.bincount(rec_step[rec_step < n_seq * n_steps] // n_steps, minlength=n_seq)
+    if probe is not None:
+        out.update(recurrent_events(probe.events, rec))
+    return out
+
+
+def readout_events(events, readouts, n_seq: int, n_steps: int) -> dict[str, np.ndarray]:
+    """Per sequence and step: (n_seq, T, n_out) arrays of NEST's readout, target and error signals."""
+    first = readouts.tolist()[0]
+    out = {}
+    order = np.lexsort((events["senders"], events["times"]))
+    for name in ("readout_signal", "target_signal", "error_signal"):
+        values = np.asarray(events[name])[order].reshape(n_seq * n_steps, len(readouts))
+        out[name] = values.reshape(n_seq, n_steps, len(readouts))
+    assert np.all(np.asarray(events["senders"])[order].reshape(-1, len(readouts))[0] - first == np.arange(len(readouts)))
+    return out
+
+
+def recurrent_events(events, rec) -> dict[str, np.ndarray]:
+    """Diagnostics: (n_times, n_rec) arrays of V_m, ψ and the learning signal, indexed by recorded time − 1."""
+    first, n = rec.tolist()[0], len(rec)
+    times = np.asarray(events["times"]).astype(int)
+    out = {}
+    for name in ("V_m", "surrogate_gradient", "learning_signal"):
+        arr = np.zeros((times.max() + 1, n))
+        arr[times - 1, np.asarray(events["senders"]) - first] = events[name]
+        out[f"rec_{name}"] = arr
+    return out
+
+
+def main(spec_path: str, out_path: str) -> None:
+    with np.load(spec_path) as data:
+        spec = {k: data[k] for k in data.files}
+    meta = json.loads(str(spec.pop("meta")))
+    np.savez(out_path, **run(spec, meta))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
