@@ -1,0 +1,55 @@
+"""Run NEST's own sine-wave e-prop example (``eprop_supervised_regression_sine-waves_bsshslm_2020.py``, shipped
+in the nest-simulator wheel) unchanged and report the MSE it reaches, the bar our pattern-generation result is
+held to.  Writes results/nest_sine_reference.json.
+
+    .venv/bin/python benchmarks/nest_sine_reference.py
+
+NEST's example reports loss = ½ Σ_t (y − y*)² per 1000-step sequence; MSE = 2 · loss / 1000.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import runpy
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = "eprop_supervised_regression_sine-waves_bsshslm_2020.py"
+
+
+def main() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot as plt
+    import nest
+
+    script = Path(nest.__file__).parent / "doc/examples/pynest/eprop_plasticity" / EXAMPLE
+    plt.show = lambda *a, **k: None  # the example ends with plt.show()
+    if importlib.util.find_spec("IPython") is None:  # the example displays its figure through IPython; not needed here
+        display = types.ModuleType("IPython.display")
+        display.Image = lambda *a, **k: None
+        sys.modules.update({"IPython": types.ModuleType("IPython"), "IPython.display": display})
+    t0 = time.perf_counter()
+    env = runpy.run_path(str(script), run_name="__main__")
+    seconds = time.perf_counter() - t0
+    loss = np.asarray(env["loss"], dtype=float)
+    steps = int(env["steps"]["sequence"])
+    mse = 2 * loss / steps
+    summary = {"example": EXAMPLE, "iterations": int(loss.size), "sequence_steps": steps, "seconds": seconds,
+               "final_mse_mean_last_10": float(mse[-10:].mean()), "first_mse": float(mse[0]),
+               "iterations_to_mse_below_0.03": int(np.argmax(mse < 0.03)) + 1 if (mse < 0.03).any() else None,
+               "mse": mse.tolist()}
+    out = ROOT / "results" / "nest_sine_reference.json"
+    out.write_text(json.dumps(summary, indent=1))
+    print(f"NEST sine-wave example: MSE {mse[0]:.4f} → {mse[-10:].mean():.4f} (mean of the last 10 of "
+          f"{loss.size} iterations), {seconds:.0f} s; → {out}")
+
+
+if __name__ == "__main__":
+    main()
