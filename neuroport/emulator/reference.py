@@ -73,34 +73,34 @@ class FloatRun:
 
 
 def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) -> FloatRun:
-    """Run ``net`` on ``inputs`` of shape (batch, n_steps, n_in) with 0/1 spikes; see the module docstring."""
+    """Run ``net`` on ``inputs`` of shape (batch, n_steps, n_in) with 0/1 spikes; see the module docstring.
+
+    The step loop is compiled (:mod:`neuroport.emulator.kernels`, event-driven recurrent input, ψ computed in
+    the loop by the same formulas as :func:`surrogate`); the input drive and the readout are computed for all
+    steps at once.  A neuron is free (r = 0 above) when at least
+    n_ref steps have passed since its last spike.
+    """
+    from neuroport.emulator.kernels import SHAPE_CODES, lif_alif_steps
+
     x = np.asarray(inputs, dtype=np.float64)
-    batch, n_steps, _ = x.shape
-    n, k = net.n_rec, net.n_out
-    alpha, rho, kappa = net.alpha, net.rho, net.kappa
-    n_ref = net.n_ref_steps
-    drive = x @ net.w_in.T  # (batch, n_steps, n): input current of every step at once
-    v, a, z = np.zeros((batch, n)), np.zeros((batch, n)), np.zeros((batch, n))
-    y = np.zeros((batch, k))
-    r = np.zeros((batch, n), dtype=np.int64)
-    out = {name: np.zeros((batch, n_steps, n)) for name in ("z", "psi")}
-    out.update({name: np.zeros((batch, n_steps, n) if record_states else (0, 0, n)) for name in ("v", "a")})
-    out["y"] = np.zeros((batch, n_steps, k))
-    w_rec_t, w_out_t = net.w_rec.T, net.w_out.T
-    for t in range(n_steps):
-        np.maximum(r - 1, 0, out=r)
-        v = alpha * v + drive[:, t] + z @ w_rec_t - net.v_th * z
-        a = rho * a + z
-        threshold = net.v_th + net.beta * a
-        free = r == 0
-        psi = surrogate(net, v - threshold) * free
-        z = ((v >= threshold) & free).astype(np.float64)
-        r = np.where(z > 0, n_ref, r)
-        y = kappa * y + z @ w_out_t
-        out["z"][:, t], out["psi"][:, t], out["y"][:, t] = z, psi, y
-        if record_states:
-            out["v"][:, t], out["a"][:, t] = v, a
-    return FloatRun(**out)
+    batch, n_steps, n_in = x.shape
+    drive = (x.reshape(-1, n_in) @ net.w_in.T).reshape(batch, n_steps, -1)
+    w_rec_reset = np.ascontiguousarray(net.w_rec.T - np.diag(net.v_th))  # row i: what a spike of i adds
+    params = (net.alpha, net.rho, net.v_th, net.beta)
+    z_all, psi, v_all, a_all = lif_alif_steps(
+        drive, w_rec_reset, *(np.asarray(p, dtype=np.float64) for p in params), net.n_ref_steps.astype(np.int64),
+        np.asarray(net.surrogate_gamma / net.v_th, dtype=np.float64),
+        np.asarray(net.surrogate_beta / net.v_th, dtype=np.float64), SHAPE_CODES[net.surrogate_function], record_states)
+    y = leaky_sum(z_all @ net.w_out.T, net.kappa)
+    return FloatRun(z=z_all, v=v_all, a=a_all, psi=psi, y=y)
+
+
+def leaky_sum(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
+    """out[t] = decay · out[t−1] + signal[t] along axis 1 of (batch, T, n), one decay per channel."""
+    from neuroport.emulator import kernels
+
+    signal = np.ascontiguousarray(signal, dtype=np.float64)
+    return kernels.leaky_sum(signal, np.ascontiguousarray(np.broadcast_to(decay, signal.shape[2:]), dtype=np.float64))
 
 
 def float_activity(net: Network, inputs: np.ndarray, run: FloatRun, populations: tuple) -> ActivityStats:

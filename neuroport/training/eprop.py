@@ -80,7 +80,7 @@ def rule_of(graph: FloatGraph) -> EpropRule:
 
 def eprop_gradients(net: Network, rule: EpropRule, b_matrix: np.ndarray | None, batch: Batch, mode: str = "sequence") -> Gradients:
     """Simulate one batch and return its summed e-prop gradients."""
-    run = simulate(net, batch.inputs)
+    run = simulate(net, batch.inputs, record_states=False)
     return GRADIENT_MODES[mode](net, batch.inputs.astype(np.float64), run, batch, feedback=rule.feedback,
                                 b_random=b_matrix, c_reg=rule.c_reg, f_target_hz=rule.f_target_hz)
 

@@ -12,12 +12,15 @@ Notation (per sample; j post, i pre, k readout; traces use the post-synaptic α)
     g^out_kj = Σ_t err_k[t] z̄^κ_j[t],   z̄^κ_j[t] = κ z̄^κ_j[t−1] + z_j[t]        (exact readout gradient)
 
 *Online* mode streams through time with per-synapse traces (memory independent of sequence length: the chip's
-semantics).  *Sequence* mode moves the κ filter onto the learning signal, L̃[t] = Σ_{t'≥t} (1 − κ) κ^{t'−t} L[t'],
-and the ALIF term onto a backward recursion G[s] = q[s+1] + (ρ − β ψ[s+1]) G[s+1] with q = L̃ ψ, so that
+semantics).  *Sequence* mode moves every filter off the synapses: the κ filter onto the learning signal,
+L̃[t] = Σ_{t'≥t} (1 − κ) κ^{t'−t} L[t'], the ALIF term onto a backward recursion G[s] = q[s+1] + (ρ − β ψ[s+1]) G[s+1]
+with q = (L̃ + R) ψ (R_j: the constant regularization signal), and the presynaptic α filter onto the post factor,
+F_j[s] = f_j[s] + α_j F_j[s+1] with f = q − β ψ G, so that
 
-    g_ji = Σ_s x̄_i[s] ψ_j[s] (L̃_j[s] + R_j − β_j G_j[s])        (R_j: the constant regularization signal)
+    g^in_ji = Σ_s F_j[s] x_i[s],   g^rec_ji = Σ_s F_j[s+1] z_i[s],   g^out_kj = Σ_s Σ_{t≥s} κ^{t−s} err_k[t] z_j[s]
 
-is one matrix product over (batch × time): BLAS does the work.  Gradients are summed over a batch's samples.
+are matrix products over (batch × time) of the raw spikes: BLAS does the work; one compiled backward pass
+(:func:`neuroport.emulator.kernels.eprop_factor`) computes F.  Gradients are summed over a batch's samples.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.reference import FloatRun
+from neuroport.emulator.kernels import eprop_factor
+from neuroport.emulator.reference import FloatRun, leaky_sum
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 
@@ -66,25 +70,17 @@ def feedback_matrix(net: Network, feedback: str, b_random: np.ndarray | None) ->
     return net.w_out.T if feedback == "symmetric" else b_random
 
 
-def forward_trace(signal: np.ndarray, decay: np.ndarray, *, shift: bool = False) -> np.ndarray:
+def forward_trace(signal: np.ndarray, decay, *, shift: bool = False) -> np.ndarray:
     """s̄[t] = decay · s̄[t−1] + s[t] (or s[t−1] with ``shift``), over axis 1 of (batch, T, n)."""
-    out = np.empty_like(signal, dtype=np.float64)
-    acc = np.zeros((signal.shape[0], signal.shape[2]))
-    for t in range(signal.shape[1]):
-        if shift:
-            out[:, t] = acc = decay * acc + (signal[:, t - 1] if t > 0 else 0.0)
-        else:
-            out[:, t] = acc = decay * acc + signal[:, t]
-    return out
+    signal = np.asarray(signal, dtype=np.float64)
+    if shift:
+        signal = np.concatenate([np.zeros_like(signal[:, :1]), signal[:, :-1]], axis=1)
+    return leaky_sum(signal, np.broadcast_to(np.asarray(decay, dtype=np.float64), signal.shape[2:]))
 
 
 def backward_filter(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
     """S̃[t] = Σ_{t'≥t} decay^{t'−t} s[t'] over axis 1 of (batch, T, n)."""
-    out = np.empty_like(signal)
-    acc = np.zeros((signal.shape[0], signal.shape[2]))
-    for t in range(signal.shape[1] - 1, -1, -1):
-        out[:, t] = acc = decay * acc + signal[:, t]
-    return out
+    return forward_trace(signal[:, ::-1], decay)[:, ::-1]
 
 
 def rate_signal(net: Network, run: FloatRun, c_reg: float, f_target_hz: float) -> np.ndarray:
@@ -99,43 +95,17 @@ def sequence_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch,
     """Sequence-batched e-prop gradients (module docstring); exact equal of :func:`online_gradients`."""
     err, loss, n_errors = output_error(net, run, batch)
     kappa = net.kappa
-    err_tilde = backward_filter(err, kappa) * (1.0 - kappa)  # (batch, T, n_out), κ filter moved onto the error
-    l_tilde = err_tilde @ feedback_matrix(net, feedback, b_random).T
-    l_tilde += rate_signal(net, run, c_reg, f_target_hz)[:, None, :]
-    q = l_tilde * run.psi
-    g_back = np.zeros_like(q)
-    acc = np.zeros(q[:, 0].shape)
-    for s in range(q.shape[1] - 2, -1, -1):
-        acc = q[:, s + 1] + (net.rho - net.beta * run.psi[:, s + 1]) * acc
-        g_back[:, s] = acc
-    factor = q - net.beta * g_back * run.psi  # (batch, T, n_rec)
-    g_in, g_rec = _presynaptic_products(net, factor, x, run.z)
-    g_out = _readout_gradient(err, run.z, kappa)
+    err_filtered = backward_filter(err, kappa)  # Σ_{t≥s} κ^{t−s} err[t]: the readout's κ filter moved onto the error
+    err_tilde = err_filtered * (1.0 - kappa)  # (batch, T, n_out), with NEST's (1 − κ)
+    filtered = eprop_factor(np.ascontiguousarray(err_tilde), np.ascontiguousarray(feedback_matrix(net, feedback, b_random)),
+                            rate_signal(net, run, c_reg, f_target_hz), run.psi,
+                            *(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.beta)))
+    n, batch_n = net.n_rec, x.shape[0]
+    g_in = filtered.reshape(-1, n).T @ x.reshape(-1, x.shape[2])
+    g_rec = sum(filtered[b, 1:].T @ run.z[b, :-1] for b in range(batch_n))  # F[s+1] pairs with z[s]
+    g_out = err_filtered.reshape(-1, err.shape[2]).T @ run.z.reshape(-1, n)
     return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
                      loss=loss, n_errors=n_errors, rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
-
-
-def _presynaptic_products(net: Network, factor: np.ndarray, x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Σ_{b,s} factor_j[s] · trace_i[s], grouping post-synaptic neurons by their α (traces use the post α)."""
-    g_in, g_rec = np.zeros_like(net.w_in), np.zeros_like(net.w_rec)
-    flat = factor.reshape(-1, factor.shape[2])
-    for alpha in np.unique(net.alpha):
-        post = np.flatnonzero(net.alpha == alpha)
-        x_bar = forward_trace(x, alpha).reshape(-1, x.shape[2])
-        z_bar = forward_trace(z, alpha, shift=True).reshape(-1, z.shape[2])
-        g_in[post] = flat[:, post].T @ x_bar
-        g_rec[post] = flat[:, post].T @ z_bar
-    return g_in, g_rec
-
-
-def _readout_gradient(err: np.ndarray, z: np.ndarray, kappa: np.ndarray) -> np.ndarray:
-    """g^out_kj = Σ_{b,t} err_k[t] z̄^κ_j[t], grouped by readout κ."""
-    g_out = np.zeros((err.shape[2], z.shape[2]))
-    for value in np.unique(kappa):
-        ks = np.flatnonzero(kappa == value)
-        z_bar = forward_trace(z, value).reshape(-1, z.shape[2])
-        g_out[ks] = err[:, :, ks].reshape(-1, len(ks)).T @ z_bar
-    return g_out
 
 
 def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *, feedback: str,

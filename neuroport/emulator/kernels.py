@@ -1,0 +1,120 @@
+"""Compiled (numba) inner loops of the float reference; the equations are in :mod:`neuroport.emulator.reference`.
+
+One step for sample b and neuron j, arrays (batch, n_steps, n), samples in parallel:
+
+    v_j ← α_j v_j + drive_j[t] + Σ_{i: z_i[t−1] = 1} W_ij          W = W_recᵀ − diag(v_th): the reset folded in
+    a_j ← ρ_j a_j + z_j[t−1]
+    d_j = v_j − (v_th,j + β_j a_j);   free_j = t − last_j ≥ n_ref,j;   z_j[t] = [d_j ≥ 0] · free_j
+
+The recurrent input is event-driven: a spiking neuron adds its row of W, so the cost is neurons + spikes × fan-out
+per step instead of neurons².  Results equal the numpy formulation up to floating-point summation order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+NEVER = -(10**9)  # "last spike" of a neuron that has not spiked
+
+
+SHAPE_CODES = {"piecewise_linear": 0, "exponential": 1, "fast_sigmoid_derivative": 2, "arctan": 3}
+
+
+@njit(cache=True, inline="always")
+def surrogate_shape(code, x):  # pragma: no cover
+    """reference.SURROGATE_SHAPES, by code (numba cannot take the Python functions)."""
+    if code == 0:
+        return max(0.0, 1.0 - x)
+    if code == 1:
+        return np.exp(-x)
+    if code == 2:
+        return 1.0 / ((1.0 + x) * (1.0 + x))
+    return 1.0 / (1.0 + x * x)
+
+
+@njit(cache=True, parallel=True)
+def lif_alif_steps(drive, w_pre_post, alpha, rho, v_th, beta, n_ref, psi_height, psi_width, shape, record_states):  # pragma: no cover
+    """Run all steps; returns (z, ψ, v, a) of shape (batch, n_steps, n) (v, a: (batch, 0, n) unless
+    ``record_states``).  ψ = height · shape(width · |d|) while free, else 0 (height γ/v_th, width β/v_th)."""
+    batch, n_steps, n = drive.shape
+    z = np.zeros((batch, n_steps, n), dtype=np.float64)
+    psi = np.zeros((batch, n_steps, n), dtype=np.float64)
+    states = n_steps if record_states else 0
+    v_rec = np.zeros((batch, states, n), dtype=np.float64)
+    a_rec = np.zeros((batch, states, n), dtype=np.float64)
+    for b in prange(batch):
+        v = np.zeros(n)
+        a = np.zeros(n)
+        last = np.full(n, NEVER, dtype=np.int64)
+        spikes = np.empty(n, dtype=np.int64)
+        n_spikes = 0
+        for t in range(n_steps):
+            for j in range(n):
+                v[j] = alpha[j] * v[j] + drive[b, t, j]
+                a[j] = rho[j] * a[j]
+            for s in range(n_spikes):
+                row = spikes[s]
+                a[row] += 1.0
+                for j in range(n):
+                    v[j] += w_pre_post[row, j]
+            count = 0
+            for j in range(n):
+                d = v[j] - (v_th[j] + beta[j] * a[j])
+                is_free = t - last[j] >= n_ref[j]
+                if is_free:
+                    psi[b, t, j] = psi_height[j] * surrogate_shape(shape, psi_width[j] * abs(d))
+                if d >= 0 and is_free:
+                    z[b, t, j] = 1.0
+                    last[j] = t
+                    spikes[count] = j
+                    count += 1
+                if record_states:
+                    v_rec[b, t, j] = v[j]
+                    a_rec[b, t, j] = a[j]
+            n_spikes = count
+    return z, psi, v_rec, a_rec
+
+
+@njit(cache=True, parallel=True)
+def eprop_factor(err_tilde, feedback, reg, psi, alpha, rho, beta):  # pragma: no cover
+    """The filtered post-synaptic factor of sequence-batched e-prop (:mod:`neuroport.training.gradients`):
+
+        L̃_j[s] = Σ_k B_jk ẽrr_k[s] + R_j,   q = L̃ ψ,
+        G_j[s] = q_j[s+1] + (ρ_j − β_j ψ_j[s+1]) G_j[s+1]  (G[T−1] = 0),   f = q − β ψ G,
+        F_j[s] = f_j[s] + α_j F_j[s+1]
+
+    computed backwards in time in one pass per sample; arrays (batch, T, ·), ``feedback`` (n, n_out)."""
+    batch, n_steps, n = psi.shape
+    n_out = err_tilde.shape[2]
+    out = np.empty((batch, n_steps, n), dtype=np.float64)
+    for b in prange(batch):
+        g = np.zeros(n)
+        q_next = np.zeros(n)
+        filtered = np.zeros(n)
+        for s in range(n_steps - 1, -1, -1):
+            for j in range(n):
+                if s < n_steps - 1:
+                    g[j] = q_next[j] + (rho[j] - beta[j] * psi[b, s + 1, j]) * g[j]
+                signal = reg[b, j]
+                for k in range(n_out):
+                    signal += feedback[j, k] * err_tilde[b, s, k]
+                q = signal * psi[b, s, j]
+                filtered[j] = q - beta[j] * psi[b, s, j] * g[j] + alpha[j] * filtered[j]
+                out[b, s, j] = filtered[j]
+                q_next[j] = q
+    return out
+
+
+@njit(cache=True, parallel=True)
+def leaky_sum(signal, decay):  # pragma: no cover
+    """out[t] = decay · out[t−1] + signal[t] over axis 1 of (batch, T, n), one decay per channel."""
+    batch, n_steps, n = signal.shape
+    out = np.empty((batch, n_steps, n), dtype=np.float64)
+    for b in prange(batch):
+        acc = np.zeros(n)
+        for t in range(n_steps):
+            for j in range(n):
+                acc[j] = decay[j] * acc[j] + signal[b, t, j]
+                out[b, t, j] = acc[j]
+    return out
