@@ -77,22 +77,29 @@ def lif_alif_steps(drive, w_pre_post, alpha, rho, v_th, beta, n_ref, psi_height,
 
 
 @njit(cache=True, parallel=True)
-def eprop_factor(err_tilde, feedback, reg, psi, alpha, rho, beta):  # pragma: no cover
-    """The filtered post-synaptic factor of sequence-batched e-prop (:mod:`neuroport.training.gradients`):
+def eprop_gradients(err_tilde, feedback, reg, psi, x, z, alpha, rho, beta):  # pragma: no cover
+    """Input and recurrent e-prop gradients of a batch, summed over samples (:mod:`neuroport.training.gradients`):
 
         L̃_j[s] = Σ_k B_jk ẽrr_k[s] + R_j,   q = L̃ ψ,
         G_j[s] = q_j[s+1] + (ρ_j − β_j ψ_j[s+1]) G_j[s+1]  (G[T−1] = 0),   f = q − β ψ G,
-        F_j[s] = f_j[s] + α_j F_j[s+1]
+        F_j[s] = f_j[s] + α_j F_j[s+1],
+        g^in_ji = Σ_s F_j[s] x_i[s],   g^rec_ji = Σ_s F_j[s+1] z_i[s]
 
-    computed backwards in time in one pass per sample; arrays (batch, T, ·), ``feedback`` (n, n_out)."""
+    computed backwards in time in one pass per sample; the products are event-driven (a presynaptic spike adds
+    the column F[s] or F[s+1]), so the cost is steps × neurons + spikes × neurons.  Arrays (batch, T, ·)."""
     batch, n_steps, n = psi.shape
-    n_out = err_tilde.shape[2]
-    out = np.empty((batch, n_steps, n), dtype=np.float64)
+    n_out, n_in = err_tilde.shape[2], x.shape[2]
+    g_in = np.zeros((batch, n, n_in))
+    g_rec = np.zeros((batch, n, n))
     for b in prange(batch):
         g = np.zeros(n)
         q_next = np.zeros(n)
-        filtered = np.zeros(n)
+        filtered = np.zeros(n)  # F[s+1] until overwritten with F[s]
         for s in range(n_steps - 1, -1, -1):
+            for i in range(n):  # recurrent spikes of step s meet F[s+1]
+                if z[b, s, i] != 0:
+                    for j in range(n):
+                        g_rec[b, j, i] += filtered[j]
             for j in range(n):
                 if s < n_steps - 1:
                     g[j] = q_next[j] + (rho[j] - beta[j] * psi[b, s + 1, j]) * g[j]
@@ -101,9 +108,12 @@ def eprop_factor(err_tilde, feedback, reg, psi, alpha, rho, beta):  # pragma: no
                     signal += feedback[j, k] * err_tilde[b, s, k]
                 q = signal * psi[b, s, j]
                 filtered[j] = q - beta[j] * psi[b, s, j] * g[j] + alpha[j] * filtered[j]
-                out[b, s, j] = filtered[j]
                 q_next[j] = q
-    return out
+            for i in range(n_in):  # input spikes of step s meet F[s]
+                if x[b, s, i] != 0:
+                    for j in range(n):
+                        g_in[b, j, i] += filtered[j]
+    return g_in.sum(axis=0), g_rec.sum(axis=0)
 
 
 @njit(cache=True, parallel=True)

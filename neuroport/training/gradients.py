@@ -19,8 +19,9 @@ F_j[s] = f_j[s] + α_j F_j[s+1] with f = q − β ψ G, so that
 
     g^in_ji = Σ_s F_j[s] x_i[s],   g^rec_ji = Σ_s F_j[s+1] z_i[s],   g^out_kj = Σ_s Σ_{t≥s} κ^{t−s} err_k[t] z_j[s]
 
-are matrix products over (batch × time) of the raw spikes: BLAS does the work; one compiled backward pass
-(:func:`neuroport.emulator.kernels.eprop_factor`) computes F.  Gradients are summed over a batch's samples.
+are sums over the presynaptic spikes only: one compiled backward pass per sample
+(:func:`neuroport.emulator.kernels.eprop_gradients`) computes F and adds a column of it per spike, so the cost is
+steps × neurons + spikes × neurons, not steps × synapses.  Gradients are summed over a batch's samples.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.kernels import eprop_factor
+from neuroport.emulator.kernels import eprop_gradients
 from neuroport.emulator.reference import FloatRun, leaky_sum
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
@@ -97,12 +98,10 @@ def sequence_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch,
     kappa = net.kappa
     err_filtered = backward_filter(err, kappa)  # Σ_{t≥s} κ^{t−s} err[t]: the readout's κ filter moved onto the error
     err_tilde = err_filtered * (1.0 - kappa)  # (batch, T, n_out), with NEST's (1 − κ)
-    filtered = eprop_factor(np.ascontiguousarray(err_tilde), np.ascontiguousarray(feedback_matrix(net, feedback, b_random)),
-                            rate_signal(net, run, c_reg, f_target_hz), run.psi,
-                            *(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.beta)))
-    n, batch_n = net.n_rec, x.shape[0]
-    g_in = filtered.reshape(-1, n).T @ x.reshape(-1, x.shape[2])
-    g_rec = sum(filtered[b, 1:].T @ run.z[b, :-1] for b in range(batch_n))  # F[s+1] pairs with z[s]
+    g_in, g_rec = eprop_gradients(np.ascontiguousarray(err_tilde), np.ascontiguousarray(feedback_matrix(net, feedback, b_random)),
+                                  rate_signal(net, run, c_reg, f_target_hz), run.psi, np.ascontiguousarray(x), run.z,
+                                  *(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.beta)))
+    n = net.n_rec
     g_out = err_filtered.reshape(-1, err.shape[2]).T @ run.z.reshape(-1, n)
     return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
                      loss=loss, n_errors=n_errors, rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
