@@ -22,6 +22,7 @@ ENGINES = {
     "numpy": ("neuroport.training.eprop:train_eprop", None, None),
     "nest": ("neuroport.backends.nest.engine:train_nest", "nest", "nest"),
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
+    "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
 }
 
 
@@ -38,7 +39,12 @@ def trainer(engine: str):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--engine", type=click.Choice(list(ENGINES)), default="numpy", show_default=True,
               help="numpy: neuroport's e-prop; nest: NEST's own e-prop models (the reference); bptt: backpropagation "
-                   "through time (torch), the baseline e-prop is compared with.")
+                   "through time (torch), the baseline e-prop is compared with; on-chip: integer e-prop inside the "
+                   "fixed-point emulator with Lava's learning engine (same as --on-chip).")
+@click.option("--on-chip", "on_chip", is_flag=True, help="Train on-chip: --engine on-chip.")
+@click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
+@click.option("--chips", type=int, default=16, show_default=True,
+              help="--on-chip: independent chips learning in parallel, one sequence each per iteration.")
 @click.option("--iterations", "-i", default=100, show_default=True, help="Training iterations (batches).")
 @click.option("--batch-size", type=int, default=None, help="Override the model's learning.batch_size.")
 @click.option("--mode", type=click.Choice(["sequence", "online"]), default="sequence", show_default=True,
@@ -47,7 +53,7 @@ def trainer(engine: str):
 @click.option("--seed", type=int, default=None, help="Seed of the training data [default: the model's seed].")
 @click.option("--threads", type=int, default=1, show_default=True, help="NEST threads (--engine nest).")
 @json_option
-def command(model: str, engine: str, iterations: int, batch_size: int | None, mode: str, out: str | None,
+def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
             seed: int | None, threads: int, as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
 
@@ -64,9 +70,12 @@ def command(model: str, engine: str, iterations: int, batch_size: int | None, mo
     """
     from tqdm import tqdm
 
+    engine = "on-chip" if on_chip else engine
     train = trainer(engine)
-    options = {"mode": mode} if engine == "numpy" else {"threads": threads} if engine == "nest" else {}
+    options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips}}
     graph = load_any_model(model)
+    if engine == "on-chip":
+        return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
     folder = Path(out or f"build/{graph.name}-trained")
     folder.mkdir(parents=True, exist_ok=True)
     with tqdm(total=iterations, desc=f"{engine} {graph.name}", unit="it", disable=as_json) as bar:
@@ -74,7 +83,8 @@ def command(model: str, engine: str, iterations: int, batch_size: int | None, mo
             bar.update(1)
             bar.set_postfix(loss=f"{stats.loss:.3g}", error=f"{stats.error:.1%}" if stats.error == stats.error else "-",
                             rate=f"{stats.rate_hz:.1f}Hz")
-        result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=progress, **options)
+        result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=progress,
+                       **options.get(engine, {}))
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
     (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": engine, "history": history}, indent=1))
@@ -89,3 +99,32 @@ def command(model: str, engine: str, iterations: int, batch_size: int | None, mo
     else:
         click.echo(f"trained model → {trained_path}  (final loss {final.get('loss', float('nan')):.4g}, "
                    f"error {final.get('error', float('nan')):.1%}); curve and plots in {folder}")
+
+
+def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: bool, out: str | None, *, hw_name: str,
+                   chips: int) -> None:
+    """--on-chip: writes the artifact with chip 0's learned weights and the curve."""
+    from tqdm import tqdm
+
+    from neuroport.ir.artifact import save_artifact
+
+    folder = Path(out or f"build/{graph.name}-onchip")
+    folder.mkdir(parents=True, exist_ok=True)
+    with tqdm(total=iterations, desc=f"on-chip {graph.name} ({chips} chips)", unit="seq", disable=as_json) as bar:
+        def progress(stats):
+            bar.update(1)
+            bar.set_postfix(mse=f"{stats.loss:.3g}", error=f"{stats.error:.1%}" if stats.error == stats.error else "-",
+                            rate=f"{stats.rate_hz:.1f}Hz")
+        result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=progress)
+    artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})
+    history = [asdict(h) for h in result.history]
+    (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,
+                                                   "chips": chips, "history": history}, indent=1))
+    plot_learning_curve({f"on-chip ({hw_name}, {chips} chips)": history}, folder / "curve.png", title=graph.name)
+    final = history[-1] if history else {}
+    payload = {"artifact": str(artifact), "engine": "on-chip", "iterations": iterations, "final": final, "out": str(folder)}
+    if as_json:
+        echo_json(payload)
+    else:
+        click.echo(f"on-chip trained artifact → {artifact} (final readout MSE {final.get('loss', float('nan')):.4g}, "
+                   f"error {final.get('error', float('nan')):.1%}); curve in {folder}")

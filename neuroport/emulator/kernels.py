@@ -128,3 +128,61 @@ def leaky_sum(signal, decay):  # pragma: no cover
                 acc[j] = decay[j] * acc[j] + signal[b, t, j]
                 out[b, t, j] = acc[j]
     return out
+
+
+@njit(cache=True, inline="always")
+def _factor(k, xs, ys, w, d, t, b, j, i):  # pragma: no cover
+    """Factor code k at synapse (b, j, i): see :func:`learning_rule_update`."""
+    if k < 2:
+        return xs[k, b, i]
+    if k < 5:
+        return ys[k - 2, b, j]
+    if k == 5:
+        return w[b, j, i]
+    return d[b, j, i] if k == 6 else t[b, j, i]
+
+
+@njit(cache=True, parallel=True)
+def learning_rule_update(var, xs, ys, w, d, t, factors, widths, mantissas, exponents, gates, is_tag_2, random, low, high):  # pragma: no cover
+    """One synaptic variable after one epoch of Lava's bit-approximate learning engine
+    (:mod:`neuroport.emulator.loihi_learning`), per synapse of (batch, post, pre):
+
+        acc = var << 7;  per product p:  term = (Π clip(f, ±2^width_f) · m_p · gate_p) >> max(0, Σ width + 4 − 15)
+                                         acc = clip(acc + clip(term << (e_p + 7), ±2^15), ±2^15)
+        (tag_2: acc ≥ 0);  var ← clip(floor(acc / 128) + [random < frac(acc / 128)], low, high)
+
+    Factor codes (``factors`` (P, F), −1: none): 0, 1 → x1, x2 = xs (2, batch, pre); 2, 3, 4 → y1, y2, y3 = ys
+    (3, batch, post); 5, 6, 7 → w, d, t (batch, post, pre).  Returns the new values and how many were clipped."""
+    batch, n_post, n_pre = var.shape
+    out = np.empty_like(var)
+    clipped = np.zeros(batch, dtype=np.int64)
+    limit = 2**15
+    for b in prange(batch):
+        for j in range(n_post):
+            for i in range(n_pre):
+                acc = var[b, j, i] << 7
+                for p in range(factors.shape[0]):
+                    term = mantissas[p] * gates[p]
+                    width = 4
+                    for f in range(factors.shape[1]):
+                        k = factors[p, f]
+                        if k < 0:
+                            continue
+                        bits = widths[k]
+                        raw = _factor(k, xs, ys, w, d, t, b, j, i)
+                        value = min(max(raw, -(2**bits)), 2**bits - 1)
+                        term *= value
+                        width += bits
+                    term = (term >> max(0, width - 15)) << (exponents[p] + 7)
+                    term = min(max(term, -limit - 1), limit - 1)
+                    acc = min(max(acc + term, -limit - 1), limit - 1)
+                if is_tag_2 and acc < 0:
+                    acc = 0
+                q = acc / 128.0
+                whole = np.floor(q)
+                new = int(whole) + (1 if random < q - whole else 0)
+                if new < low or new > high:
+                    clipped[b] += 1
+                    new = min(max(new, low), high)
+                out[b, j, i] = new
+    return out, clipped.sum()

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TRACE_MAX = 127  # 7-bit traces
-ACC_BITS = 15  # accumulator magnitude bits (16-bit signed)
 VAR_SHIFT = 7  # accumulator LSBs below a synaptic variable's LSB
 FACTOR_BITS = {"x1": 7, "x2": 7, "y1": 7, "y2": 7, "y3": 7, "w": 9, "d": 9, "t": 9}
-MANTISSA_BITS = 4
+FACTOR_ORDER = tuple(FACTOR_BITS)
+FACTOR_WIDTHS = np.array(list(FACTOR_BITS.values()), dtype=np.int64)
 VAR_RANGE = {"w": (-256, 255), "d": (0, 255), "t": (-257, 255)}
 Y_TAU = 65535  # Loihi3FLearningRule's y1..y3 time constant (np.iinfo(np.uint16).max)
 CONN_SEED = 2  # lava.magma.core.learning.random.ConnVarRandom's default seed
@@ -41,11 +41,13 @@ CONN_SEED = 2  # lava.magma.core.learning.random.ConnVarRandom's default seed
 
 @dataclass(frozen=True)
 class Product:
-    """mantissa · 2^exponent · Π factors, evaluated every step (dependency u0)."""
+    """mantissa · 2^exponent · Π factors, evaluated every 2^decimate steps (dependency u_decimate; Lava: u = 1 when
+    time_step is a multiple of 2^k, else 0).  All products of one variable share the decimation."""
 
     factors: tuple[str, ...]
     mantissa: int = 1  # −8 … 7
     exponent: int = 0  # −7 … 8
+    decimate: int = 0
 
     def __post_init__(self) -> None:
         unknown = set(self.factors) - set(FACTOR_BITS)
@@ -54,7 +56,7 @@ class Product:
 
     def lava(self) -> str:
         """This product in Lava's rule syntax."""
-        terms = "*".join(("u0", *self.factors))
+        terms = "*".join((f"u{self.decimate}", *self.factors))
         scale = f"*2^{self.exponent}" if self.exponent else ""
         magnitude = "" if abs(self.mantissa) == 1 else f"{abs(self.mantissa)}*"
         return f"{'-' if self.mantissa < 0 else '+'}{magnitude}{terms}{scale}"
@@ -72,6 +74,10 @@ class LearningRule:
     x2_impulse: int = 0
     x2_tau: int = 0
     rng_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if len({p.decimate for p in (*self.dw, *self.dd, *self.dt)}) > 1:
+            raise ValueError("all products of a rule must share one decimation u_k (Lava refuses mixed decimation)")
 
     def lava_string(self, var: str) -> str | None:
         products = getattr(self, var)
@@ -117,18 +123,28 @@ class LearningEngineState:
 class LearningEngine:
     """Steps a batch of LearningDense synapse matrices exactly as Lava's bit-approximate model."""
 
-    def __init__(self, rule: LearningRule, weights: np.ndarray, batch: int) -> None:
+    def __init__(self, rule: LearningRule, weights: np.ndarray, batch: int, mask: np.ndarray | None = None) -> None:
+        """``mask`` (post, pre): the synapses that exist; the others stay 0 (Lava's LearningDense with sparse
+        weights updates only stored entries)."""
         w = np.broadcast_to(np.asarray(weights, dtype=np.int64), (batch, *np.shape(weights))).copy()
+        self.mask = None if mask is None else np.asarray(mask, dtype=bool)
         self.rule = rule
         self.state = LearningEngineState(w=w, d=np.zeros_like(w), t=np.zeros_like(w),
                                          x1=np.zeros((batch, w.shape[2]), np.int64), x2=np.zeros((batch, w.shape[2]), np.int64))
         self._x, self._y = _TraceRandom(rule.rng_seed), _TraceRandom(rule.rng_seed + 2)
         self._conn = np.random.default_rng(CONN_SEED)
         self._conn_value = self._conn.random(1)[0]
+        self.time_step = 0  # Lava's time_step of the last step (1-based)
+
+    def reset_traces(self) -> None:
+        """Zero the presynaptic traces and both tags (between sequences; on the chip, a write by the host)."""
+        for name in ("x1", "x2", "d", "t"):
+            getattr(self.state, name)[...] = 0
 
     def step(self, pre_spikes: np.ndarray, y: np.ndarray) -> None:
         """One learning epoch after the Dense pass: ``pre_spikes`` (batch, pre) 0/1, ``y`` (3, batch, post) the
         y1..y3 the post-synaptic neurons sent this step."""
+        self.time_step += 1
         for _ in range(2):  # recv_traces advances the trace generators before and after the post traces
             self._x.advance()
             self._y.advance()
@@ -137,10 +153,12 @@ class LearningEngine:
         x1 = self._trace(self.state.x1, self.rule.x1_tau, self.rule.x1_impulse, spiked)
         x2 = self._trace(self.state.x2, self.rule.x2_tau, self.rule.x2_impulse, spiked)
         ys = stochastic_round(np.asarray(y, dtype=np.float64) * np.exp(-1.0 / Y_TAU), self._y.decay)
-        values = {"x1": x1[:, None, :], "x2": x2[:, None, :], "y1": ys[0][:, :, None], "y2": ys[1][:, :, None],
-                  "y3": ys[2][:, :, None], "w": self.state.w, "d": self.state.d, "t": self.state.t}
+        values = {"xs": np.stack([x1, x2]), "ys": np.ascontiguousarray(ys, dtype=np.int64),
+                  "w": self.state.w, "d": self.state.d, "t": self.state.t}
         new = {var: self._apply(var, getattr(self.rule, f"d{var}"), values) for var in ("w", "d", "t")}
         for var, value in new.items():
+            if value is not None and self.mask is not None:
+                value = np.where(self.mask, value, 0)
             if value is not None:
                 setattr(self.state, var, value)
                 self.state.updates += value.size
@@ -154,23 +172,24 @@ class LearningEngine:
         return np.where(spiked, np.clip(decayed + int(impulse), 0, TRACE_MAX), decayed)
 
     def _apply(self, var: str, products: tuple[Product, ...], values: dict) -> np.ndarray | None:
+        """The module docstring's update of one synaptic variable (compiled: kernels.learning_rule_update)."""
+        from neuroport.emulator.kernels import learning_rule_update
+
         if not products:
             return None
-        limit = 2**ACC_BITS
-        acc = values[var] << VAR_SHIFT
-        for product in products:
-            term = np.full(acc.shape, product.mantissa, dtype=np.int64)
-            width = MANTISSA_BITS
-            for name in product.factors:
-                bits = FACTOR_BITS[name]
-                term = term * np.clip(values[name], -(2**bits), 2**bits - 1)
-                width += bits
-            term = (term >> max(0, width - ACC_BITS)) << (product.exponent + 7)
-            acc = np.clip(acc + np.clip(term, -limit - 1, limit - 1), -limit - 1, limit - 1)
-        if var == "d":
-            acc = np.maximum(acc, 0)
-        rounded = stochastic_round(acc / 2**VAR_SHIFT, self._conn_value)
+        target = values[var]
+        n_factors = max(len(p.factors) for p in products)
+        factors = np.full((len(products), n_factors), -1, dtype=np.int64)
+        for row, product in enumerate(products):
+            factors[row, :len(product.factors)] = [FACTOR_ORDER.index(name) for name in product.factors]
+        gates = np.array([int(self.time_step % 2**p.decimate == 0) for p in products], dtype=np.int64)
+        if not gates.any():  # every product gated off: acc = var << 7 rounds back to var exactly
+            return target
         low, high = VAR_RANGE[var]
-        clipped = np.clip(rounded, low, high)
-        self.state.saturations[var] = self.state.saturations.get(var, 0) + int(np.count_nonzero(clipped != rounded))
-        return clipped
+        new, clipped = learning_rule_update(
+            np.ascontiguousarray(target, dtype=np.int64), values["xs"], values["ys"], self.state.w, self.state.d,
+            self.state.t, factors, FACTOR_WIDTHS,
+            np.array([p.mantissa for p in products], dtype=np.int64), np.array([p.exponent for p in products], dtype=np.int64),
+            gates, var == "d", float(self._conn_value), low, high)
+        self.state.saturations[var] = self.state.saturations.get(var, 0) + int(clipped)
+        return new
