@@ -8,8 +8,9 @@ Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every 
     dv, dy    = round(4096 · (1 − exp(−dt/τ)))                                      12-bit decays (τ_m, τ_out)
     da        = round(4096 · (1 − exp(−dt/τ_a)))                                    ALIF adaptation decay
     a_inc     = round(β · v_scale)                                                 threshold step per spike
-    weights   = round(w · v_scale / 2^(6 + weight_exp)), weight_exp per Dense the smallest with |w| fitting
-                the mantissa; mixed-sign 8-bit mantissas are even (Lava truncates the LSB): [−256, 254]
+    weights   = round(w · v_scale / 2^(6 + weight_exp)), weight_exp per Dense the one with the least squared
+                error among the smallest that fits every |w| and the two below it (which clip the tail);
+                mixed-sign 8-bit mantissas are even (Lava truncates the LSB): [−256, 254]
     n_ref     = round(t_ref / dt)
 """
 
@@ -26,6 +27,7 @@ from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
+EXPONENT_SEARCH = 2  # weight exponents below the one that fits every weight that quantize_dense tries
 CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
 
 
@@ -66,20 +68,35 @@ def choose_v_scale(net: Network, hw: HwConfig, peak: float | None = None) -> flo
     return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit))))
 
 
+def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str, mask: np.ndarray) -> np.ndarray:
+    """Round to the nearest value Lava can store at ``exp`` (a multiple of its LSB step, so that Lava's own
+    truncation toward −∞ is a no-op and adds no bias), clipped to the mantissa range."""
+    step = 2 ** (MAX_MAGNITUDE_BITS - bits + (mode == "mixed"))
+    mant = round_half_away(scaled / 2.0**exp / step) * step
+    return np.where(mask, lava_dense_weights(mant, bits, mode), 0)
+
+
 def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
-    """Pick the smallest weight_exp whose mantissas fit, round, and apply Lava's storage rule."""
+    """Pick weight_exp, round, and apply Lava's storage rule.
+
+    The candidates are the smallest exponent whose mantissas hold the largest weight and up to
+    ``EXPONENT_SEARCH`` smaller ones, which clip the few largest weights to halve, quarter … the rounding step of
+    all others; the exponent with the least squared error over the existing synapses wins (trained weight
+    matrices have long tails, where fitting the largest weight wastes most of the mantissa)."""
     bits = hw.fmt("weight").bits
     act_shift = hw.param("act_shift")
     scaled = w * v_scale / 2.0**act_shift  # value of a_in per unit mantissa at weight_exp = 0
     top = np.max(np.abs(scaled)) if scaled.size else 0.0
     limit = 2**MAX_MAGNITUDE_BITS - 2  # 254: Lava keeps 8-bit magnitudes and drops LSBs for fewer bits
     e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
-    exp = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
-    # round to the nearest value Lava can store (a multiple of its LSB step), so that Lava's own truncation
-    # (toward −∞) is a no-op and adds no negative bias
-    step = 2 ** (MAX_MAGNITUDE_BITS - bits + (sign_mode(w) == "mixed"))
-    mant = round_half_away(scaled / 2.0**exp / step) * step
-    mant = np.where(mask, lava_dense_weights(mant, bits), 0)
+    fit = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
+    mode = sign_mode(w)
+
+    def squared_error(exp: int) -> float:
+        return float(np.sum(((_mantissas(scaled, exp, bits, mode, mask) * 2.0**exp - scaled) * mask) ** 2))
+
+    exp = min(range(max(e_min, fit - EXPONENT_SEARCH), fit + 1), key=lambda e: (squared_error(e), -e))
+    mant = _mantissas(scaled, exp, bits, mode, mask)
     return FixedDense(weights=mant.astype(np.int64), mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
 
 

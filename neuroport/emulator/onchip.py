@@ -55,15 +55,18 @@ class OnChipRule:
     w_exponent: int = -7
     out_mantissa: int = 1
     out_exponent: int = -7
+    hidden_impulse: int = X1_IMPULSE  # x1 impulse of the input and recurrent engines (scales their rate)
+    out_impulse: int = X1_IMPULSE  # x1 impulse of the readout engine
     seed: int = 0
 
     def engines(self, graph: FixedGraph, tau_m_steps: float, tau_out_steps: float) -> dict[str, LearningRule]:
         tag = (Product(("x1", "y1"), 1, -7), Product(("t",), -3, -6))
         weight = (Product(("t", "y2"), -self.w_mantissa, self.w_exponent),)
         out = (Product(("x1", "y1"), -self.out_mantissa, self.out_exponent),)
-        hidden = LearningRule(dt=tag, dw=weight, x1_impulse=X1_IMPULSE, x1_tau=int(round(tau_m_steps)), rng_seed=self.seed)
+        hidden = LearningRule(dt=tag, dw=weight, x1_impulse=self.hidden_impulse, x1_tau=int(round(tau_m_steps)),
+                              rng_seed=self.seed)
         return {"w_in": hidden, "w_rec": LearningRule(**{**hidden.__dict__, "rng_seed": self.seed + 10}),
-                "w_out": LearningRule(dw=out, x1_impulse=X1_IMPULSE, x1_tau=int(round(tau_out_steps)), rng_seed=self.seed + 20)}
+                "w_out": LearningRule(dw=out, x1_impulse=self.out_impulse, x1_tau=int(round(tau_out_steps)), rng_seed=self.seed + 20)}
 
 
 def default_rule(graph: FixedGraph, feedback_float: np.ndarray, beta_surrogate: np.ndarray, **rates) -> OnChipRule:

@@ -57,6 +57,7 @@ class IterationStats:
     loss: float  # mean per sequence
     error: float  # fraction of misclassified sequences (classification) or NaN
     rate_hz: float
+    train_error: float = float("nan")  # on-chip only: error of the sequences while they were being learned
 
 
 @dataclass

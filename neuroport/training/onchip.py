@@ -1,6 +1,10 @@
 """``neuroport train --on-chip``: e-prop inside the fixed-point emulator, as the chip learns
 (:mod:`neuroport.emulator.onchip`).  The model is quantized for the hardware config, then ``chips`` independent
 chips each stream one sequence per iteration and learn on-line, every step; the curve is the chips' mean.
+
+On-line learning changes the weights during the very window that is scored, so the error of a sequence while it
+is learned flatters the chip (``train_error``).  After every iteration each chip is therefore also scored with
+learning off on a held-out batch (the same batch every time, drawn with its own seed): that is ``error``.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from neuroport.hw import load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
-from neuroport.training.eprop import IterationStats, draw_batches, rule_of
+from neuroport.training.eprop import IterationStats, draw_batches, rule_of, task_of
 
+HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
 
 
@@ -49,9 +54,13 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
     trainer = OnChipTrainer(fixed, onchip, chips, float(np.mean(net.tau_m_ms) / net.dt_ms),
                             float(np.mean(net.tau_out_ms) / net.dt_ms))
     history = []
+    held_out = task_of(graph).batch(np.random.default_rng(HELD_OUT_SEED), chips)
     for it, batch in enumerate(draw_batches(graph, iterations, seed=seed, batch_size=chips)):
         sample = trainer.run(batch)
-        stats = sequence_stats(it, net.loss, sample.readout / fixed.v_scale, batch, sample.spikes, fixed.n_rec, net.dt_ms)
+        learning = sequence_stats(it, net.loss, sample.readout / fixed.v_scale, batch, sample.spikes, fixed.n_rec, net.dt_ms)
+        frozen = trainer.run(held_out, learn=False)
+        test = sequence_stats(it, net.loss, frozen.readout / fixed.v_scale, held_out, frozen.spikes, fixed.n_rec, net.dt_ms)
+        stats = replace(test, train_error=learning.error)
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
