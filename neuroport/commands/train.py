@@ -26,6 +26,15 @@ ENGINES = {
 }
 
 
+def _progress(bar):
+    """A per-iteration callback that advances ``bar`` and shows loss, error and firing rate."""
+    def update(stats) -> None:
+        bar.update(1)
+        bar.set_postfix(loss=f"{stats.loss:.3g}", error=f"{stats.error:.1%}" if stats.error == stats.error else "-",
+                        rate=f"{stats.rate_hz:.1f}Hz")
+    return update
+
+
 def trainer(engine: str):
     """The engine's training function; a clear error when its simulator is not installed."""
     target, needs, extra = ENGINES[engine]
@@ -79,11 +88,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, it
     folder = Path(out or f"build/{graph.name}-trained")
     folder.mkdir(parents=True, exist_ok=True)
     with tqdm(total=iterations, desc=f"{engine} {graph.name}", unit="it", disable=as_json) as bar:
-        def progress(stats):
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats.loss:.3g}", error=f"{stats.error:.1%}" if stats.error == stats.error else "-",
-                            rate=f"{stats.rate_hz:.1f}Hz")
-        result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=progress,
+        result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=_progress(bar),
                        **options.get(engine, {}))
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
@@ -111,11 +116,7 @@ def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: boo
     folder = Path(out or f"build/{graph.name}-onchip")
     folder.mkdir(parents=True, exist_ok=True)
     with tqdm(total=iterations, desc=f"on-chip {graph.name} ({chips} chips)", unit="seq", disable=as_json) as bar:
-        def progress(stats):
-            bar.update(1)
-            bar.set_postfix(mse=f"{stats.loss:.3g}", error=f"{stats.error:.1%}" if stats.error == stats.error else "-",
-                            rate=f"{stats.rate_hz:.1f}Hz")
-        result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=progress)
+        result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar))
     artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})
     history = [asdict(h) for h in result.history]
     (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,

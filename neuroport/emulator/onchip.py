@@ -8,7 +8,8 @@ Per chip step τ (what each Loihi-style process does; Dense outputs arrive one s
               L[τ] = clip((B ẽ[τ−1]) >> l_shift, ±127), B the 8-bit feedback Dense of graded messages (y2)
     readout   y[τ] = sat24(decay12(y, dy) + (shift(W_out z[τ−1], e_out) << 6))
               ẽ[τ] = clip((y[τ] − round(y*·v_scale)) >> err_shift, ±127) inside the loss window, else 0
-    learning  W_in: pre x[τ], post (ψ[τ], L[τ]);  W_rec: pre z[τ], post (ψ[τ], L[τ]);  W_out: pre z[τ], post ẽ[τ]
+    learning  W_in: pre x[τ], post (ψ[τ], L[τ]);  W_rec: pre z[τ], post (ψ[τ], L[τ]);
+              W_out: pre z[τ], post ẽ[τ] >> out_err_shift
               tag_1 (t) = filtered eligibility:  dt = x1·y1·2^−7 − 3·t·2^−6          (κ ≈ 1 − 3/64 ≈ e^−1/20)
               weights:                          dw = −m_w · t · y2 · 2^e_w
               readout weights:                  dw = −m_o · x1 · y1 · 2^e_o
@@ -57,6 +58,7 @@ class OnChipRule:
     out_exponent: int = -7
     hidden_impulse: int = X1_IMPULSE  # x1 impulse of the input and recurrent engines (scales their rate)
     out_impulse: int = X1_IMPULSE  # x1 impulse of the readout engine
+    out_err_shift: int = 0  # the readout's error as its own learning engine's y1: ẽ >> out_err_shift
     seed: int = 0
 
     def engines(self, graph: FixedGraph, tau_m_steps: float, tau_out_steps: float) -> dict[str, LearningRule]:
@@ -77,7 +79,7 @@ def default_rule(graph: FixedGraph, feedback_float: np.ndarray, beta_surrogate: 
     err_shift = max(0, int(np.floor(np.log2(max(graph.v_scale, 1.0)))) - 6)
     feedback = np.clip(np.round(feedback_float * FEEDBACK_SCALE), -MESSAGE_MAX, MESSAGE_MAX).astype(np.int64)
     return OnChipRule(psi_mult=psi_mult, err_shift=err_shift, target_scale=float(graph.v_scale), feedback=feedback,
-                      l_shift=5, **rates)
+                      **{"l_shift": 5, **rates})
 
 
 @dataclass
@@ -141,7 +143,8 @@ class OnChipTrainer:
                 post = np.stack([psi, learning_signal, np.zeros_like(psi)])
                 self.engines["w_in"].step(x_now, post)
                 self.engines["w_rec"].step(z, post)
-                self.engines["w_out"].step(z, np.stack([err, np.zeros_like(err), np.zeros_like(err)]))
+                out_signal = err >> rule.out_err_shift
+                self.engines["w_out"].step(z, np.stack([out_signal, np.zeros_like(err), np.zeros_like(err)]))
             x_prev, err_prev = x_now, err
         return OnChipSample(readout=readout, spikes=spikes)
 
