@@ -40,13 +40,15 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=40)
     ap.add_argument("--chips", type=int, default=16)
     ap.add_argument("--hw", default="loihi2")
+    ap.add_argument("--rates", default="{}", help='on-chip rule overrides as JSON, e.g. \'{"out_impulse": 1, "l_shift": 7}\'')
     ap.add_argument("--out", default=str(ROOT / "results"))
     args = ap.parse_args()
     graph = load_model(args.model)
     log = lambda name: lambda s: print(f"{name:8s} it {s.iteration:3d} error {s.error:6.1%} (while learning {s.train_error:6.1%}) "  # noqa: E731
                                        f"mse {s.loss:.4f} rate {s.rate_hz:5.1f} Hz", flush=True)
     t0 = time.perf_counter()
-    onchip = train_onchip(graph, args.iterations, hw_name=args.hw, chips=args.chips, on_iteration=log("on-chip"))
+    onchip = train_onchip(graph, args.iterations, hw_name=args.hw, chips=args.chips, rates=json.loads(args.rates),
+                          on_iteration=log("on-chip"))
     t_onchip = time.perf_counter() - t0
     batches = draw_batches(graph, args.iterations, batch_size=args.chips)
     t0 = time.perf_counter()
