@@ -6,6 +6,12 @@ dataclasses reject ("mutable default ... use default_factory").  :func:`ensure_l
 meta-path finder that, when (and only when) that module is loaded, compiles its source with those defaults
 rewritten to ``field(default_factory=ByteEncoder)``.  If the source no longer contains the pattern (a fixed
 Lava), the module loads untouched.  Call it before the first ``import lava``; calling it again is harmless.
+
+A second, Python-independent trap: Lava's message infrastructure calls ``multiprocessing.set_start_method('fork')``
+at import, which raises "context has already been set" if anything fixed the start method earlier — numba does,
+on its first parallel launch, so any command that simulates before it runs Lava would fail.
+:func:`tolerate_same_start_method` makes a repeated request for the method already in force a no-op (a
+different method still raises).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import multiprocessing
 import re
 import sys
 from types import ModuleType
@@ -60,8 +67,24 @@ class _VarModelFinder(importlib.abc.MetaPathFinder):
         return None
 
 
+def tolerate_same_start_method() -> None:
+    """Wrap ``multiprocessing.set_start_method`` so that asking again for the method in force is a no-op."""
+    original = multiprocessing.set_start_method
+    if getattr(original, "_neuroport_tolerant", False):
+        return
+
+    def set_start_method(method: str, force: bool = False) -> None:
+        if not force and multiprocessing.get_start_method(allow_none=True) == method:
+            return
+        original(method, force=force)
+
+    set_start_method._neuroport_tolerant = True  # type: ignore[attr-defined]
+    multiprocessing.set_start_method = set_start_method
+
+
 def ensure_lava_importable() -> None:
-    """Install the finder (idempotent) on Python ≥ 3.11; on older Pythons Lava needs nothing."""
+    """Install the finder (idempotent) on Python ≥ 3.11 and the start-method guard (every Python)."""
+    tolerate_same_start_method()
     if sys.version_info < (3, 11):
         return
     if not any(isinstance(f, _VarModelFinder) for f in sys.meta_path):

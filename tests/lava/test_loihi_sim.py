@@ -63,3 +63,30 @@ def test_compat_patch_rewrites_only_the_mutable_defaults():
     assert "from dataclasses import field as _np_compat_field" in out and "y: int = 0" in out
     fixed = "class C:\n    x: ByteEncoder = field(default_factory=ByteEncoder)\n"
     assert patch_source(fixed) == fixed
+
+
+def test_verify_in_a_fresh_process_after_numba_fixed_the_start_method(tiny_model):
+    """`neuroport verify --target loihi-sim` in a new process: the float run (numba, which fixes multiprocessing's
+    start method) comes before Lava's import (which sets it again) — the `make demo` path."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "neuroport.cli", "verify", str(tiny_model), "--target", "loihi-sim",
+                           "--samples", "1", "--json"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["backend"]["bit_exact"] is True
+
+
+def test_start_method_guard():
+    """A repeated request for the method in force is a no-op; a different method still raises."""
+    import subprocess
+    import sys
+
+    code = ("import multiprocessing as mp\n"
+            "from neuroport.backends.loihi.compat import tolerate_same_start_method\n"
+            "mp.get_context('fork'); mp.set_start_method('fork', force=True)\n"
+            "tolerate_same_start_method(); mp.set_start_method('fork')\n"
+            "try:\n    mp.set_start_method('spawn')\nexcept RuntimeError:\n    print('refused')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "refused", out.stderr
