@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,28 @@ def echo_json(payload: dict[str, Any]) -> None:
     click.echo(json.dumps(_finite(json.loads(text)), indent=2, allow_nan=False))
 
 
-def load_any_model(path: str | Path) -> FloatGraph:
-    """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5)."""
+def data_option(func):
+    """``--data PATH``: the dataset folder of a task that reads files (its ``task.params.root``)."""
+    return click.option("--data", "data", type=click.Path(file_okay=False), default=None,
+                        help="Dataset folder for tasks that read files (sets task.params.root), e.g. an unpacked "
+                             "N-MNIST with Train/ and Test/.")(func)
+
+
+def with_data(graph: FloatGraph, data: str | None) -> FloatGraph:
+    """``graph`` with its task reading ``data`` (unchanged when None)."""
+    if data is None:
+        return graph
+    if graph.task is None:
+        raise ModelError("--data given, but the model has no task that reads files", path="task")
+    return replace(graph, task=replace(graph.task, params={**graph.task.params, "root": str(data)}))
+
+
+def load_any_model(path: str | Path, data: str | None = None) -> FloatGraph:
+    """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5); ``data`` sets the task's dataset."""
+    return with_data(_load_model_file(path), data)
+
+
+def _load_model_file(path: str | Path) -> FloatGraph:
     suffix = Path(path).suffix.lower()
     if suffix in (".yaml", ".yml"):
         from neuroport.ir.loader import load_model

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.fixed import emulate
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
@@ -23,8 +23,10 @@ from neuroport.reporters.energy import fmt_si
 @click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
 @click.option("--samples", default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@data_option
 @json_option
-def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, as_json: bool) -> None:
+def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, data: str | None,
+            as_json: bool) -> None:
     """Quantize MODEL for a hardware config, check it against the target's rules, and write the artifact.
 
     \b
@@ -37,7 +39,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
       neuroport compile model.yaml --target emulator --hw loihi1 -o build/ea --json
     """
     t0 = time.perf_counter()
-    graph = load_any_model(model)
+    graph = load_any_model(model, data)
     prep = prepare(graph, target, hw_name)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from neuroport.backend import load_backend
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.hw import load_hw
 from neuroport.pipeline import costs, task_batch
 from neuroport.reporters.energy import fmt_si
@@ -49,9 +49,10 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the energy breakdown as a PNG.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report (tables, energy and activity plots).")
+@data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, plot: str | None,
-            html_path: str | None, as_json: bool) -> None:
+            html_path: str | None, data: str | None, as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
     \b
@@ -62,7 +63,7 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
     Example:
       neuroport report examples/evidence_accumulation.yaml --compare loihi1,loihi2
     """
-    graph = load_any_model(model)
+    graph = load_any_model(model, data)
     configs = compare_hw.split(",") if compare_hw else [hw_name]
     inputs = task_batch(graph, samples, seed=graph.seed).inputs
     default_hw = load_backend(target).capabilities(None).default_hw

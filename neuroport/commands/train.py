@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate
 from neuroport.errors import NeuroportError
 from neuroport.ir.network import assemble
@@ -61,9 +61,10 @@ def trainer(engine: str):
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Output folder [default: build/<model>-trained].")
 @click.option("--seed", type=int, default=None, help="Seed of the training data [default: the model's seed].")
 @click.option("--threads", type=int, default=1, show_default=True, help="NEST threads (--engine nest).")
+@data_option
 @json_option
 def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
-            seed: int | None, threads: int, as_json: bool) -> None:
+            seed: int | None, threads: int, data: str | None, as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
 
     \b
@@ -82,7 +83,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, it
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
     options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips}}
-    graph = load_any_model(model)
+    graph = load_any_model(model, data)
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
     folder = Path(out or f"build/{graph.name}-trained")

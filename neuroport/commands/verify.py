@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.pipeline import compare, cost_report, prepare, task_batch
 from neuroport.reporters.energy import fmt_si
 
@@ -21,8 +21,10 @@ def _fmt_score(score: dict[str, float]) -> str:
 @click.option("--seed", default=12345, show_default=True, help="Seed of the task samples (test data).")
 @click.option("--backend-samples", default=2, show_default=True,
               help="Samples also run on the backend and compared with the emulator step by step (a Lava run takes seconds).")
+@data_option
 @json_option
-def command(model: str, target: str, hw_name: str | None, samples: int, seed: int, backend_samples: int, as_json: bool) -> None:
+def command(model: str, target: str, hw_name: str | None, samples: int, seed: int, backend_samples: int,
+            data: str | None, as_json: bool) -> None:
     """Measure what quantization costs, and check the backend against the emulator.
 
     \b
@@ -35,7 +37,7 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     Example:
       neuroport verify examples/evidence_accumulation.yaml --target loihi-sim --samples 32 --json
     """
-    graph = load_any_model(model)
+    graph = load_any_model(model, data)
     prep = prepare(graph, target, hw_name)
     batch = task_batch(graph, samples, seed)
     result = compare(graph, prep.fixed, batch)

@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "evidence_accumulation": "neuroport.tasks.evidence_accumulation:EvidenceAccumulation",
     "pattern_generation": "neuroport.tasks.pattern_generation:PatternGeneration",
     "store_recall": "neuroport.tasks.store_recall:StoreRecall",
+    "nmnist": "neuroport.tasks.nmnist:NMNIST",
 }
 
 
