@@ -77,6 +77,9 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, it
     Examples:
       neuroport train examples/evidence_accumulation.yaml --iterations 150 -o build/ea
       neuroport train examples/evidence_accumulation.yaml --engine nest -i 5    # the same numbers, from NEST
+      neuroport train examples/evidence_accumulation.yaml --engine bptt -i 50   # the BPTT baseline
+      neuroport train examples/evidence_accumulation.yaml --on-chip --chips 8 -i 20   # integer, on-line
+      neuroport train examples/nmnist.yaml --data /path/to/NMNIST             # a local N-MNIST copy
     """
     from tqdm import tqdm
 
