@@ -97,3 +97,24 @@ def test_learning_window_keeps_only_the_last_steps(setup):
     assert windowed.loss_mask[:, :-5].sum() == 0
     np.testing.assert_array_equal(windowed.loss_mask[:, -5:], batch.loss_mask[:, -5:])
     assert within_learning_window(batch, None) is batch
+
+
+def test_every_surrogate_shape_in_the_simulation():
+    """ψ of the compiled simulation for each of NEST's surrogate shapes, against the formulas written out here."""
+    from dataclasses import replace as dc_replace
+
+    from neuroport.ir.network import Network
+
+    formulas = {"piecewise_linear": lambda d: np.maximum(0.0, 1.0 - d), "exponential": lambda d: np.exp(-d),
+                "fast_sigmoid_derivative": lambda d: (1.0 + d) ** -2, "arctan": lambda d: 1.0 / (1.0 + d**2)}
+    one = np.ones((1, 1))
+    base = Network(dt_ms=1.0, n_in=1, n_rec=1, n_out=1, tau_m_ms=np.array([10.0]), v_th=np.array([0.5]),
+                   t_ref_ms=np.array([0.0]), beta=np.zeros(1), tau_a_ms=np.array([np.inf]), surrogate_gamma=np.array([0.3]),
+                   surrogate_beta=np.array([2.0]), surrogate_function="piecewise_linear", tau_out_ms=np.array([20.0]),
+                   loss="mse", w_in=one * 0.2, w_rec=np.zeros((1, 1)), w_out=one, w_in_mask=one > 0, w_rec_mask=one < 0,
+                   w_out_mask=one > 0, w_in_plastic=one > 0, w_rec_plastic=one < 0, w_out_plastic=one > 0)
+    x = (np.random.default_rng(0).random((1, 60, 1)) < 0.5).astype(np.uint8)
+    for name, shape in formulas.items():
+        run = simulate(dc_replace(base, surrogate_function=name), x)
+        expected = 0.3 / 0.5 * shape(2.0 * np.abs(run.v[0, :, 0] - 0.5) / 0.5)
+        np.testing.assert_allclose(run.psi[0, :, 0], expected, rtol=1e-12, atol=1e-15)

@@ -15,15 +15,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from neuroport.ir.float_graph import SURROGATES
+
 NEVER = -(10**9)  # "last spike" of a neuron that has not spiked
 
 
-SHAPE_CODES = {"piecewise_linear": 0, "exponential": 1, "fast_sigmoid_derivative": 2, "arctan": 3}
+SHAPE_CODES = {name: code for code, name in enumerate(SURROGATES)}  # the branches of surrogate_shape, in order
 
 
 @njit(cache=True, inline="always")
 def surrogate_shape(code, x):  # pragma: no cover
-    """reference.SURROGATE_SHAPES, by code (numba cannot take the Python functions)."""
+    """ψ / height at scaled distance x for the surrogate with this code (float_graph.Surrogate's formulas)."""
     if code == 0:
         return max(0.0, 1.0 - x)
     if code == 1:

@@ -29,38 +29,6 @@ from neuroport.emulator.trace import ActivityStats
 from neuroport.ir.network import Network
 
 
-def _piecewise_linear(dist: np.ndarray) -> np.ndarray:
-    return np.maximum(0.0, 1.0 - dist)
-
-
-def _exponential(dist: np.ndarray) -> np.ndarray:
-    return np.exp(-dist)
-
-
-def _fast_sigmoid_derivative(dist: np.ndarray) -> np.ndarray:
-    return (1.0 + dist) ** -2
-
-
-def _arctan(dist: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + dist**2)
-
-
-# shape of ψ as a function of the scaled distance β |v − A| / v_th (NEST's forms); height γ / v_th
-SURROGATE_SHAPES = {
-    "piecewise_linear": _piecewise_linear,
-    "exponential": _exponential,
-    "fast_sigmoid_derivative": _fast_sigmoid_derivative,
-    "arctan": _arctan,
-}
-
-
-def surrogate(net: Network, v_minus_a: np.ndarray) -> np.ndarray:
-    """ψ = γ/v_th · shape(β |v − A| / v_th), per neuron (NEST parameter names γ, β)."""
-    shape = SURROGATE_SHAPES[net.surrogate_function]
-    dist = net.surrogate_beta * np.abs(v_minus_a) / net.v_th
-    return net.surrogate_gamma / net.v_th * shape(dist)
-
-
 @dataclass(frozen=True, eq=False)
 class FloatRun:
     """Everything a run produced, time on axis 1: arrays (batch, n_steps, n)."""
@@ -75,9 +43,9 @@ class FloatRun:
 def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) -> FloatRun:
     """Run ``net`` on ``inputs`` of shape (batch, n_steps, n_in) with 0/1 spikes; see the module docstring.
 
-    The step loop is compiled (:mod:`neuroport.emulator.kernels`, event-driven recurrent input, ψ computed in
-    the loop by the same formulas as :func:`surrogate`); the input drive and the readout are computed for all
-    steps at once.  A neuron is free (r = 0 above) when at least
+    The step loop is compiled (:mod:`neuroport.emulator.kernels`, event-driven recurrent input, ψ in the loop by
+    the formulas of :class:`neuroport.ir.float_graph.Surrogate`); the input drive and the readout are computed
+    for all steps at once.  A neuron is free (r = 0 above) when at least
     n_ref steps have passed since its last spike.
     """
     from neuroport.emulator.kernels import SHAPE_CODES, lif_alif_steps

@@ -40,7 +40,7 @@ from neuroport.training.eprop import (
     rule_of,
 )
 
-SHAPES = {  # ψ / (γ / v_th) as a function of the scaled distance d = β |v − A| / v_th (reference.SURROGATE_SHAPES)
+SHAPES = {  # ψ / (γ / v_th) as a function of the scaled distance d = β |v − A| / v_th (float_graph.Surrogate)
     "piecewise_linear": lambda d: torch.clamp(1.0 - d, min=0.0),
     "exponential": lambda d: torch.exp(-d),
     "fast_sigmoid_derivative": lambda d: (1.0 + d) ** -2,
