@@ -19,6 +19,10 @@ Randomness is one number per process and step, shared by every synapse: the x tr
 Every chip of a batch runs the same stream, as independent Lava processes with the same seed do.
 
 The forward pass of the same step uses the weights before learning (Lava computes the Dense output first).
+Not modelled (refused or unused): x0 / y0 dependencies, learning epochs longer than one step, fractional trace
+impulses, graded presynaptic spikes, and the back-propagating-spike port (Lava clips the y traces of neurons that
+spiked on it to [0, 127]; neuroport's on-chip e-prop leaves it unconnected).
+
 Initial weights are taken as Lava's Dense holds them after its first step (mixed-sign weights even-only:
 :func:`neuroport.quantization.loihi.lava_dense_weights`); learned weights are not truncated again.
 """
@@ -76,6 +80,10 @@ class LearningRule:
     rng_seed: int = 0
 
     def __post_init__(self) -> None:
+        impulses = (self.x1_impulse, self.x2_impulse)
+        if any(not float(i).is_integer() or not 0 <= i <= TRACE_MAX for i in impulses):
+            raise ValueError(f"trace impulses must be integers in [0, {TRACE_MAX}] (fractional impulses, which Lava "
+                             f"rounds stochastically, are not modelled), got {impulses}")
         if len({p.decimate for p in (*self.dw, *self.dd, *self.dt)}) > 1:
             raise ValueError("all products of a rule must share one decimation u_k (Lava refuses mixed decimation)")
 

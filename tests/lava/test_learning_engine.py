@@ -122,3 +122,8 @@ def test_decimated_rule_equals_lava():
         test_engine_equals_lava_learning_dense()
     finally:
         RULE = saved
+
+
+def test_fractional_impulse_is_refused():
+    with pytest.raises(ValueError, match="integers"):
+        LearningRule(x1_impulse=2.5)
