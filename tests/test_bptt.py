@@ -68,7 +68,8 @@ def test_feedforward_bptt_equals_eprop(loss, c_reg):
     NEST's (1 − κ) on the input and recurrent gradients), for LIF and ALIF neurons, with rate regularization."""
     net, data = network(loss, recurrent=False), batch(loss)
     rule = EpropRule(feedback="symmetric", c_reg=c_reg, f_target_hz=10.0)
-    grads, loss_value, _, _ = bptt_gradients(net, rule, data, detach_reset=True)
+    bptt = bptt_gradients(net, rule, data, detach_reset=True)
+    grads, loss_value = {k: getattr(bptt, k) for k in ("w_in", "w_rec", "w_out")}, bptt.loss
     run = simulate(net, data.inputs)
     eprop = sequence_gradients(net, data.inputs.astype(float), run, data, feedback="symmetric", b_random=None,
                                c_reg=c_reg, f_target_hz=10.0)
@@ -90,7 +91,8 @@ def test_recurrent_bptt_differs_from_eprop():
     """With recurrent weights e-prop drops the gradient paths through other neurons: the two must differ."""
     net, data = network("mse", recurrent=True), batch("mse")
     rule = EpropRule(feedback="symmetric")
-    grads, _, _, _ = bptt_gradients(net, rule, data, detach_reset=True)
+    bptt = bptt_gradients(net, rule, data, detach_reset=True)
+    grads = {k: getattr(bptt, k) for k in ("w_in", "w_rec", "w_out")}
     run = simulate(net, data.inputs)
     eprop = sequence_gradients(net, data.inputs.astype(float), run, data, feedback="symmetric", b_random=None)
     scaled = eprop.w_in / (1 - net.kappa[0])

@@ -55,7 +55,7 @@ def refusals(net: Network, rule: EpropRule) -> list[str]:
     return reasons
 
 
-def learning_window(batches: list[Batch], rule: EpropRule) -> int:
+def learning_window(batches: list[Batch]) -> int:
     """The loss window as NEST expresses it: the last W steps of every sequence."""
     windows = set()
     for batch in batches:
@@ -87,7 +87,7 @@ def nest_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threads: i
     }
     opt = rule.optimizer
     meta = {"dt_ms": net.dt_ms, "sequence_steps": int(inputs.shape[1]), "loss": net.loss,
-            "learning_window_steps": learning_window(batches, rule), "c_reg": rule.c_reg,
+            "learning_window_steps": learning_window(batches), "c_reg": rule.c_reg,
             "f_target_hz": rule.f_target_hz, "surrogate_function": net.surrogate_function,
             "optimizer": NEST_OPTIMIZERS[opt.name], "batch_size": batches[0].size, "learning_rate": opt.learning_rate,
             "beta1": opt.beta1, "beta2": opt.beta2, "epsilon": opt.epsilon, "weight_min": rule.weight_min,

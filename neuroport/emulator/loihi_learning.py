@@ -34,7 +34,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TRACE_MAX = 127  # 7-bit traces
-VAR_SHIFT = 7  # accumulator LSBs below a synaptic variable's LSB
 FACTOR_BITS = {"x1": 7, "x2": 7, "y1": 7, "y2": 7, "y3": 7, "w": 9, "d": 9, "t": 9}
 FACTOR_ORDER = tuple(FACTOR_BITS)
 FACTOR_WIDTHS = np.array(list(FACTOR_BITS.values()), dtype=np.int64)

@@ -25,8 +25,7 @@ benchmarks/onchip_vs_float.py.  Neuron states and learning traces are reset betw
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -45,7 +44,8 @@ X1_IMPULSE = 16
 
 @dataclass(frozen=True)
 class OnChipRule:
-    """Integer e-prop settings (module docstring); learning rates as mantissa, exponent and decimation."""
+    """Integer e-prop settings (module docstring); learning rates as mantissa and exponent, plus trace impulses
+    and shifts."""
 
     psi_mult: np.ndarray  # (n,) ψ slope
     err_shift: int
@@ -61,13 +61,13 @@ class OnChipRule:
     out_err_shift: int = 0  # the readout's error as its own learning engine's y1: ẽ >> out_err_shift
     seed: int = 0
 
-    def engines(self, graph: FixedGraph, tau_m_steps: float, tau_out_steps: float) -> dict[str, LearningRule]:
+    def engines(self, tau_m_steps: float, tau_out_steps: float) -> dict[str, LearningRule]:
         tag = (Product(("x1", "y1"), 1, -7), Product(("t",), -3, -6))
         weight = (Product(("t", "y2"), -self.w_mantissa, self.w_exponent),)
         out = (Product(("x1", "y1"), -self.out_mantissa, self.out_exponent),)
         hidden = LearningRule(dt=tag, dw=weight, x1_impulse=self.hidden_impulse, x1_tau=int(round(tau_m_steps)),
                               rng_seed=self.seed)
-        return {"w_in": hidden, "w_rec": LearningRule(**{**hidden.__dict__, "rng_seed": self.seed + 10}),
+        return {"w_in": hidden, "w_rec": replace(hidden, rng_seed=self.seed + 10),
                 "w_out": LearningRule(dw=out, x1_impulse=self.out_impulse, x1_tau=int(round(tau_out_steps)), rng_seed=self.seed + 20)}
 
 
@@ -97,7 +97,7 @@ class OnChipTrainer:
         self.graph, self.rule, self.batch = graph, rule, batch
         dense = graph.dense()
         self.exponents = {name: d.weight_exp for name, d in dense.items()}
-        rules = rule.engines(graph, tau_m_steps, tau_out_steps)
+        rules = rule.engines(tau_m_steps, tau_out_steps)
         self.engines = {name: LearningEngine(rules[name], dense[name].weights, batch, dense[name].mask) for name in dense}
         self.stats = ActivityStats.empty(graph, batch, 0)
 
@@ -147,14 +147,3 @@ class OnChipTrainer:
                 self.engines["w_out"].step(z, np.stack([out_signal, np.zeros_like(err), np.zeros_like(err)]))
             x_prev, err_prev = x_now, err
         return OnChipSample(readout=readout, spikes=spikes)
-
-
-def train_onchip(graph: FixedGraph, rule: OnChipRule, batches: list[Batch], *, tau_m_steps: float, tau_out_steps: float,
-                 on_sequence: Callable[[int, OnChipSample, Batch], None] | None = None) -> OnChipTrainer:
-    """Stream ``batches`` through a batch of chips (chip b learns from sample b of every batch)."""
-    trainer = OnChipTrainer(graph, rule, batches[0].size, tau_m_steps, tau_out_steps)
-    for i, batch in enumerate(batches):
-        sample = trainer.run(batch)
-        if on_sequence:
-            on_sequence(i, sample, batch)
-    return trainer

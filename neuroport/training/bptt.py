@@ -11,7 +11,8 @@ and the loss is e-prop's, with NEST's firing-rate regularization as the term it 
     E = Σ_b [ ½ Σ_t,k mask (y − y*)²   or   −Σ_t,k mask π* log softmax(y) ]
         + ½ c_reg Σ_b,j (n_spikes_bj / T − f_target·dt)²          (spikes per step, as NEST)
 
-Gradients of E / batch go through the e-prop trainer's optimizer (same Adam, clipping and masks), so the two
+Gradients of E go through the e-prop trainer's own optimizer loop (same batch mean, Adam, clipping, masks,
+weight decay), so the two
 runs differ only in how the gradient is computed.  With ``detach_reset`` the reset term v_th·z[t−1] carries no
 gradient (e-prop's eligibility ignores it too): for a network without recurrent weights BPTT and e-prop then
 compute the same gradient up to the factor (1 − κ) that NEST's ē = κ ē + (1 − κ) e puts on the input and
@@ -22,7 +23,6 @@ checks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 import torch
@@ -31,14 +31,14 @@ from neuroport.ir.float_graph import EpropRule, FloatGraph
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import (
-    AdamState,
     IterationStats,
     TrainedWeights,
     TrainResult,
     draw_batches,
-    optimizer_step,
     rule_of,
+    train_on_batches,
 )
+from neuroport.training.gradients import Gradients
 
 SHAPES = {  # ψ / (γ / v_th) as a function of the scaled distance d = β |v − A| / v_th (float_graph.Surrogate)
     "piecewise_linear": lambda d: torch.clamp(1.0 - d, min=0.0),
@@ -117,37 +117,23 @@ def loss_of(tnet: TorchNetwork, rule: EpropRule, z: torch.Tensor, y: torch.Tenso
 
 
 def bptt_gradients(net: Network, rule: EpropRule, batch: Batch, *, detach_reset: bool = False,
-                   dtype: torch.dtype = torch.float64) -> tuple[dict[str, np.ndarray], float, int, float]:
-    """Gradients of the objective summed over the batch (like e-prop's), the task loss, errors and rate (Hz)."""
+                   dtype: torch.dtype = torch.float64) -> Gradients:
+    """Gradients of the objective summed over the batch (like e-prop's), with the task loss, errors and rate."""
     tnet = TorchNetwork(net, dtype)
     weights = {name: torch.tensor(getattr(net, name), dtype=dtype, requires_grad=True) for name in MATRICES}
     z, y = tnet.run(weights, batch.inputs, detach_reset=detach_reset)
     objective, task_loss, errors = loss_of(tnet, rule, z, y, batch)
     objective.backward()
     grads = {name: w.grad.numpy().astype(np.float64) * getattr(net, f"{name}_plastic") for name, w in weights.items()}
-    rate_hz = float(z.detach().mean()) * 1e3 / net.dt_ms
-    return grads, float(task_loss), errors, rate_hz
+    return Gradients(**grads, loss=float(task_loss), n_errors=errors, rate_hz=float(z.detach().mean()) * 1e3 / net.dt_ms)
 
 
 def bptt_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *,
                           on_iteration: Callable[[IterationStats], None] | None = None,
                           dtype: torch.dtype = torch.float32) -> TrainedWeights:
-    """One optimizer step per batch with BPTT gradients (the e-prop trainer's optimizer and clipping)."""
-    weights = {name: getattr(net, name).copy() for name in MATRICES}
-    states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
-    history = []
-    for it, batch in enumerate(batches):
-        net = replace(net, **weights)
-        grads, loss, errors, rate_hz = bptt_gradients(net, rule, batch, dtype=dtype)
-        for name in MATRICES:
-            new = optimizer_step(rule.optimizer, weights[name], grads[name] / batch.size, states[name])
-            weights[name] = np.where(getattr(net, f"{name}_mask"), np.clip(new, rule.weight_min, rule.weight_max), 0.0)
-        error = errors / batch.size if net.loss == "cross_entropy" else float("nan")
-        stats = IterationStats(it, loss / batch.size, error, rate_hz)
-        history.append(stats)
-        if on_iteration:
-            on_iteration(stats)
-    return TrainedWeights(weights, None, history)
+    """One optimizer step per batch with BPTT gradients, through the e-prop trainer's optimizer loop."""
+    return train_on_batches(net, rule, batches, on_iteration=on_iteration,
+                            gradients=lambda n, r, _b, batch: bptt_gradients(n, r, batch, dtype=dtype))
 
 
 def train_bptt(graph: FloatGraph, iterations: int, *, seed: int | None = None, batch_size: int | None = None,

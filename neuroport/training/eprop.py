@@ -120,9 +120,15 @@ class TrainedWeights:
     history: list[IterationStats]
 
 
+GradientFn = Callable[[Network, EpropRule, np.ndarray | None, Batch], Gradients]
+
+
 def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mode: str = "sequence",
-                     on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
-    """One optimizer step per batch (module docstring); returns the final weights and the learning curve."""
+                     on_iteration: Callable[[IterationStats], None] | None = None,
+                     gradients: GradientFn | None = None) -> TrainedWeights:
+    """One optimizer step per batch (module docstring); returns the final weights and the learning curve.
+    ``gradients`` (net, rule, B, batch) → summed :class:`Gradients` replaces e-prop's (BPTT uses this)."""
+    compute = gradients or (lambda n, r, b, batch: eprop_gradients(n, r, b, batch, mode))
     b_matrix = None if rule.feedback == "symmetric" else rule.feedback_weights.copy()
     weights = {name: getattr(net, name).copy() for name in MATRICES}
     states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
@@ -130,7 +136,7 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
     history = []
     for it, batch in enumerate(batches):
         net = replace(net, **weights)
-        grads = eprop_gradients(net, rule, b_matrix, batch, mode)
+        grads = compute(net, rule, b_matrix, batch)
         for name in MATRICES:
             plastic = getattr(net, f"{name}_plastic")
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name] * plastic

@@ -71,17 +71,9 @@ def feedback_matrix(net: Network, feedback: str, b_random: np.ndarray | None) ->
     return net.w_out.T if feedback == "symmetric" else b_random
 
 
-def forward_trace(signal: np.ndarray, decay, *, shift: bool = False) -> np.ndarray:
-    """s̄[t] = decay · s̄[t−1] + s[t] (or s[t−1] with ``shift``), over axis 1 of (batch, T, n)."""
-    signal = np.asarray(signal, dtype=np.float64)
-    if shift:
-        signal = np.concatenate([np.zeros_like(signal[:, :1]), signal[:, :-1]], axis=1)
-    return leaky_sum(signal, np.broadcast_to(np.asarray(decay, dtype=np.float64), signal.shape[2:]))
-
-
 def backward_filter(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
     """S̃[t] = Σ_{t'≥t} decay^{t'−t} s[t'] over axis 1 of (batch, T, n)."""
-    return forward_trace(signal[:, ::-1], decay)[:, ::-1]
+    return leaky_sum(signal[:, ::-1], decay)[:, ::-1]
 
 
 def rate_signal(net: Network, run: FloatRun, c_reg: float, f_target_hz: float) -> np.ndarray:
