@@ -37,3 +37,9 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# Neuromorphic digits end to end (issue 8): sklearn digits → N-MNIST-style events → float e-prop → Loihi fixed
+# point → loihi-sim bit-exact check → EDP report; writes results/digits_events.{json,md} and _curve.png
+.PHONY: digits
+digits: $(STAMP)
+	$(BIN)/python benchmarks/digits_events.py

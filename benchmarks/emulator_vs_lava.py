@@ -1,7 +1,9 @@
 """Speed of the bit-accurate emulator against Lava's CPU simulation of the same process graph (loihi-sim),
-measured side by side in one run, bit-exactness checked on the compared sample.  Writes results/emulator_vs_lava.json.
+measured side by side in one run, bit-exactness checked on the compared runs.  Inference: the plain network;
+learning: on-chip e-prop (Lava's LearningDense/LearningSparse + neuroport's learning neuron and error readout
+against the emulator's OnChipTrainer), the learned weights compared exactly.  Writes results/emulator_vs_lava.json.
 
-    .venv/bin/python benchmarks/emulator_vs_lava.py [--steps 500] [--batch 64] [--sizes 100,200,400]
+    .venv/bin/python benchmarks/emulator_vs_lava.py [--steps 500] [--batch 64] [--sizes 100,200,400] [--learning-steps 300]
 """
 
 from __future__ import annotations
@@ -61,24 +63,83 @@ def measure(n: int, steps: int, batch: int, tmp: Path) -> dict:
     }
 
 
+def learning_batch(graph, steps: int, samples: int):
+    """``samples`` sequences cut to ``steps`` steps, the error counted over their last quarter (as a recall window)."""
+    from neuroport.tasks import Batch
+
+    b = task_batch(graph, samples, seed=5)
+    mask = b.loss_mask[:, :steps].copy()
+    mask[:, -steps // 4:] = True
+    return Batch(b.inputs[:, :steps], b.targets[:, :steps], mask, b.labels)
+
+
+def measure_learning(n: int, steps: int, chips: int, tmp: Path) -> dict:
+    """One chip learning one sequence in Lava and in the emulator (weights compared), and ``chips`` chips at once."""
+
+    from neuroport.backends.loihi.onchip import train_on_loihi_sim
+
+    from neuroport.emulator.onchip import OnChipTrainer, default_rule
+    from neuroport.ir.network import assemble
+    from neuroport.training.eprop import rule_of
+    from neuroport.training.onchip import DEFAULT_RATES
+
+    graph = load_model(sized_model(n, tmp))
+    net, fixed = assemble(graph), quantize(graph, load_hw("loihi2"))
+    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **DEFAULT_RATES)
+    tau_m, tau_out = float(net.tau_m_ms[0] / net.dt_ms), float(net.tau_out_ms[0] / net.dt_ms)
+    one, many = learning_batch(graph, steps, 1), learning_batch(graph, steps, chips)
+    t0 = time.perf_counter()
+    lava = train_on_loihi_sim(fixed, rule, one, tau_m, tau_out)
+    lava_s = time.perf_counter() - t0
+    OnChipTrainer(fixed, rule, 1, tau_m, tau_out).run(one)  # compile once (numba cache)
+    single = OnChipTrainer(fixed, rule, 1, tau_m, tau_out)
+    t0 = time.perf_counter()
+    single.run(one)
+    emu_single_s = time.perf_counter() - t0
+    batched = OnChipTrainer(fixed, rule, chips, tau_m, tau_out)
+    t0 = time.perf_counter()
+    batched.run(many)
+    emu_batch_s = time.perf_counter() - t0
+    exact = all((lava.weights[k] == single.weights(k)[0]).all() for k in lava.weights)
+    per = lambda s, samples: s / ((steps + 1) * samples)  # noqa: E731
+    return {
+        "neurons": n, "steps": steps, "chips": chips, "bit_exact_weights": bool(exact),
+        "lava_ms_per_sample_step": 1e3 * per(lava_s, 1),
+        "emulator_ms_per_sample_step_single": 1e3 * per(emu_single_s, 1),
+        "emulator_ms_per_sample_step_batched": 1e3 * per(emu_batch_s, chips),
+        "speedup_single": lava_s / emu_single_s,
+        "speedup_batched_throughput": per(lava_s, 1) / per(emu_batch_s, chips),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--sizes", default="100,200,400")
+    ap.add_argument("--learning-steps", type=int, default=300, help="steps of the learning comparison (0: skip it)")
+    ap.add_argument("--chips", type=int, default=16, help="chips learning at once in the batched learning run")
     ap.add_argument("--out", default=str(ROOT / "results"))
     args = ap.parse_args()
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [measure(int(n), args.steps, args.batch, Path(tmp)) for n in args.sizes.split(",")]
+        sizes = [int(n) for n in args.sizes.split(",")]
+        rows = [measure(n, args.steps, args.batch, Path(tmp)) for n in sizes]
+        learning = [measure_learning(n, args.learning_steps, args.chips, Path(tmp)) for n in sizes] if args.learning_steps else []
     for r in rows:
         print(f"N={r['neurons']:4d}  bit_exact={r['bit_exact']}  Lava {r['lava_ms_per_sample_step']:.3f} ms/step  "
               f"emulator {r['emulator_ms_per_sample_step_single']:.4f} (single) {r['emulator_ms_per_sample_step_batched']:.5f} "
               f"(batch {r['batch']}) ms/sample-step  → ×{r['speedup_single']:.0f} single, ×{r['speedup_batched_throughput']:.0f} batched")
+    for r in learning:
+        print(f"learning N={r['neurons']:4d}  weights bit_exact={r['bit_exact_weights']}  Lava {r['lava_ms_per_sample_step']:.2f} "
+              f"ms/step  emulator {r['emulator_ms_per_sample_step_single']:.4f} (single) "
+              f"{r['emulator_ms_per_sample_step_batched']:.5f} ({r['chips']} chips) ms/sample-step  "
+              f"→ ×{r['speedup_single']:.0f} single, ×{r['speedup_batched_throughput']:.0f} batched")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "emulator_vs_lava.json").write_text(json.dumps({"machine": "2-core shared machine", "rows": rows}, indent=1))
+    (out / "emulator_vs_lava.json").write_text(json.dumps({"machine": "2-core shared machine", "rows": rows,
+                                                            "learning": learning}, indent=1))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,7 @@ TARGET_REQUIRES: dict[str, tuple[str, ...]] = {
     "emulator": (),
     "loihi-sim": ("lava",),
     "loihi2": (),
+    "spinnaker": ("pyNN", "spynnaker"),
 }
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from neuroport.emulator.fixed import emulate
 from neuroport.emulator.reference import float_activity, simulate
+from neuroport.emulator.spinnaker import emulate_spinnaker
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
@@ -31,8 +32,25 @@ CALIBRATION_SEED = 777  # distinct from the verification seed, so calibration ne
 
 def _quantizers() -> dict[str, Callable[..., FixedGraph]]:
     from neuroport.quantization.loihi import quantize_loihi
+    from neuroport.quantization.spinnaker import quantize_spinnaker
 
-    return {"loihi": quantize_loihi}
+    return {"loihi": quantize_loihi, "spinnaker": quantize_spinnaker}
+
+
+EMULATORS: dict[str, Callable[..., tuple[Trace, ActivityStats]]] = {"loihi": emulate, "spinnaker": emulate_spinnaker}
+
+
+def emulate_fixed(fixed: Any, inputs: np.ndarray, probe_states: bool = False) -> tuple[Trace, ActivityStats]:
+    """Run the bit-accurate emulator of the graph's numeric profile (Loihi or SpiNNaker s16.15)."""
+    return EMULATORS[fixed.profile](fixed, inputs, probe_states=probe_states)
+
+
+def quant_errors(graph: FloatGraph, fixed: Any) -> list[Any]:
+    """Per-tensor quantization error, by numeric profile."""
+    from neuroport.quantization.report import quant_report
+    from neuroport.quantization.spinnaker import spinnaker_quant_report
+
+    return {"loihi": quant_report, "spinnaker": spinnaker_quant_report}[fixed.profile](graph, fixed)
 
 
 def quantize(graph: FloatGraph, hw: HwConfig, calibrate: bool = True) -> FixedGraph:
@@ -94,7 +112,7 @@ def compare(graph: FloatGraph, fixed: FixedGraph, batch: Batch) -> Comparison:
     net = assemble(graph)
     run = simulate(net, batch.inputs, record_states=False)
     padded = np.concatenate([batch.inputs, np.zeros_like(batch.inputs[:, :1])], axis=1)
-    trace, stats = emulate(fixed, padded, probe_states=False)
+    trace, stats = emulate_fixed(fixed, padded)
     y_fixed = trace.readout[:, 1:] / fixed.v_scale
     trace = Trace(spikes=trace.spikes[:, :-1], readout=trace.readout[:, 1:])
     steps_s = net.dt_ms * 1e-3
@@ -148,7 +166,7 @@ def _rates(graph: FloatGraph, stats: ActivityStats) -> dict[str, float]:
 
 def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
     fixed = quantize(graph, hw)
-    trace, stats = emulate(fixed, inputs, probe_states=False)
+    trace, stats = emulate_fixed(fixed, inputs)
     return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), neurobench_metrics(fixed, inputs, trace.spikes),
                  f"bit-accurate emulator ({hw.family} profile)", _rates(graph, stats))
 

@@ -64,5 +64,5 @@ def test_targets_json_imports_no_vendor_library():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "VENDOR []" in out
     targets = json.loads(out[: out.index("VENDOR")])["targets"]
-    assert {t["name"] for t in targets} == {"emulator", "loihi-sim", "loihi2"}
+    assert {t["name"] for t in targets} == {"emulator", "loihi-sim", "loihi2", "spinnaker"}
     assert all(t["installed"] for t in targets)

@@ -120,3 +120,33 @@ def test_train_with_data_option(tmp_path):
     assert len(json.loads((out / "curve.json").read_text())["history"]) == 1
     missing = CliRunner().invoke(cli, ["train", str(model), "--data", str(tmp_path / "none"), "-i", "1"])
     assert isinstance(missing.exception, ModelError) and "never downloads" in str(missing.exception)
+
+
+def test_bin_ms_plays_the_recording_faster(tmp_path):
+    """bin_ms = 3: each step holds 3 ms of events, duration and recall count recording time; frames are cached."""
+    synthetic_folder(tmp_path)
+    kw = dict(n_in=2312, n_out=3, dt_ms=1.0, root=str(tmp_path), duration_ms=48, recall_ms=12)
+    slow, fast = NMNIST(**kw), NMNIST(**kw, bin_ms=3)
+    assert (slow.n_steps, fast.n_steps, fast.recall_steps) == (48, 16, 4)
+    path, _ = fast.files[0]
+    ev = read_bin(path)
+    keep = (ev["t"] // 3000 >= 2) & (ev["t"] < 48_000)
+    distinct = {(int(t) // 3000, int(p), int(y), int(x)) for x, y, t, p in ev[keep][["x", "y", "t", "p"]]}
+    assert fast.spikes(path).sum() == len(distinct)
+    np.testing.assert_array_equal(fast.spikes(path), fast.spikes(path))
+    batch = fast.sequences([3, 0])
+    assert batch.labels.tolist() == [fast.files[3][1], fast.files[0][1]] and batch.loss_mask[:, -4:].all()
+
+
+def test_digits_example_encoding(tmp_path):
+    """examples/digits_events.yaml: 512 inputs (16 × 16 × 2), 100 steps of 3 ms, loss in the last 50."""
+    from pathlib import Path
+
+    from neuroport.commands.common import load_any_model
+    from neuroport.tasks.digits_events import convert_digits
+    from neuroport.training.eprop import task_of
+
+    convert_digits(tmp_path, n_train=3, n_test=1)
+    graph = load_any_model(Path(__file__).resolve().parents[1] / "examples" / "digits_events.yaml", str(tmp_path))
+    batch = task_of(graph).batch(np.random.default_rng(0), 2)
+    assert batch.inputs.shape == (2, 100, 512) and batch.loss_mask.sum(axis=1).tolist() == [50, 50]

@@ -46,10 +46,12 @@ class LoihiSimBackend:
     name: ClassVar[str] = "loihi-sim"
 
     def capabilities(self, hw: HwConfig | None = None) -> Capabilities:
-        return Capabilities(neuron_models=("lif", "alif"), on_chip_learning=False, bit_exact=True, default_hw="loihi2",
+        return Capabilities(neuron_models=("lif", "alif"), on_chip_learning=True, bit_exact=True, default_hw="loihi2",
                             requires=("lava",), extra="loihi",
-                            unsupported={"on-chip e-prop": "the three-factor learning mapping is not built yet",
-                                         "synaptic delays": "only the one-step Dense delay"})
+                            unsupported={"synaptic delays": "only the one-step Dense delay",
+                                         "on-chip learning through run()": "learning needs targets and a rule: "
+                                         "neuroport train MODEL --on-chip --target loihi-sim "
+                                         "(neuroport.backends.loihi.onchip.train_on_loihi_sim)"})
 
     def check(self, graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
         return design_rules(graph, hw)
@@ -59,7 +61,8 @@ class LoihiSimBackend:
 
     def run(self, artifact: LavaGraph, inputs: np.ndarray, probes: tuple[str, ...] = (), learn: bool = False) -> Trace:
         if learn:
-            raise UnsupportedError("on-chip learning on loihi-sim is not built yet")
+            raise UnsupportedError("run() is inference; on-chip learning on loihi-sim needs targets and a rule: use "
+                                   "`neuroport train MODEL --on-chip --target loihi-sim`")
         from .runner import run_batch
 
         return run_batch(artifact.to_fixed(), inputs)

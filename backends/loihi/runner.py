@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from neuroport.emulator.trace import Trace
@@ -19,6 +25,46 @@ def _import_lava():
         import lava  # noqa: F401
     except ImportError:
         raise MissingDependencyError("lava-nc", "loihi") from None
+
+
+STOP_TIMEOUT_S = 10.0  # a runtime that has not stopped by then is taken down process by process
+
+
+@contextmanager
+def lava_session(process, run_cfg) -> Iterator[None]:
+    """Create the Lava runtime of ``process`` and stop it however the block ends — success, error or Ctrl-C —
+    leaving no process behind.  The runtime's processes are started with SIGINT ignored, so Ctrl-C reaches only
+    this process, which then stops them in order; and since Lava's ``stop`` waits for ever once one of them has
+    died, it runs on a watchdog thread and what remains is terminated after ``STOP_TIMEOUT_S``."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    before = set(multiprocessing.active_children())
+    try:
+        process.create_runtime(run_cfg=run_cfg)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+        started = [p for p in multiprocessing.active_children() if p not in before]
+    try:
+        yield
+    finally:
+        stop_runtime(process, started)
+
+
+def stop_runtime(process, children: list, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Lava's ``stop`` on a watchdog thread, then terminate whichever of the runtime's ``children`` still runs."""
+    if getattr(process, "runtime", None) is not None:
+        stopper = threading.Thread(target=process.stop, daemon=True, name="lava-stop")
+        stopper.start()
+        stopper.join(timeout_s)
+    for child in children:
+        try:
+            alive = child.is_alive()
+        except ValueError:  # closed: Lava's stop has joined it
+            continue
+        if alive:
+            child.terminate()
+            child.join()
 
 
 def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
@@ -47,12 +93,10 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     dense["w_rec"].a_out.connect(neurons.a_in)
     neurons.s_out.connect(dense["w_out"].s_in)
     dense["w_out"].a_out.connect(readout.a_in)
-    try:
-        neurons.run(condition=RunSteps(num_steps=n_steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    with lava_session(neurons, Loihi2SimCfg(select_tag="fixed_pt")):
+        neurons.run(condition=RunSteps(num_steps=n_steps))
         out = {k: getattr(neurons, f"{k}_rec").get().astype(np.int64) for k in ("v", "a", "z")}
         out["y"] = readout.y_rec.get().astype(np.int64)
-    finally:
-        neurons.stop()
     return {k: v[LATENCY_OFFSET_STEPS:] for k, v in out.items()}
 
 

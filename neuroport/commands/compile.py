@@ -8,13 +8,22 @@ from pathlib import Path
 import click
 
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
-from neuroport.emulator.fixed import emulate
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
+from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.mapping import map_graph
-from neuroport.pipeline import cost_report, prepare, task_batch
-from neuroport.quantization.report import quant_report
+from neuroport.pipeline import cost_report, emulate_fixed, prepare, quant_errors, task_batch
 from neuroport.reporters.energy import fmt_si
+
+
+def _echo_placement(p: dict) -> None:
+    board = f"virtual board version {p['board_version']}" if p["virtual_board"] else f"board version {p['board_version']}"
+    click.echo(f"  placed    {p['cores']} application cores on {p['chips']} chip(s) of a {board} "
+               f"(+{p['system_cores']} system cores), {p['routing_entries_total']} routing entries, in {p['mapping_s']:.1f} s")
+    for c in p["placements"]:
+        click.echo(f"    {c['vertex']:<10} neurons {c['neurons'][0]}–{c['neurons'][1]} on chip {tuple(c['chip'])} core "
+                   f"{c['core']:<2} SDRAM {c['sdram_bytes']:,} B")
+    click.echo("    routing entries per chip: " + ", ".join(f"({k}) {v}" for k, v in p["routing_entries_per_chip"].items()))
 
 
 @click.command("compile")
@@ -47,15 +56,19 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         raise NeuroportError(f"{target} cannot take this model: " + "; ".join(d.format() for d in errors), file=model)
     artifact = prep.backend.lower(prep.fixed, prep.hw)
     folder = Path(out or f"build/{graph.name}-{target}")
-    save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
+    if isinstance(prep.fixed, FixedGraph):
+        save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
     if hasattr(artifact, "save") and artifact is not prep.fixed:
         artifact.save(folder)
+    inputs = task_batch(graph, max(samples, 1), seed=graph.seed).inputs if graph.task is not None else None
+    board = getattr(prep.backend, "map_on_board", None)  # targets that map on a (virtual) machine
+    placement = board(artifact, inputs) if board is not None else None
     compile_s = time.perf_counter() - t0
     mapping = map_graph(prep.fixed, prep.hw)
-    errors_q = quant_report(graph, prep.fixed)
+    errors_q = quant_errors(graph, prep.fixed)
     energy = None
-    if samples > 0 and graph.task is not None:
-        _, stats = emulate(prep.fixed, task_batch(graph, samples, seed=graph.seed).inputs, probe_states=False)
+    if samples > 0 and inputs is not None:
+        _, stats = emulate_fixed(prep.fixed, inputs)
         energy = cost_report(prep, target, stats)
     summary = {
         "model": graph.name, "target": target, "hw": prep.hw.name, "artifact": str(folder), "compile_s": compile_s,
@@ -65,12 +78,15 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         "quantization_error": [e.__dict__ for e in errors_q],
         "warnings": [d.format() for d in diagnostics if d.severity != "error"],
         "energy": None if energy is None else energy.to_dict(),
+        "placement": None if placement is None else placement.to_dict(),
     }
     if as_json:
         echo_json(summary)
         return
     click.echo(f"compiled {graph.name} for {target} ({prep.hw.name}) in {compile_s:.2f} s → {folder}")
     click.echo(f"  mapping   {len(mapping.cores)} cores on {mapping.chips} chip(s)")
+    if placement is not None:
+        _echo_placement(summary["placement"])
     for n, d in prep.fixed.dense().items():
         click.echo(f"  {n:<7}   {d.num_weight_bits}-bit weights, weight_exp {d.weight_exp:+d}, {d.n_synapses:,} synapses")
     click.echo("  quantization error (relative RMS, bits used):")

@@ -54,6 +54,12 @@ def trainer(engine: str):
 @click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
 @click.option("--chips", type=int, default=16, show_default=True,
               help="--on-chip: independent chips learning in parallel, one sequence each per iteration.")
+@click.option("--rates", default=None, help="--on-chip: OnChipRule overrides as JSON, e.g. '{\"decimate\": 3, \"l_shift\": 7}'.")
+@click.option("--schedule", default=None,
+              help="--on-chip: rule overrides from a sequence on, JSON [[sequence, {overrides}], ...], e.g. "
+                   "'[[2000, {\"decimate\": 6}]]' (the host rewriting the rule; weights and traces carry over).")
+@click.option("--held-out", type=int, default=None, help="--on-chip: held-out samples each chip is scored on [default: --chips].")
+@click.option("--eval-every", type=int, default=1, show_default=True, help="--on-chip: score the chips every N sequences.")
 @click.option("--iterations", "-i", default=100, show_default=True, help="Training iterations (batches).")
 @click.option("--batch-size", type=int, default=None, help="Override the model's learning.batch_size.")
 @click.option("--mode", type=click.Choice(["sequence", "online"]), default="sequence", show_default=True,
@@ -63,7 +69,9 @@ def trainer(engine: str):
 @click.option("--threads", type=int, default=1, show_default=True, help="NEST threads (--engine nest).")
 @data_option
 @json_option
-def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
+def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: str | None, schedule: str | None,
+            held_out: int | None,
+            eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
             seed: int | None, threads: int, data: str | None, as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
 
@@ -85,7 +93,10 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, it
 
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
-    options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips}}
+    options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips,
+                                                                                       "rates": json.loads(rates or "{}"),
+                                                                                       "schedule": [tuple(entry) for entry in json.loads(schedule or "[]")],
+                                                                                       "held_out": held_out, "eval_every": eval_every}}
     graph = load_any_model(model, data)
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
@@ -111,7 +122,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, it
 
 
 def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: bool, out: str | None, *, hw_name: str,
-                   chips: int) -> None:
+                   chips: int, **onchip) -> None:
     """--on-chip: writes the artifact with chip 0's learned weights and the curve."""
     from tqdm import tqdm
 
@@ -120,7 +131,7 @@ def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: boo
     folder = Path(out or f"build/{graph.name}-onchip")
     folder.mkdir(parents=True, exist_ok=True)
     with tqdm(total=iterations, desc=f"on-chip {graph.name} ({chips} chips)", unit="seq", disable=as_json) as bar:
-        result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar))
+        result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar), **onchip)
     artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})
     history = [asdict(h) for h in result.history]
     (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,

@@ -65,3 +65,5 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     if "backend" in payload:
         b = payload["backend"]
         click.echo(f"  {target} vs emulator: bit_exact {b['bit_exact']} ({b['detail']})")
+        if "not_run" in b:
+            click.echo(f"  not run          {b['not_run']}")

@@ -9,6 +9,10 @@ a batch of samples, exactly as the target computes.  Loihi profile, per step t (
 
 Lava's processes run this one step later (a Dense buffers its output for a step; see the loihi-sim backend's
 latency offset).  Every wrap and saturation is counted in :class:`ActivityStats`, never hidden.
+
+:func:`emulate_reference` is the readable specification, one numpy step at a time; :func:`emulate` runs the same
+equations as one compiled loop (:mod:`neuroport.emulator.fixed_kernel`) and equals it bit for bit, every count
+included (tests/test_fixed_kernel.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from neuroport.emulator import fixed_kernel
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons
 from neuroport.numerics import decay12, saturate_signed, shift, wrap_lava_u, wrap_signed
@@ -95,8 +100,8 @@ def initial_state(graph: FixedGraph, batch: int) -> dict[str, np.ndarray]:
             "y": np.zeros((batch, graph.n_out), dtype=np.int64)}
 
 
-def emulate(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool = True) -> tuple[Trace, ActivityStats]:
-    """Run ``graph`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in); returns the trace and the counts."""
+def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool = True) -> tuple[Trace, ActivityStats]:
+    """:func:`emulate`, step by step in numpy: the specification the compiled kernel is tested against."""
     x = np.asarray(inputs, dtype=np.int64)
     batch, n_steps, _ = x.shape
     step = NEURON_STEPS[graph.neurons.kind]
@@ -118,3 +123,59 @@ def emulate(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool = True)
             states[k][:, t] = s[k]
     stats.finish(spikes)
     return Trace(spikes=spikes, readout=readout, states=states), stats
+
+
+PARALLEL_MIN_BATCH = 2  # samples in threads from this batch size on (one sample: no thread hand-off)
+KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v")}  # the order in which a neuron step counts events
+
+
+def kernel_network(graph: FixedGraph) -> tuple:
+    """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: int64 Wᵀ (a source's synapses are one row),
+    exponents, the neuron rows ``NEURON_ROWS`` (vth << 6, dv, da, a_inc, n_ref, du + 1, bias), dy, kind, format."""
+    n = graph.neurons
+    as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    dense = graph.dense().values()
+    nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
+                    as64(n.bias)])
+    return (*(as64(d.weights.T) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
+            as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind],
+            np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64))
+
+
+def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np.ndarray, counts: np.ndarray,
+                 first: np.ndarray) -> ActivityStats:
+    """ActivityStats of a kernel run, filled as :func:`emulate_reference` fills them step by step.
+
+    Synaptic events per target: Σ_{b,t} M s[b, t] with s = x[t] for w_in and s = z[t−1] for w_rec, w_out (M the
+    mask).  Overflow counters are entered in the order the reference meets them: by first step, then in step order.
+    """
+    batch, n_steps, _ = x.shape
+    stats = ActivityStats.empty(graph, batch, n_steps)
+    if n_steps:
+        z_sum = fired.sum(axis=0) - spikes[:, -1].sum(axis=0, dtype=np.int64)  # the spikes of steps 0 … T − 2
+        sources = {"w_in": x.sum(axis=(0, 1)), "w_rec": z_sum, "w_out": z_sum}
+        for name, dense in graph.dense().items():
+            stats.add_synaptic_ops(name, dense.mask.astype(np.int64) @ sources[name])
+    totals, starts = counts.sum(axis=0), first.min(axis=0, initial=n_steps)
+    order = [*fixed_kernel.COUNTERS[:4], *KIND_COUNT_ORDER[graph.neurons.kind]]
+    column = {name: fixed_kernel.COUNTERS.index(name) for name in order}
+    for name in sorted(order, key=lambda k: (starts[column[k]], order.index(k))):
+        stats.count(name, int(totals[column[name]]))
+    stats.active_neuron_updates = int(totals[fixed_kernel.ACTIVE])
+    stats.finish(fired[None])  # finish sums axes (0, 1): the per-neuron totals, without a pass over the raster
+    return stats
+
+
+def emulate(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool = True) -> tuple[Trace, ActivityStats]:
+    """Run ``graph`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in); returns the trace and the counts.
+
+    One compiled loop over the batch (:func:`fixed_kernel.run_batch`, samples in threads from ``PARALLEL_MIN_BATCH``
+    on), equal bit for bit to :func:`emulate_reference`: spikes, readout, probed v, a, u and every ActivityStats field.
+    """
+    x = np.ascontiguousarray(inputs, dtype=np.int64)
+    if x.ndim != 3:
+        raise ValueError(f"inputs must be (batch, n_steps, n_in), got shape {x.shape}")
+    run = fixed_kernel.run_batch_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else fixed_kernel.run_batch
+    spikes, readout, states, *counts = run(x, kernel_network(graph), probe_states)
+    probed = dict(zip(PROBED_STATES, states, strict=True)) if probe_states else {}
+    return Trace(spikes=spikes, readout=readout, states=probed), kernel_stats(graph, x, spikes, *counts)

@@ -200,3 +200,67 @@ class LearningEngine:
             gates, var == "d", float(self._conn_value), low, high)
         self.state.saturations[var] = self.state.saturations.get(var, 0) + int(clipped)
         return new
+
+
+# The fused on-chip kernel (neuroport.emulator.onchip_kernel) steps these engines in compiled code; these helpers
+# hand it their state and bring its counters back.
+
+
+def _table(rule: LearningRule) -> tuple[np.ndarray, np.ndarray, int]:
+    """The products of w, d, t as (3, P, 6) rows for onchip_kernel._row, their counts, and the rule's decimation."""
+    kinds = {"x1": (0, 0), "x2": (0, 1), "y1": (1, 0), "y2": (1, 1), "y3": (1, 2), "w": (2, 0), "d": (2, 1), "t": (2, 2)}
+    per_var = [getattr(rule, f"d{var}") for var in ("w", "d", "t")]
+    table = np.zeros((3, max(1, *map(len, per_var)), 6), dtype=np.int64)
+    decimate = 0
+    for var, products in enumerate(per_var):
+        for p, product in enumerate(products):
+            codes = [-1, -1, -1]
+            for name in product.factors:
+                kind, code = kinds[name]
+                if codes[kind] >= 0:
+                    raise NotImplementedError(f"the fused kernel takes one factor of each kind per product: {product}")
+                codes[kind] = code
+            width = 4 + sum(FACTOR_BITS[f] for f in product.factors)
+            table[var, p] = (*codes, product.mantissa, max(0, width - 15), product.exponent + 7)
+            decimate = product.decimate
+    return table, np.array([len(p) for p in per_var], dtype=np.int64), decimate
+
+
+def _draws(trace_random, steps: int) -> np.ndarray:
+    """The decay numbers of ``steps`` steps (two advances each), drawn in bulk; the generator ends where Lava's
+    one-at-a-time draws leave it."""
+    decays = trace_random._decay.random(2 * steps)
+    impulses = trace_random._impulse.integers(0, 2**7, size=2 * steps, dtype=int)
+    trace_random.decay, trace_random.impulse = decays[-1], impulses[-1]
+    return decays[1::2]
+
+
+def kernel_view(engine: LearningEngine, steps: int, learn: bool, clipped: np.ndarray) -> tuple:
+    """The view of a :class:`LearningEngine` that :mod:`neuroport.emulator.onchip_kernel` steps, for a run of ``steps``
+    steps; with ``learn`` it draws the run's random numbers and advances the engine's clock."""
+    st, rule = engine.state, engine.rule
+    if min(st.w.min(initial=0), st.d.min(initial=0), st.t.min(initial=0)) < -512 or max(st.w.max(initial=0), st.d.max(initial=0), st.t.max(initial=0)) > 511:
+        raise ValueError("synaptic variables outside their 9 bits")
+    table, n_prod, decimate = _table(rule)
+    rnd, gates = np.zeros((3, 0)), np.zeros(0, dtype=np.int64)
+    if learn:
+        rnd = np.stack([_draws(engine._x, steps), _draws(engine._y, steps), engine._conn.random(steps)])
+        engine._conn_value = rnd[2, -1]
+        gates = ((engine.time_step + 1 + np.arange(steps)) % 2**decimate == 0).astype(np.int64)
+        engine.time_step += steps
+    mask = np.ones(st.w.shape[1:], np.int64) if engine.mask is None else engine.mask.astype(np.int64)
+    taus = (rule.x1_tau, rule.x2_tau)
+    ints = np.array([rule.x1_impulse, rule.x1_tau != 0, rule.x2_impulse, rule.x2_tau != 0], dtype=np.int64)
+    floats = np.array([np.exp(-1.0 / tau) if tau else 0.0 for tau in taus] + [np.exp(-1.0 / Y_TAU)])
+    ranges = np.array([VAR_RANGE[v] for v in ("w", "d", "t")], dtype=np.int64)
+    return ((st.w, st.d, st.t), (st.x1, st.x2), mask, table, ints, floats, rnd, n_prod, gates, ranges, clipped)
+
+
+def book_kernel_run(engine: LearningEngine, view: tuple, clipped: np.ndarray, steps: int) -> None:
+    """After a kernel run of ``steps`` steps: the engine's counters as its own steps would have left them."""
+    n_prod, gates = view[7], view[8]
+    for var, count in zip(("w", "d", "t"), n_prod, strict=True):
+        if count:
+            engine.state.updates += steps * engine.state.w.size
+            if gates.any():
+                engine.state.saturations[var] = engine.state.saturations.get(var, 0) + int(clipped[:, "wdt".index(var)].sum())

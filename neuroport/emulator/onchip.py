@@ -21,6 +21,22 @@ one-hot targets); the deviations from float e-prop — integer ψ, 8-bit L and �
 1 − κ, the one-step offsets of the Dense pipeline (L reaches a neuron one step after the error that caused it),
 no firing-rate regularization, no ALIF adaptation eligibility — are the chip's and are measured by
 benchmarks/onchip_vs_float.py.  Neuron states and learning traces are reset between sequences.
+
+Options beyond that rule (OnChipRule fields; their defaults give the rule above, bit for bit), next to float e-prop:
+
+    float                                        integer, per step τ (u_k: only when 2^k divides Lava's time step)
+    ē = κ ē + ψ (x̄ − β ε_a)                      dt = u_k·(x1·y1·2^tag_exponent + m_a·x2·y3·2^e_a + m_t·t·2^e_t)
+    ε_a ← ψ x̄ + (ρ − ψ β) ε_a  (τ_a)             ε_a ≈ x2: presynaptic trace, impulse alif_impulse, τ = alif_tau;
+                                                 y3 = ψ on ALIF neurons, 0 on LIF; (m_a, e_a) = alif_scale, m_a < 0
+    Δw = −η Σ_τ L ē                              dw = −u_k · m_w · t · y2 · 2^e_w,   k = decimate
+    Δw_out = −η Σ_τ ẽ z̄                          dw_out = −u_k' · m_o · x1 · y1 · 2^e_o,   k' = out_decimate
+
+Decimation lowers the learning rate by 2^k without coarser per-update steps (each update still rounds
+stochastically), and the tag then decays by m_t·2^e_t per 2^k steps (``tag_decay``).  The fused kernel
+(:mod:`neuroport.emulator.onchip_kernel`) runs :meth:`OnChipTrainer.run`; :meth:`OnChipTrainer.run_reference` is this
+module's numpy specification of the same thing.  :meth:`OnChipTrainer.set_rule` swaps the rule between sequences
+(a learning-rate schedule: the host rewriting the engines' rules), keeping weights, tags, traces, clocks and the
+engines' random streams; every stretch is an ordinary OnChipRule, so the per-step semantics are unchanged.
 """
 
 from __future__ import annotations
@@ -40,6 +56,8 @@ PSI_SHIFT = 16
 MESSAGE_MAX = 127  # 8-bit graded messages
 FEEDBACK_SCALE = 32  # B ~ N(0, 1) → 8-bit mantissas
 X1_IMPULSE = 16
+RATE_TAU_SHIFT = 8  # the neurons' rate trace: τ = 256 steps
+RATE_IMPULSE_SHIFT = 7
 
 
 @dataclass(frozen=True)
@@ -60,13 +78,38 @@ class OnChipRule:
     out_impulse: int = X1_IMPULSE  # x1 impulse of the readout engine
     out_err_shift: int = 0  # the readout's error as its own learning engine's y1: ẽ >> out_err_shift
     seed: int = 0
+    # Slower learning without coarser steps: every product of the hidden rules (tag and weight) gated by u_k, k =
+    # ``decimate`` (all products of a Lava rule share one u_k), the tag's input 2^tag_exponent and its decay
+    # m·2^e = tag_decay then per 2^k steps (k = 3: tag_exponent −4, tag_decay (−3, −3) keep τ_tag ≈ 21 steps and
+    # the tag's size); ``out_decimate`` gates the readout rule.  The defaults are the rule above.
+    decimate: int = 0
+    tag_exponent: int = -7
+    tag_decay: tuple[int, int] = (-3, -6)
+    out_decimate: int = 0
+    # The ALIF eligibility component, −β ψ ε_a with ε_a ≈ a long presynaptic trace: with alif_impulse > 0 the
+    # hidden engines keep x2 (impulse alif_impulse, τ = alif_tau steps), ALIF neurons send y3 = ψ (LIF: 0) and
+    # the tag gains m·x2·y3·2^e, (m, e) = alif_scale.  0: no ALIF component (the rule above).
+    alif_impulse: int = 0
+    alif_tau: int = 2000
+    alif_scale: tuple[int, int] = (-1, -7)
+    # Firing-rate regularization (float: L_j += c_reg (f_j − f_target) / T): each neuron adds
+    # R = (r̄ − reg_target) >> reg_shift to its L at every step, r̄ its rate trace (OnChipTrainer._rate_term);
+    # reg_target = f_target · dt · 2^15 (10 Hz at 1 ms: 328).  0: off.
+    reg_target: int = 0
+    reg_shift: int = 7
+    reg_window: bool = False  # R only while the error of the loss window arrives (the product's bias stays there)
+    error: str = "mse"  # "softmax": the readout's error against a hard softmax of y (OnChipTrainer._scored)
 
     def engines(self, tau_m_steps: float, tau_out_steps: float) -> dict[str, LearningRule]:
-        tag = (Product(("x1", "y1"), 1, -7), Product(("t",), -3, -6))
-        weight = (Product(("t", "y2"), -self.w_mantissa, self.w_exponent),)
-        out = (Product(("x1", "y1"), -self.out_mantissa, self.out_exponent),)
+        k = self.decimate
+        tag = (Product(("x1", "y1"), 1, self.tag_exponent, k), Product(("t",), *self.tag_decay, k))
+        if self.alif_impulse:
+            tag = (*tag, Product(("x2", "y3"), *self.alif_scale, k))
+        weight = (Product(("t", "y2"), -self.w_mantissa, self.w_exponent, k),)
+        out = (Product(("x1", "y1"), -self.out_mantissa, self.out_exponent, self.out_decimate),)
+        alif = {"x2_impulse": self.alif_impulse, "x2_tau": self.alif_tau} if self.alif_impulse else {}
         hidden = LearningRule(dt=tag, dw=weight, x1_impulse=self.hidden_impulse, x1_tau=int(round(tau_m_steps)),
-                              rng_seed=self.seed)
+                              rng_seed=self.seed, **alif)
         return {"w_in": hidden, "w_rec": replace(hidden, rng_seed=self.seed + 10),
                 "w_out": LearningRule(dw=out, x1_impulse=self.out_impulse, x1_tau=int(round(tau_out_steps)), rng_seed=self.seed + 20)}
 
@@ -77,7 +120,8 @@ def default_rule(graph: FixedGraph, feedback_float: np.ndarray, beta_surrogate: 
     vth_scaled = (graph.neurons.vth << VTH_SHIFT).astype(np.float64)
     psi_mult = np.round(PSI_MAX * beta_surrogate * 2**PSI_SHIFT / np.maximum(vth_scaled, 1)).astype(np.int64)
     err_shift = max(0, int(np.floor(np.log2(max(graph.v_scale, 1.0)))) - 6)
-    feedback = np.clip(np.round(feedback_float * FEEDBACK_SCALE), -MESSAGE_MAX, MESSAGE_MAX).astype(np.int64)
+    # even mantissas: Lava's Dense holds mixed-sign 8-bit weights with the last bit dropped
+    feedback = 2 * np.clip(np.round(feedback_float * FEEDBACK_SCALE / 2), -(MESSAGE_MAX // 2), MESSAGE_MAX // 2).astype(np.int64)
     return OnChipRule(psi_mult=psi_mult, err_shift=err_shift, target_scale=float(graph.v_scale), feedback=feedback,
                       **{"l_shift": 5, **rates})
 
@@ -100,6 +144,18 @@ class OnChipTrainer:
         rules = rule.engines(tau_m_steps, tau_out_steps)
         self.engines = {name: LearningEngine(rules[name], dense[name].weights, batch, dense[name].mask) for name in dense}
         self.stats = ActivityStats.empty(graph, batch, 0)
+        self.alif_y3 = ((np.asarray(graph.neurons.a_inc) > 0) & (rule.alif_impulse > 0)).astype(np.int64)  # y3 = ψ
+        self.tau_steps = (tau_m_steps, tau_out_steps)
+
+    def set_rule(self, rule: OnChipRule) -> None:
+        """Switch to ``rule`` between sequences (on a chip: the host rewrites the learning rules and the neurons'
+        settings), keeping weights, tags, traces, the engines' clocks and their random streams; the engines keep
+        their seeds (the streams were drawn from them once, at the start)."""
+        rules = rule.engines(*self.tau_steps)
+        for name, engine in self.engines.items():
+            engine.rule = replace(rules[name], rng_seed=engine.rule.rng_seed)
+        self.rule = rule
+        self.alif_y3 = ((np.asarray(self.graph.neurons.a_inc) > 0) & (rule.alif_impulse > 0)).astype(np.int64)
 
     def weights(self, name: str) -> np.ndarray:
         return self.engines[name].state.w
@@ -109,7 +165,42 @@ class OnChipTrainer:
         return shift(np.einsum("bji,bi->bj", w, pre), self.exponents[name])
 
     def run(self, batch: Batch, learn: bool = True) -> OnChipSample:
-        """Stream one sequence per chip (the batch's samples, one per chip); learning on or off."""
+        """Stream one sequence per chip (the batch's samples, one per chip); learning on or off.  Compiled
+        (:func:`neuroport.emulator.onchip_kernel.run_fused`), bit for bit :meth:`run_reference`."""
+        from neuroport.emulator.onchip_kernel import run_fused
+
+        readout, counts = run_fused(self, batch, learn)
+        return OnChipSample(readout=readout, spikes=int(counts[:, 3].sum()))
+
+    def evaluate(self, batch: Batch) -> np.ndarray:
+        """Every chip, learning off, on every sample of ``batch``: readout (chips, samples, T, n_out)."""
+        from neuroport.emulator.onchip_kernel import run_fused
+
+        size = batch.size
+        tiled = Batch(inputs=np.tile(batch.inputs, (self.batch, 1, 1)), targets=np.tile(batch.targets, (self.batch, 1, 1)),
+                      loss_mask=np.tile(batch.loss_mask, (self.batch, 1)))
+        readout, _ = run_fused(self, tiled, learn=False, chip=np.repeat(np.arange(self.batch), size))
+        return readout.reshape(self.batch, size, *readout.shape[1:])
+
+    def _scored(self, y: np.ndarray) -> np.ndarray:
+        """What the error compares with the target: y itself (``error="mse"``), or with ``error="softmax"`` a
+        hard softmax, π_k = clip(u/K + (y_k − ⌊Σ_l y_l / K⌋) >> 1, 0, u), u = round(target_scale) (for K = 2 the
+        tangent of softmax at 0: ½ + (y_0 − y_1)/4), so ẽ ≈ π − y*, cross-entropy's error."""
+        if self.rule.error == "mse":
+            return y
+        unit, k = int(round(self.rule.target_scale)), y.shape[1]
+        return np.clip(unit // k + ((y - y.sum(axis=1, keepdims=True) // k) >> 1), 0, unit)
+
+    def _rate_term(self, rate: np.ndarray, z: np.ndarray) -> np.ndarray | int:
+        """Firing-rate regularization on the neuron (``reg_target`` > 0): the rate trace r̄ ← r̄ − (r̄ >> 8) +
+        (z << 7) (r̄ ≈ spikes per step · 2^15, in place) and R = (r̄ − reg_target) >> reg_shift, added to L."""
+        if not self.rule.reg_target:
+            return 0
+        rate += (z << RATE_IMPULSE_SHIFT) - (rate >> RATE_TAU_SHIFT)
+        return (rate - self.rule.reg_target) >> self.rule.reg_shift
+
+    def run_reference(self, batch: Batch, learn: bool = True) -> OnChipSample:
+        """:meth:`run` in numpy, step by step through :class:`LearningEngine` — the readable specification."""
         g, rule, n = self.graph, self.rule, self.graph.n_rec
         x = batch.inputs.astype(np.int64)
         n_steps = x.shape[1]
@@ -122,25 +213,29 @@ class OnChipTrainer:
             engine.reset_traces()
         spikes = 0
         vth_scaled = g.neurons.vth << VTH_SHIFT
+        a_in, a_out = np.zeros((self.batch, n), np.int64), np.zeros((self.batch, g.n_out), np.int64)
+        rate = np.zeros((self.batch, n), np.int64)
         for t in range(n_steps + 1):  # one step more: the readout of the last input arrives a step later
-            z_prev = s["z"]
-            a_in = self._activation("w_in", x_prev) + self._activation("w_rec", z_prev)
-            a_out = self._activation("w_out", z_prev)
             z = step_alif(g.neurons, s, a_in, self.stats)
             free = (z > 0) | (s["r"] == 0)
             psi = np.maximum(0, PSI_MAX - ((np.abs(s["v"] - vth_scaled - s["a"]) * rule.psi_mult) >> PSI_SHIFT)) * free
-            learning_signal = np.clip((err_prev @ rule.feedback.T) >> rule.l_shift, -MESSAGE_MAX, MESSAGE_MAX)
+            window = (batch.loss_mask[:, t - 2, None] if t >= 2 else 0) if rule.reg_window else 1  # ẽ[τ−1]'s window
+            learning_signal = np.clip(((err_prev @ rule.feedback.T) >> rule.l_shift) + self._rate_term(rate, z) * window,
+                                      -MESSAGE_MAX, MESSAGE_MAX)
             y = _saturate(decay12(y, g.readout.dy) + (a_out << ACT_SHIFT), self.stats, "y")
             err = np.zeros_like(y)
             if t >= 1:
                 readout[:, t - 1] = y
                 mask = batch.loss_mask[:, t - 1, None]
-                err = np.clip((y - targets[:, t - 1]) >> rule.err_shift, -MESSAGE_MAX, MESSAGE_MAX) * mask
+                err = np.clip((self._scored(y) - targets[:, t - 1]) >> rule.err_shift, -MESSAGE_MAX, MESSAGE_MAX) * mask
             s["z"] = z
             spikes += int(z.sum())
             x_now = x[:, t] if t < n_steps else np.zeros_like(x_prev)
+            # the Dense outputs of the next step, from the weights before this step's learning (Lava's order)
+            a_in = self._activation("w_in", x_now) + self._activation("w_rec", z)
+            a_out = self._activation("w_out", z)
             if learn:
-                post = np.stack([psi, learning_signal, np.zeros_like(psi)])
+                post = np.stack([psi, learning_signal, psi * self.alif_y3])
                 self.engines["w_in"].step(x_now, post)
                 self.engines["w_rec"].step(z, post)
                 out_signal = err >> rule.out_err_shift

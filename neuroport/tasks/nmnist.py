@@ -4,14 +4,17 @@ and ``Test/<digit>/*.bin`` (the layout of N-MNIST's Train.zip / Test.zip once un
 
 A sequence is one file: its events are read by ``tonic.io.read_mnist_file``, optionally denoised
 (``tonic.transforms.Denoise``, ``denoise_us``) and downsampled (``Downsample``, integer ``downsample``), binned
-by ``ToFrame`` into frames of the model's dt over ``duration_ms``, binarized and flattened to
-(T, polarities × height × width) input spikes.  Target: the file's class, one-hot, scored in the last
-``recall_ms`` (default: the whole sequence).  The first steps stay silent as in every task
-(:data:`neuroport.tasks.poisson.SILENT_STEPS`).
+by ``ToFrame`` into frames of ``bin_ms`` of recording (default: the model's dt, real time) over the first
+``duration_ms`` of the recording, binarized and flattened to (T, polarities × height × width) input spikes,
+T = duration_ms / bin_ms; a ``bin_ms`` larger than dt plays the recording faster (fewer, denser steps).  Target:
+the file's class, one-hot, scored in the last ``recall_ms`` of the recording (default: all of it).  The first
+steps stay silent as in every task (:data:`neuroport.tasks.poisson.SILENT_STEPS`).  Frames are cached in memory
+(bit-packed, per file and encoding), so a file is read once per process.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +43,7 @@ class NMNIST:
 
     def __init__(self, *, n_in: int, n_out: int, dt_ms: float, root: str, split: str = "train",
                  sensor_size: tuple[int, int] = (34, 34), duration_ms: float = 300.0, recall_ms: float | None = None,
-                 downsample: int = 1, denoise_us: float | None = None) -> None:
+                 downsample: int = 1, denoise_us: float | None = None, bin_ms: float | None = None) -> None:
         if split not in SPLITS:
             raise ModelError(f"split must be one of {sorted(SPLITS)}, got '{split}'", path="task.params.split")
         width, height = (int(s) // int(downsample) for s in sensor_size)
@@ -51,39 +54,52 @@ class NMNIST:
         self.sensor = (int(sensor_size[0]), int(sensor_size[1]), 2)
         self.frame_size = (width, height, 2)
         self.downsample, self.denoise_us = int(downsample), denoise_us
-        self.n_steps = steps(duration_ms, dt_ms)
-        self.recall_steps = self.n_steps if recall_ms is None else steps(recall_ms, dt_ms)
+        self.bin_us = 1e3 * (bin_ms or dt_ms)
+        self.n_steps = steps(duration_ms, bin_ms or dt_ms)
+        self.recall_steps = self.n_steps if recall_ms is None else steps(recall_ms, bin_ms or dt_ms)
         self.files = class_files(Path(root).expanduser(), split, n_out)
 
     def spikes(self, path: Path) -> np.ndarray:
         """(n_steps, n_in) 0/1 input spikes of one file."""
-        from tonic import transforms
-
-        from neuroport.tasks.events import read_bin
-
-        events = read_bin(path)
-        chain = []
-        if self.denoise_us:
-            chain.append(transforms.Denoise(filter_time=self.denoise_us))
-        if self.downsample > 1:
-            chain.append(transforms.Downsample(spatial_factor=1.0 / self.downsample))
-        for transform in chain:
-            events = transform(events)
-        dt_us = self.dt_ms * 1e3
-        frames = transforms.ToFrame(sensor_size=self.frame_size, time_window=dt_us, start_time=0,
-                                    end_time=self.n_steps * dt_us)(events)
-        out = np.zeros((self.n_steps, self.n_in), dtype=np.uint8)
-        flat = (np.asarray(frames) > 0).reshape(len(frames), -1)[: self.n_steps]
-        out[: len(flat)] = flat
+        packed = _frames(str(path), Path(path).stat().st_mtime_ns, self.sensor, self.downsample, self.denoise_us, self.bin_us, self.n_steps)
+        out = np.unpackbits(packed, axis=1, count=self.n_in)
         out[:SILENT_STEPS] = 0
         return out
 
-    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
-        picks = rng.integers(0, len(self.files), batch_size)
-        inputs = np.stack([self.spikes(self.files[i][0]) for i in picks])
-        labels = np.array([self.files[i][1] for i in picks], dtype=np.int64)
-        targets = np.zeros((batch_size, self.n_steps, self.n_out))
-        targets[np.arange(batch_size), :, labels] = 1.0
-        mask = np.zeros((batch_size, self.n_steps), dtype=bool)
+    def sequences(self, indices) -> Batch:
+        """The files ``indices`` (into :attr:`files`) as one batch, in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
+        inputs = np.stack([self.spikes(self.files[i][0]) for i in indices])
+        labels = np.array([self.files[i][1] for i in indices], dtype=np.int64)
+        targets = np.zeros((len(indices), self.n_steps, self.n_out))
+        targets[np.arange(len(indices)), :, labels] = 1.0
+        mask = np.zeros((len(indices), self.n_steps), dtype=bool)
         mask[:, -self.recall_steps:] = True
         return Batch(inputs=inputs, targets=targets, loss_mask=mask, labels=labels)
+
+    def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
+        """``batch_size`` files drawn uniformly with replacement."""
+        return self.sequences(rng.integers(0, len(self.files), batch_size))
+
+
+@lru_cache(maxsize=100_000)
+def _frames(path: str, mtime_ns: int, sensor: tuple[int, int, int], downsample: int, denoise_us: float | None, bin_us: float,
+            n_steps: int) -> np.ndarray:
+    """Bit-packed (n_steps, ⌈n_in / 8⌉) frames of one file (see the module docstring); ``mtime_ns`` keys the
+    cache to the file's version."""
+    from tonic import transforms
+
+    from neuroport.tasks.events import read_bin
+
+    events = read_bin(path)
+    if denoise_us:
+        events = transforms.Denoise(filter_time=denoise_us)(events)
+    if downsample > 1:
+        events = transforms.Downsample(spatial_factor=1.0 / downsample)(events)
+    frame_size = (sensor[0] // downsample, sensor[1] // downsample, 2)
+    frames = transforms.ToFrame(sensor_size=frame_size, time_window=bin_us, start_time=0,
+                                end_time=n_steps * bin_us)(events)
+    flat = (np.asarray(frames) > 0).reshape(len(frames), -1)[:n_steps]
+    out = np.zeros((n_steps, 2 * frame_size[0] * frame_size[1]), dtype=np.uint8)
+    out[: len(flat)] = flat
+    return np.packbits(out, axis=1)

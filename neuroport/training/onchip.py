@@ -3,8 +3,15 @@
 chips each stream one sequence per iteration and learn on-line, every step; the curve is the chips' mean.
 
 On-line learning changes the weights during the very window that is scored, so the error of a sequence while it
-is learned flatters the chip (``train_error``).  After every iteration each chip is therefore also scored with
-learning off on a held-out batch (the same batch every time, drawn with its own seed): that is ``error``.
+is learned flatters the chip (``train_error``).  After every ``eval_every`` iterations each chip is therefore also scored with
+learning off on a held-out batch (the same samples every time, drawn with their own seed): that is ``error``,
+the mean over chips and samples.
+
+A learning-rate ``schedule`` [(s_1, overrides_1), (s_2, overrides_2), ...] is the host rewriting the learning
+rules between sequences: after s_k sequences per chip the rule becomes default_rule(rates ∪ overrides_1 ∪ … ∪
+overrides_k) (later overrides win), e.g. ``[(2000, {"decimate": 6, "out_decimate": 5})]`` halves every learning rate
+after 2000 sequences (η ∝ 2^−decimate).  Weights, tags, traces, the engines' clocks and random streams carry over
+(:meth:`OnChipTrainer.set_rule`); no new per-step semantics — each stretch runs an ordinary OnChipRule.
 """
 
 from __future__ import annotations
@@ -43,24 +50,51 @@ def sequence_stats(iteration: int, loss_kind: str, y: np.ndarray, batch, spikes:
     return IterationStats(iteration, mse, error, rate)
 
 
+def held_out_stats(trainer: OnChipTrainer, held_out, it: int, loss_kind: str, v_scale: float) -> IterationStats:
+    """Every chip, learning off, on every held-out sample: mean MSE and misclassified fraction over chips."""
+    readout = trainer.evaluate(held_out) / v_scale  # (chips, samples, T, n_out)
+    per_chip = [sequence_stats(it, loss_kind, y, held_out, 0, 1, 1.0) for y in readout]
+    return IterationStats(it, float(np.mean([s.loss for s in per_chip])), float(np.mean([s.error for s in per_chip])), 0.0)
+
+
+def scheduled_rates(rates: dict, schedule: list[tuple[int, dict]] | None) -> dict[int, dict]:
+    """{sequence: the rates from that sequence on} — each schedule entry's overrides on top of the ones before."""
+    stages, current = {}, dict(rates)
+    for start, overrides in sorted(schedule or [], key=lambda entry: entry[0]):
+        if start < 0:
+            raise ValueError(f"schedule entries start at a sequence ≥ 0, not {start}")
+        current = {**current, **overrides}
+        stages[int(start)] = dict(current)
+    return stages
+
+
 def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2", chips: int = 16, seed: int | None = None,
-                 rates: dict | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> OnChipResult:
-    """Quantize ``graph`` and train it on-chip for ``iterations`` sequences per chip."""
+                 rates: dict | None = None, held_out: int | None = None, eval_every: int = 1,
+                 on_iteration: Callable[[IterationStats], None] | None = None,
+                 schedule: list[tuple[int, dict]] | None = None) -> OnChipResult:
+    """Quantize ``graph`` and train it on-chip for ``iterations`` sequences per chip; every ``eval_every``
+    sequences (and after the last) each chip is scored on the same ``held_out`` samples (default: ``chips``);
+    ``schedule``: rule overrides from a given sequence on (module docstring)."""
     from neuroport.pipeline import quantize
 
     net, rule = assemble(graph), rule_of(graph)
     fixed = quantize(graph, load_hw(hw_name))
-    onchip = default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **{**DEFAULT_RATES, **(rates or {})})
+    make_rule = lambda extra: default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **extra)  # noqa: E731
+    stages = scheduled_rates({**DEFAULT_RATES, **(rates or {})}, schedule)
+    onchip = make_rule(stages.pop(0, {**DEFAULT_RATES, **(rates or {})}))
     trainer = OnChipTrainer(fixed, onchip, chips, float(np.mean(net.tau_m_ms) / net.dt_ms),
                             float(np.mean(net.tau_out_ms) / net.dt_ms))
     history = []
-    held_out = task_of(graph).batch(np.random.default_rng(HELD_OUT_SEED), chips)
+    test_batch = task_of(graph).batch(np.random.default_rng(HELD_OUT_SEED), held_out or chips)
     for it, batch in enumerate(draw_batches(graph, iterations, seed=seed, batch_size=chips)):
+        if it in stages:
+            trainer.set_rule(make_rule(stages[it]))
         sample = trainer.run(batch)
+        if (it + 1) % eval_every and it + 1 < iterations:
+            continue
         learning = sequence_stats(it, net.loss, sample.readout / fixed.v_scale, batch, sample.spikes, fixed.n_rec, net.dt_ms)
-        frozen = trainer.run(held_out, learn=False)
-        test = sequence_stats(it, net.loss, frozen.readout / fixed.v_scale, held_out, frozen.spikes, fixed.n_rec, net.dt_ms)
-        stats = replace(test, train_error=learning.error)
+        test = held_out_stats(trainer, test_batch, it, net.loss, fixed.v_scale)
+        stats = replace(test, rate_hz=learning.rate_hz, train_error=learning.error)
         history.append(stats)
         if on_iteration:
             on_iteration(stats)

@@ -13,7 +13,6 @@ from neuroport.errors import NeuroportError
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
 from neuroport.pipeline import quantize, task_batch
-from neuroport.testing.conformance import CASES
 
 pytestmark = pytest.mark.lava
 
@@ -31,13 +30,6 @@ def test_tiny_model_bit_exact(tiny_model):
     result = _backend().verify_against_emulator(fixed, batch.inputs, max_samples=2)
     assert result["bit_exact"], result
     assert result["values_compared"] == 2 * batch.n_steps * (3 * 10 + 2)
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_conformance_case(case):
-    fixed, inputs = CASES[case]()
-    result = _backend().verify_against_emulator(fixed, inputs, max_samples=inputs.shape[0])
-    assert result["bit_exact"], result
 
 
 def test_no_process_left_behind(tiny_model):

@@ -64,15 +64,27 @@ class PyNeuroportALIFModelFixed(PyLoihiProcessModel):
     z_rec: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def run_spk(self) -> None:
-        a_in = self.a_in.recv().astype(np.int64)
-        vth_scaled = self.vth << SHIFT
-        self.r[:] = np.maximum(self.r - 1, 0)
-        self.v[:] = saturate_signed(decay12(self.v, self.dv) + (a_in << SHIFT) - self.z * vth_scaled, STATE_BITS)[0]
-        self.a[:] = saturate_signed(decay12(self.a, self.da) + self.z * self.a_inc, STATE_BITS)[0]
-        spikes = (self.v >= vth_scaled + self.a) & (self.r == 0)
-        self.r[:] = np.where(spikes, self.n_ref, self.r)
-        self.z[:] = spikes
+        spikes = alif_step(self, self.a_in.recv().astype(np.int64))
         self.s_out.send(spikes)
-        row = self.time_step - 1
-        if row < self.v_rec.shape[0]:
-            self.v_rec[row], self.a_rec[row], self.z_rec[row] = self.v, self.a, self.z
+        record(self, ("v", "a", "z"))
+
+
+def alif_step(model, a_in: np.ndarray) -> np.ndarray:
+    """One ALIF step on the model's Vars (module docstring); returns the spikes (bool)."""
+    vth_scaled = model.vth << SHIFT
+    model.r[:] = np.maximum(model.r - 1, 0)
+    model.v[:] = saturate_signed(decay12(model.v, model.dv) + (a_in << SHIFT) - model.z * vth_scaled, STATE_BITS)[0]
+    model.a[:] = saturate_signed(decay12(model.a, model.da) + model.z * model.a_inc, STATE_BITS)[0]
+    spikes = (model.v >= vth_scaled + model.a) & (model.r == 0)
+    model.r[:] = np.where(spikes, model.n_ref, model.r)
+    model.z[:] = spikes
+    return spikes
+
+
+def record(model, names: tuple[str, ...]) -> None:
+    """Copy the Vars ``names`` into row ``time_step − 1`` of their ``<name>_rec`` tables (while rows last)."""
+    row = model.time_step - 1
+    for name in names:
+        table = getattr(model, f"{name}_rec")
+        if row < table.shape[0]:
+            table[row] = getattr(model, name)

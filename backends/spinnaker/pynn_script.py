@@ -1,0 +1,88 @@
+"""Standalone PyNN script for sPyNNaker, copied into every spinnaker artifact as ``run_pynn.py``.
+
+It needs only numpy and sPyNNaker (``pip install 'neuroport[spinnaker]'``), not neuroport:
+
+    python run_pynn.py ARTIFACT_DIR OUT_DIR
+
+reads ``network.json`` + ``network.npz`` (the lowered network) and ``inputs.json`` (spike times per sample) from
+ARTIFACT_DIR, builds the populations and the excitatory/inhibitory projections with ``FromListConnector``, runs
+each sample (``sim.reset()`` between them), and writes into OUT_DIR ``weights.npz`` (every projection's
+``Projection.get(["weight"], format="array")``: the weights as the board stores them), ``recorded.npz`` (spikes
+and readout ``v``; empty on a virtual board) and ``result.json``.  The machine comes from ``~/.spynnaker.cfg``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _cells(sim, spec: dict, arrays: dict, spike_times: list) -> object:
+    makers = {
+        "SpikeSourceArray": lambda: sim.SpikeSourceArray(spike_times=spike_times),
+        "IF_curr_delta": lambda: sim.IF_curr_delta(**{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
+    }
+    return makers[spec["model"]]()
+
+
+def build(sim, net: dict, arrays: dict, spike_times: list) -> tuple[dict, dict]:
+    """Populations and projections of the network on ``sim`` (pyNN.spiNNaker)."""
+    pops = {}
+    for spec in net["populations"]:
+        extra = {k: spec[k] for k in ("max_expected_summed_weight", "neurons_per_core") if spec.get(k) is not None}
+        pop = sim.Population(spec["size"], _cells(sim, spec, arrays, spike_times), label=spec["label"],
+                             additional_parameters=extra or None)
+        if spec["record"]:
+            pop.record(spec["record"])
+        pops[spec["label"]] = pop
+    projections = {}
+    for spec in net["projections"]:
+        connector = sim.FromListConnector(arrays[f"{spec['label']}.connections"])
+        projections[spec["label"]] = sim.Projection(pops[spec["pre"]], pops[spec["post"]], connector,
+                                                    receptor_type=spec["receptor"], label=spec["label"])
+    return pops, projections
+
+
+def _recorded(pops: dict, net: dict) -> dict:
+    out = {}
+    for spec in net["populations"]:
+        block = pops[spec["label"]].get_data(spec["record"], clear=True).segments[0] if spec["record"] else None
+        if block is None:
+            continue
+        for train in block.spiketrains:
+            out[f"{spec['label']}.spikes.{train.annotations.get('source_index', 0)}"] = np.asarray(train.magnitude)
+        for signal in block.analogsignals:
+            out[f"{spec['label']}.{signal.name}"] = np.asarray(signal.magnitude)
+    return out
+
+
+def main(artifact: str, out_dir: str) -> None:
+    import pyNN.spiNNaker as sim
+
+    folder, out = Path(artifact), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    net = json.loads((folder / "network.json").read_text())
+    inputs = json.loads((folder / "inputs.json").read_text())
+    with np.load(folder / "network.npz") as data:
+        arrays = {k: data[k] for k in data.files}
+    sim.setup(timestep=net["timestep_ms"])
+    pops, projections = build(sim, net, arrays, inputs["samples"][0])
+    recorded = {}
+    for index, sample in enumerate(inputs["samples"]):
+        if index:
+            sim.reset()
+            pops[net["input_label"]].set(spike_times=sample)
+        sim.run(inputs["n_steps"] * net["timestep_ms"])
+        recorded.update({f"sample{index}.{k}": v for k, v in _recorded(pops, net).items()})
+    weights = {k: np.asarray(p.get(["weight"], format="array"), dtype=np.float64) for k, p in projections.items()}
+    sim.end()
+    np.savez(out / "weights.npz", **weights)
+    np.savez(out / "recorded.npz", **recorded)
+    (out / "result.json").write_text(json.dumps({"samples": len(inputs["samples"]), "recorded": sorted(recorded)}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -1,0 +1,93 @@
+"""On-chip e-prop on loihi-sim: Lava's learning engine (LearningDense / LearningSparse with Loihi3FLearningRule),
+driven by neuroport's learning ALIF and error readout, ends with exactly the weights of the emulator's
+OnChipTrainer after several sequences — and every readout value on the way is equal too.
+
+Lava is the independent reference for the learning arithmetic; the emulator streams the same sequences through
+one chip."""
+
+from __future__ import annotations
+
+import multiprocessing
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from neuroport.emulator.onchip import OnChipTrainer, default_rule
+from neuroport.errors import UnsupportedError
+from neuroport.hw import load_hw
+from neuroport.ir import load_model
+from neuroport.ir.network import assemble
+from neuroport.pipeline import quantize
+from neuroport.tasks import Batch
+from neuroport.training.eprop import draw_batches, rule_of
+
+pytestmark = pytest.mark.lava
+SEQUENCES = 3
+
+
+def setup(model, **rates):
+    graph = load_model(model)
+    net = assemble(graph)
+    fixed = quantize(graph, load_hw("loihi2"))
+    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **{"w_exponent": -5, "out_exponent": -5, **rates})
+    batch = draw_batches(graph, 1, batch_size=SEQUENCES, seed=11)[0]
+    return fixed, rule, batch, float(net.tau_m_ms[0]), float(net.tau_out_ms[0])
+
+
+def emulator_run(fixed, rule, batch, tau_m, tau_out):
+    trainer = OnChipTrainer(fixed, rule, 1, tau_m, tau_out)
+    readout = [trainer.run(Batch(batch.inputs[k:k + 1], batch.targets[k:k + 1], batch.loss_mask[k:k + 1])).readout[0]
+               for k in range(batch.size)]
+    return {name: trainer.weights(name)[0] for name in ("w_in", "w_rec", "w_out")}, np.stack(readout)
+
+
+def assert_lava_equals_emulator(fixed, rule, batch, tau_m, tau_out):
+    """Lava and the emulator stream ``batch``: equal readout at every step, equal learned weights, all moved."""
+    from neuroport.backends.loihi.onchip import train_on_loihi_sim
+
+    lava = train_on_loihi_sim(fixed, rule, batch, tau_m, tau_out)
+    weights, readout = emulator_run(fixed, rule, batch, tau_m, tau_out)
+    np.testing.assert_array_equal(lava.readout, readout)
+    for name, w in weights.items():
+        np.testing.assert_array_equal(lava.weights[name], w, err_msg=name)
+        assert np.count_nonzero(w != fixed.dense()[name].weights) >= 5, f"{name} must have learned"
+    return lava
+
+
+@pytest.mark.parametrize("autapses", [False, True], ids=["sparse-no-autapses", "dense"])
+def test_lava_learns_exactly_the_emulators_weights(tiny_doc, tmp_path, autapses):
+    from neuroport.quantization.loihi import lava_dense_weights
+
+    from tests.conftest import write_yaml
+
+    tiny_doc["projections"][1]["zero_diagonal"] = not autapses
+    fixed, rule, batch, tau_m, tau_out = setup(write_yaml(tmp_path, tiny_doc))
+    w_rec = fixed.w_rec.weights.copy()
+    w_rec[0, 1], w_rec[1, 0] = 0, 1  # present synapses of weight 0 (Lava's sparse structure drops them) still learn
+    fixed = replace(fixed, w_rec=replace(fixed.w_rec, weights=lava_dense_weights(w_rec)))
+    lava = assert_lava_equals_emulator(fixed, rule, batch, tau_m, tau_out)
+    assert np.all(lava.weights["w_rec"][~fixed.w_rec.mask] == 0)
+    assert lava.spikes.sum() > 20
+    assert multiprocessing.active_children() == []
+
+
+OPTIONS = {"hidden_impulse": 48, "l_shift": 4, "error": "softmax", "decimate": 1, "tag_exponent": -4, "tag_decay": (-3, -2),
+           "out_impulse": 8, "out_err_shift": 1, "out_decimate": 1, "reg_target": 328, "reg_shift": 4, "reg_window": True,
+           "alif_impulse": 2, "alif_tau": 2000, "alif_scale": (-1, -6)}
+
+
+def test_lava_learns_exactly_with_every_rule_option(tiny_model):
+    """Decimation, the ALIF eligibility term (x2, y3 = ψ on ALIF neurons), the hard-softmax error and windowed rate
+    regularization — the options of the best evidence-accumulation rule — in Lava as in the emulator."""
+
+    assert_lava_equals_emulator(*setup(tiny_model, **OPTIONS))
+
+
+def test_odd_feedback_is_refused(tiny_model):
+    from neuroport.backends.loihi.onchip import train_on_loihi_sim
+
+    fixed, rule, batch, tau_m, tau_out = setup(tiny_model)
+    odd = replace(rule, feedback=rule.feedback | 1)
+    with pytest.raises(UnsupportedError, match="even"):
+        train_on_loihi_sim(fixed, odd, batch, tau_m, tau_out)
