@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from neuroport.quantization.loihi import lava_dense_weights
+from onchip_vs_float import BEST_RATES  # the best on-chip rule for evidence accumulation (results/onchip_vs_float.md)
 
 from neuroport.emulator.fixed import emulate
 from neuroport.emulator.onchip import OnChipTrainer, default_rule
@@ -34,10 +35,6 @@ from neuroport.training.eprop import draw_batches, rule_of, task_of
 from neuroport.training.onchip import DEFAULT_RATES, HELD_OUT_SEED, sequence_stats
 
 ROOT = Path(__file__).resolve().parents[1]
-# the best on-chip rule for evidence accumulation found with benchmarks/onchip_vs_float.py (results/onchip_vs_float.md)
-BEST_RATES = {"hidden_impulse": 48, "l_shift": 4, "error": "softmax", "decimate": 5, "tag_exponent": -4, "tag_decay": [-3, -2],
-              "out_impulse": 8, "out_err_shift": 1, "out_decimate": 4, "reg_target": 328, "reg_shift": 4, "reg_window": True,
-              "alif_impulse": 2, "alif_tau": 2000, "alif_scale": [-1, -6]}
 
 
 def setup(model: Path, rates: dict):

@@ -33,28 +33,43 @@ STOP_TIMEOUT_S = 10.0  # a runtime that has not stopped by then is taken down pr
 @contextmanager
 def lava_session(process, run_cfg) -> Iterator[None]:
     """Create the Lava runtime of ``process`` and stop it however the block ends — success, error or Ctrl-C —
-    leaving no process behind.  The runtime's processes are started with SIGINT ignored, so Ctrl-C reaches only
-    this process, which then stops them in order; and since Lava's ``stop`` waits for ever once one of them has
-    died, it runs on a watchdog thread and what remains is terminated after ``STOP_TIMEOUT_S``."""
+    leaving no process behind.  While the runtime's processes start, SIGINT only records itself: they inherit
+    that handler and so never see Ctrl-C, which reaches only this process — once they have started, a Ctrl-C that
+    came during start-up is raised here — and this process stops them in order.  Since Lava's ``stop`` waits for
+    ever once one of them has died, it runs on a watchdog thread and what remains is terminated after
+    ``STOP_TIMEOUT_S``."""
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
     before = set(multiprocessing.active_children())
+    started: list = []
+    interrupted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum)) if in_main else None
     try:
-        process.create_runtime(run_cfg=run_cfg)
-    finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-        started = [p for p in multiprocessing.active_children() if p not in before]
-    try:
+        try:
+            process.create_runtime(run_cfg=run_cfg)
+        finally:
+            started = [p for p in multiprocessing.active_children() if p not in before]
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            raise KeyboardInterrupt
         yield
     finally:
         stop_runtime(process, started)
 
 
+def _stop_lava(process) -> None:
+    """Lava's ``stop``; a runtime left inconsistent by an interrupt may answer with an error — what it leaves
+    running is terminated by :func:`stop_runtime` either way."""
+    try:
+        process.stop()
+    except (RuntimeError, OSError, ValueError):
+        pass
+
+
 def stop_runtime(process, children: list, timeout_s: float = STOP_TIMEOUT_S) -> None:
     """Lava's ``stop`` on a watchdog thread, then terminate whichever of the runtime's ``children`` still runs."""
     if getattr(process, "runtime", None) is not None:
-        stopper = threading.Thread(target=process.stop, daemon=True, name="lava-stop")
+        stopper = threading.Thread(target=_stop_lava, args=(process,), daemon=True, name="lava-stop")
         stopper.start()
         stopper.join(timeout_s)
     for child in children:

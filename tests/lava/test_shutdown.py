@@ -18,25 +18,25 @@ pytestmark = pytest.mark.lava
 LAVA_PROCESSES = 4  # RingBuffer, ALIF, readout, Dense ×3 (and the runtime service): at least this many children
 
 
-def _children_when_running(proc: subprocess.Popen, timeout_s: float = 120.0) -> list[psutil.Process]:
+def _children_when_running(proc: subprocess.Popen, settle_s: float, timeout_s: float = 120.0) -> list[psutil.Process]:
     parent = psutil.Process(proc.pid)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline and proc.poll() is None:
         children = parent.children(recursive=True)
-        if len(children) >= LAVA_PROCESSES:
-            time.sleep(1.0)  # inside the run
+        if len(children) >= (1 if settle_s == 0 else LAVA_PROCESSES):
+            time.sleep(settle_s)
             return parent.children(recursive=True)
         time.sleep(0.1)
     raise AssertionError("the Lava run never started")
 
 
-def test_ctrl_c_stops_every_lava_process():
+def test_ctrl_c_stops_every_lava_process(settle_s: float = 1.0):
     command = [sys.executable, "-m", "neuroport.cli", "verify", str(ROOT / "examples" / "evidence_accumulation.yaml"),
                "--target", "loihi-sim", "--samples", "4"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
     try:
-        children = _children_when_running(proc)
+        children = _children_when_running(proc, settle_s)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         _, err = proc.communicate(timeout=60)
     finally:
