@@ -33,8 +33,10 @@ def _children_when_running(proc: subprocess.Popen, settle_s: float, timeout_s: f
 def test_ctrl_c_stops_every_lava_process(settle_s: float = 1.0):
     command = [sys.executable, "-m", "neuroport.cli", "verify", str(ROOT / "examples" / "evidence_accumulation.yaml"),
                "--target", "loihi-sim", "--samples", "4"]
+    # a terminal's process: SIGINT at its default (pytest-xdist workers ignore it, and children inherit that)
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         children = _children_when_running(proc, settle_s)
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
