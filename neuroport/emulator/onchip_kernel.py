@@ -22,23 +22,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from neuroport.emulator.fixed_kernel import _decay12, _shift  # numerics.decay12 / shift, compiled
 from neuroport.emulator.loihi_learning import book_kernel_run, kernel_view
 
 ACC_LIMIT = 2**15
 TRACE_MAX = 127
 PSI_MAX = 127
 MESSAGE_MAX = 127
-
-
-@njit(cache=True, inline="always")
-def _shift(v, e):  # pragma: no cover
-    return v << e if e >= 0 else v >> -e
-
-
-@njit(cache=True, inline="always")
-def _decay12(x, d):  # pragma: no cover
-    p = x * (4096 - d)
-    return p >> 12 if p >= 0 else -((-p) >> 12)
 
 
 @njit(cache=True, inline="always")
