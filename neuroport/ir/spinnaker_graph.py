@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroport.mapping import MaskView  # the synapses of one matrix, whatever the receptor
+
 SPINNAKER_FORMAT_VERSION = 1
 RECEPTORS = ("excitatory", "inhibitory")
 
@@ -77,13 +79,6 @@ class SpiNNakerNeurons:
 
 
 @dataclass(frozen=True, eq=False)
-class MaskUnion:
-    """The synapses of one float matrix, whatever the receptor (what the generic mapper needs)."""
-
-    mask: np.ndarray
-
-
-@dataclass(frozen=True, eq=False)
 class SpiNNakerGraph:
     """A quantized network for sPyNNaker; duck-types the parts of FixedGraph the pipeline reads."""
 
@@ -125,19 +120,19 @@ class SpiNNakerGraph:
     def of(self, dense: str) -> tuple[SpiNNakerProjection, ...]:
         return tuple(p for p in self.projections if p.dense == dense)
 
-    def _union(self, dense: str) -> MaskUnion:
-        return MaskUnion(np.logical_or.reduce([p.mask for p in self.of(dense)]))
+    def _union(self, dense: str) -> MaskView:
+        return MaskView(np.logical_or.reduce([p.mask for p in self.of(dense)]))
 
     @property
-    def w_in(self) -> MaskUnion:
+    def w_in(self) -> MaskView:
         return self._union("w_in")
 
     @property
-    def w_rec(self) -> MaskUnion:
+    def w_rec(self) -> MaskView:
         return self._union("w_rec")
 
     @property
-    def w_out(self) -> MaskUnion:
+    def w_out(self) -> MaskView:
         return self._union("w_out")
 
     def weights_na(self, dense: str) -> np.ndarray:
