@@ -78,25 +78,21 @@ def measure_learning(n: int, steps: int, chips: int, tmp: Path) -> dict:
 
     from neuroport.backends.loihi.onchip import train_on_loihi_sim
 
-    from neuroport.emulator.onchip import OnChipTrainer, default_rule
-    from neuroport.ir.network import assemble
-    from neuroport.training.eprop import rule_of
-    from neuroport.training.onchip import DEFAULT_RATES
+    from neuroport.training.onchip import onchip_setup
 
     graph = load_model(sized_model(n, tmp))
-    net, fixed = assemble(graph), quantize(graph, load_hw("loihi2"))
-    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **DEFAULT_RATES)
-    tau_m, tau_out = float(net.tau_m_ms[0] / net.dt_ms), float(net.tau_out_ms[0] / net.dt_ms)
+    chip = onchip_setup(graph)
+    fixed, rule, tau_m, tau_out = chip.fixed, chip.rule, chip.tau_m_steps, chip.tau_out_steps
     one, many = learning_batch(graph, steps, 1), learning_batch(graph, steps, chips)
     t0 = time.perf_counter()
     lava = train_on_loihi_sim(fixed, rule, one, tau_m, tau_out)
     lava_s = time.perf_counter() - t0
-    OnChipTrainer(fixed, rule, 1, tau_m, tau_out).run(one)  # compile once (numba cache)
-    single = OnChipTrainer(fixed, rule, 1, tau_m, tau_out)
+    chip.trainer(1).run(one)  # compile once (numba cache)
+    single = chip.trainer(1)
     t0 = time.perf_counter()
     single.run(one)
     emu_single_s = time.perf_counter() - t0
-    batched = OnChipTrainer(fixed, rule, chips, tau_m, tau_out)
+    batched = chip.trainer(chips)
     t0 = time.perf_counter()
     batched.run(many)
     emu_batch_s = time.perf_counter() - t0

@@ -25,24 +25,14 @@ from neuroport.quantization.loihi import lava_dense_weights
 from onchip_vs_float import BEST_RATES  # the best on-chip rule for evidence accumulation (results/onchip_vs_float.md)
 
 from neuroport.emulator.fixed import emulate
-from neuroport.emulator.onchip import OnChipTrainer, default_rule
-from neuroport.hw import load_hw
+from neuroport.emulator.onchip import OnChipTrainer
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
-from neuroport.pipeline import quantize
 from neuroport.tasks import Batch
-from neuroport.training.eprop import draw_batches, rule_of, task_of
-from neuroport.training.onchip import DEFAULT_RATES, HELD_OUT_SEED, sequence_stats
+from neuroport.training.eprop import draw_batches, task_of
+from neuroport.training.onchip import HELD_OUT_SEED, onchip_setup, sequence_stats
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def setup(model: Path, rates: dict):
-    graph = load_model(model)
-    net, fixed = assemble(graph), quantize(graph, load_hw("loihi2"))
-    rates = {k: tuple(v) if isinstance(v, list) else v for k, v in rates.items()}
-    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **{**DEFAULT_RATES, **rates})
-    return graph, net, fixed, rule, float(net.tau_m_ms[0] / net.dt_ms), float(net.tau_out_ms[0] / net.dt_ms)
 
 
 def score(fixed, weights: dict, held_out: Batch, net) -> dict:
@@ -86,7 +76,9 @@ def main() -> None:
     args = ap.parse_args()
     from neuroport.backends.loihi.onchip import LavaOnChipNetwork
 
-    graph, net, fixed, rule, tau_m, tau_out = setup(Path(args.model), json.loads(args.rates))
+    graph = load_model(Path(args.model))
+    net, chip = assemble(graph), onchip_setup(graph, rates=json.loads(args.rates))
+    fixed, rule, tau_m, tau_out = chip.fixed, chip.rule, chip.tau_m_steps, chip.tau_out_steps
     stream = draw_batches(graph, args.warmup + args.sequences, seed=args.seed, batch_size=1)
     stream = Batch(*(np.concatenate([getattr(b, f) for b in stream]) for f in ("inputs", "targets", "loss_mask")))
     held_out = task_of(graph).batch(np.random.default_rng(HELD_OUT_SEED), args.held_out)

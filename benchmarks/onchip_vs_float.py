@@ -37,7 +37,7 @@ import numpy as np
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
 from neuroport.training.eprop import draw_batches, rule_of, train_on_batches
-from neuroport.training.onchip import DEFAULT_RATES, train_onchip
+from neuroport.training.onchip import train_onchip
 
 ROOT = Path(__file__).resolve().parents[1]
 # the best on-chip configuration so far (module docstring): the rule and the host's learning-rate schedule
@@ -58,13 +58,10 @@ def sequences_to_solve(seen: list[int], errors: list[float], window: int, thresh
 def speed(graph, hw: str, chips: int, rates: dict) -> dict:
     """Seconds per chip-sequence of the numpy specification and of the fused kernel, same chips, same sequence
     (``rates`` {}: the default rule, every product every step, as the Lava processes run it)."""
-    from neuroport.emulator.onchip import OnChipTrainer, default_rule
-    from neuroport.hw import load_hw
-    from neuroport.pipeline import quantize
+    from neuroport.training.onchip import onchip_setup
 
-    net, fixed = assemble(graph), quantize(graph, load_hw(hw))
-    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **{**DEFAULT_RATES, **rates})
-    make = lambda: OnChipTrainer(fixed, rule, chips, float(np.mean(net.tau_m_ms)), float(np.mean(net.tau_out_ms)))  # noqa: E731
+    setup = onchip_setup(graph, hw, rates)
+    make = lambda: setup.trainer(chips)  # noqa: E731
     batch = draw_batches(graph, 1, batch_size=chips)[0]
     fused = make()
     fused.run(batch)  # compile (cached after the first time)

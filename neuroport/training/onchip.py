@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from neuroport.emulator.onchip import OnChipTrainer, default_rule
+from neuroport.emulator.onchip import OnChipRule, OnChipTrainer, default_rule
 from neuroport.hw import load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
@@ -30,6 +30,32 @@ from neuroport.training.eprop import IterationStats, draw_batches, rule_of, task
 
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
+
+
+@dataclass(frozen=True, eq=False)
+class OnChipSetup:
+    """A model quantized for on-chip e-prop: the FixedGraph, its rule, and the time constants (in steps) of the
+    learning engines' presynaptic traces."""
+
+    fixed: FixedGraph
+    rule: OnChipRule
+    tau_m_steps: float
+    tau_out_steps: float
+
+    def trainer(self, chips: int) -> OnChipTrainer:
+        return OnChipTrainer(self.fixed, self.rule, chips, self.tau_m_steps, self.tau_out_steps)
+
+
+def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None = None) -> OnChipSetup:
+    """Quantize ``graph`` for ``hw_name`` and build its on-chip rule: :func:`default_rule` with ``DEFAULT_RATES``
+    and then ``rates`` (an OnChipRule override; JSON lists become tuples)."""
+    from neuroport.pipeline import quantize
+
+    net = assemble(graph)
+    fixed = quantize(graph, load_hw(hw_name))
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
+    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **overrides)
+    return OnChipSetup(fixed, rule, float(np.mean(net.tau_m_ms) / net.dt_ms), float(np.mean(net.tau_out_ms) / net.dt_ms))
 
 
 @dataclass

@@ -13,14 +13,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from neuroport.emulator.onchip import OnChipTrainer, default_rule
+from neuroport.emulator.onchip import OnChipTrainer
 from neuroport.errors import UnsupportedError
-from neuroport.hw import load_hw
 from neuroport.ir import load_model
-from neuroport.ir.network import assemble
-from neuroport.pipeline import quantize
 from neuroport.tasks import Batch
-from neuroport.training.eprop import draw_batches, rule_of
+from neuroport.training.eprop import draw_batches
+from neuroport.training.onchip import onchip_setup
 
 pytestmark = pytest.mark.lava
 SEQUENCES = 3
@@ -28,11 +26,9 @@ SEQUENCES = 3
 
 def setup(model, **rates):
     graph = load_model(model)
-    net = assemble(graph)
-    fixed = quantize(graph, load_hw("loihi2"))
-    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **{"w_exponent": -5, "out_exponent": -5, **rates})
+    chip = onchip_setup(graph, rates={"w_exponent": -5, "out_exponent": -5, **rates})
     batch = draw_batches(graph, 1, batch_size=SEQUENCES, seed=11)[0]
-    return fixed, rule, batch, float(net.tau_m_ms[0]), float(net.tau_out_ms[0])
+    return chip.fixed, chip.rule, batch, chip.tau_m_steps, chip.tau_out_steps
 
 
 def emulator_run(fixed, rule, batch, tau_m, tau_out):
