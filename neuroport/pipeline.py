@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from neuroport.emulator.fixed import emulate
-from neuroport.emulator.reference import float_activity, simulate
+from neuroport.emulator.reference import simulate
 from neuroport.emulator.spinnaker import emulate_spinnaker
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
@@ -20,7 +21,7 @@ from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
-from neuroport.mapping import Structure, map_graph
+from neuroport.mapping import map_graph
 from neuroport.reporters.energy import EnergyReport, energy_report
 from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
 from neuroport.tasks import Batch
@@ -171,20 +172,17 @@ def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarra
                  f"bit-accurate emulator ({hw.family} profile)", _rates(graph, stats))
 
 
-def _costs_float(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
-    """For families without an emulator profile yet: activity counted on the float reference run."""
-    net = assemble(graph)
-    run = simulate(net, inputs, record_states=False)
-    starts = np.cumsum([0] + [p.size for p in graph.populations])
-    pops = tuple((p.name, p.kind, int(a), int(b)) for p, a, b in zip(graph.populations, starts[:-1], starts[1:], strict=True))
-    stats = float_activity(net, inputs.astype(np.float64), run, pops)
-    metrics = float_metrics(net, inputs, run.z, hw.fmt("weight").bits, hw.fmt("v").bits)
-    return Costs(energy_report(target, graph, stats, hw, map_graph(Structure.of(net), hw)), metrics,
-                 f"float reference (no {hw.family} fixed-point emulator profile yet: activity of the float model)",
-                 _rates(graph, stats))
+def _costs_spinnaker(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
+    """Activity of the s16.15 emulator (what sPyNNaker computes); metrics on the weights the board holds."""
+    fixed = quantize(graph, hw)
+    trace, stats = emulate_fixed(fixed, inputs)
+    held = SimpleNamespace(n_rec=fixed.n_rec, n_out=fixed.n_out, **{d: fixed.weights_na(d) for d in ("w_in", "w_rec", "w_out")})
+    metrics = float_metrics(held, inputs, trace.spikes, hw.fmt("weight").bits, hw.fmt("v").bits)
+    return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), metrics,
+                 f"bit-accurate emulator ({hw.family} s16.15 profile)", _rates(graph, stats))
 
 
-COST_PATHS = {"loihi": _costs_fixed, "spinnaker": _costs_float}
+COST_PATHS = {"loihi": _costs_fixed, "spinnaker": _costs_spinnaker}
 
 
 def costs(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:

@@ -71,3 +71,23 @@ def test_spikes_between_tiles_cost_hops():
     assert s0 > 0 and s1 > 0
     assert deliveries == 2 * (s0 + s1)
     assert hops == s0 * (2 + 3) + s1 * (1 + 2)
+
+
+def test_spinnaker_report_counts_the_s1615_emulators_spikes():
+    """`report --target spinnaker` counts the packets of the s16.15 emulator's run (reset to V_reset, input lost while
+    refractory), not of the float model: one packet per spike of the emulator, idle + active cores for the run."""
+    from neuroport.emulator.reference import simulate
+    from neuroport.emulator.spinnaker import emulate_spinnaker
+    from neuroport.ir.loader import load_model
+    from neuroport.ir.network import assemble
+    from neuroport.pipeline import costs, quantize, task_batch
+
+    graph = load_model("results/pattern_generation_trained.yaml")
+    hw = load_hw("spinnaker1")
+    inputs = task_batch(graph, 2, seed=5).inputs
+    trace, _ = emulate_spinnaker(quantize(graph, hw), inputs)
+    report = costs(graph, "spinnaker", hw, inputs)
+    packets = next(ln for ln in report.energy.lines if ln.item == "spike packets")
+    assert packets.count == trace.spikes.sum() / 2
+    assert trace.spikes.sum() != simulate(assemble(graph), inputs).z.sum()  # the two models differ on this input
+    assert "s16.15" in report.activity_source
