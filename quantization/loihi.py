@@ -16,18 +16,23 @@ Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
-from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.float_graph import LIF_KINDS, FloatGraph
 from neuroport.ir.network import Network, assemble
 from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
 EXPONENT_SEARCH = 2  # weight exponents below the one that fits every weight that quantize_dense tries
+# Lava 0.10 DelayDense (PyDelayDenseModelBitAcc): "Loihi 2 has a maximum of 6 bits for delays" (Lava delays 0–63,
+# where Lava's delay 0 is neuroport's delay 1)
+MAX_DELAY_STEPS = 64
 CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
 
 
@@ -108,11 +113,41 @@ def calibration_peak(net: Network, inputs: np.ndarray) -> float:
     return float(max(np.abs(run.v).max(), np.abs(net.v_th + net.beta * run.a).max(), np.abs(run.y).max()))
 
 
+def with_delays(dense: FixedDense, net: Network, name: str) -> FixedDense:
+    """``dense`` with the delays of matrix ``name`` (kept None when all are 1: a plain Dense)."""
+    if not net.is_delayed(name):
+        return dense
+    return replace(dense, delays=np.asarray(net.delays[name], dtype=np.int64).copy())
+
+
+def refuse_foreign_neurons(graph: FloatGraph, hw: HwConfig) -> None:
+    """Loihi's neuron is CUBA LIF (ALIF is neuroport's Lava process on it): refuse other neuron models."""
+    for i, pop in enumerate(graph.populations):
+        if pop.kind not in LIF_KINDS:
+            raise UnsupportedError(
+                f"{hw.name} has no {pop.kind.capitalize()} neuron: Loihi's neuron is CUBA LIF; a custom "
+                f"microcode/process would be needed (population '{pop.name}')", path=f"populations[{i}].model")
+
+
+def refuse_eprop_plus(graph: FloatGraph, hw: HwConfig) -> None:
+    """e-prop+ neurons (NEST's eprop_iaf) reset in the spike step; the fixed-point neurons (and the targets they
+    emulate) reset one step after it, so an e-prop+-trained model would run with other dynamics: refuse it."""
+    if graph.learning is not None and graph.learning.variant == "eprop_plus":
+        raise UnsupportedError(
+            f"{hw.name} does not support learning.variant 'eprop_plus': e-prop+ neurons reset in the spike step, "
+            "the fixed-point neuron models reset one step after the spike, so the trained network would run with "
+            "other dynamics", path="learning.variant")
+
+
 def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> FixedGraph:
     """Quantize a FloatGraph for a Loihi-family config (module docstring); with ``calibration_inputs``
     (batch, steps, n_in), the voltage scale comes from the float ranges seen on them."""
-    if any(p.delay_steps != 1 for p in graph.projections):
-        raise UnsupportedError("synaptic delays other than 1 step are not supported by the Loihi profile yet")
+    refuse_foreign_neurons(graph, hw)
+    refuse_eprop_plus(graph, hw)
+    too_long = [p.name for p in graph.projections if p.delay_steps > MAX_DELAY_STEPS]
+    if too_long:
+        raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {MAX_DELAY_STEPS}, the longest "
+                               "delay of Loihi 2's DelayDense (6-bit delays)")
     net = assemble(graph)
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
     v_scale = choose_v_scale(net, hw, peak)
@@ -132,8 +167,7 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     return FixedGraph(
         name=graph.name, profile="loihi", hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms,
         neurons=neurons, readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
-        w_in=quantize_dense(net.w_in, net.w_in_mask, v_scale, hw),
-        w_rec=quantize_dense(net.w_rec, net.w_rec_mask, v_scale, hw),
-        w_out=quantize_dense(net.w_out, net.w_out_mask, v_scale, hw),
+        **{name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), v_scale, hw), net, name)
+           for name in ("w_in", "w_rec", "w_out")},
         v_scale=v_scale, loss=net.loss,
     )

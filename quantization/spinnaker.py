@@ -19,8 +19,10 @@ With the worst-case shift no ring buffer can saturate (Σ stored < 2^F), so the 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
-from neuroport.quantization.loihi import CALIBRATION_MARGIN, HEADROOM, calibration_peak
+from neuroport.quantization.loihi import CALIBRATION_MARGIN, HEADROOM, calibration_peak, refuse_eprop_plus
 from neuroport.quantization.report import TensorError
 
 from neuroport.emulator.spinnaker import ceil_accum, encode, expk, kdivk
@@ -73,6 +75,21 @@ def split(dense: str, current_na: np.ndarray, mask: np.ndarray, shifts: dict[str
     return out
 
 
+def by_delay(projections: list[SpiNNakerProjection], net: Network) -> list[SpiNNakerProjection]:
+    """Split each projection by synaptic delay (a PyNN projection here has one delay): ``<name>_d<d>`` holds the
+    synapses of delay d; projections of an undelayed matrix stay whole."""
+    out = []
+    for p in projections:
+        if not net.is_delayed(p.dense):
+            out.append(p)
+            continue
+        for d, sel in net.delay_groups(p.dense):
+            part = p.mask & sel
+            if part.any():
+                out.append(replace(p, name=f"{p.name}_d{d}", weights=np.where(part, p.weights, 0), mask=part, delay_steps=d))
+    return out
+
+
 def choose_mv_per_unit(net: Network, mem: dict[str, dict[str, np.ndarray]], peak: float | None, hw: HwConfig) -> float:
     """The largest power of two mV per float unit keeping v, thresholds and α = I · R inside the state word."""
     bound = peak / CALIBRATION_MARGIN if peak else HEADROOM * float(np.max(net.v_th))
@@ -100,10 +117,27 @@ def _populations(graph: FloatGraph) -> tuple[tuple[str, str, int, int], ...]:
     return tuple((p.name, p.kind, int(a), int(b)) for p, a, b in zip(graph.populations, starts[:-1], starts[1:], strict=True))
 
 
+# sPyNNaker's native Izhikevich cell (IZK_curr_exp, neural_modelling/src/neuron/models/neuron_model_izh_impl.h) is
+# a different discretization of the model neuroport trains (neuroport/emulator/izhikevich.py)
+SPINNAKER_IZHIKEVICH = (
+    "sPyNNaker's only Izhikevich cells (IZK_curr_exp, IZK_cond_exp) have exponential synapses and integrate with an "
+    "RK2 midpoint step (0.040008544921875 v², a 1.85·h step after each spike), not the forward-Euler, one-step-input "
+    "model neuroport trains, and neuroport's s16.15 profile (IF_curr_delta) has no Izhikevich neuron; compile and "
+    "verify for SpiNNaker support LIF/ALIF only")
+
+
+def refuse_izhikevich(graph: FloatGraph, hw: HwConfig) -> None:
+    """Refuse Izhikevich populations (see SPINNAKER_IZHIKEVICH)."""
+    for i, pop in enumerate(graph.populations):
+        if pop.kind == "izhikevich":
+            raise UnsupportedError(f"{hw.name}: population '{pop.name}' is Izhikevich: {SPINNAKER_IZHIKEVICH}",
+                                   path=f"populations[{i}].model")
+
+
 def quantize_spinnaker(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> SpiNNakerGraph:
     """Quantize a FloatGraph for a SpiNNaker-family config (module docstring)."""
-    if any(p.delay_steps != 1 for p in graph.projections):
-        raise UnsupportedError("synaptic delays other than 1 step are not in the SpiNNaker emulator profile yet")
+    refuse_izhikevich(graph, hw)
+    refuse_eprop_plus(graph, hw)
     net, frac = assemble(graph), hw.param("state_frac_bits")
     mem = {"rec": membrane(net.tau_m_ms, net.dt_ms, frac), "out": membrane(net.tau_out_ms, net.dt_ms, frac)}
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
@@ -122,7 +156,7 @@ def quantize_spinnaker(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.n
         masks = [getattr(net, k + "_mask") for k in mats]
         shifts = {r: shift_for(s, hw) for r, s in worst_sums(currents, masks).items()}
         for k, c, m in zip(mats, currents, masks, strict=True):
-            projections += split(k, c, m, shifts, hw)
+            projections += by_delay(split(k, c, m, shifts, hw), net)
     return SpiNNakerGraph(name=graph.name, hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms, neurons=neurons,
                           readout=readout, projections=tuple(projections), n_inputs=net.n_in, v_scale=mvpu * 2.0**frac,
                           frac_bits=frac, state_bits=hw.fmt("v").bits, overflow=hw.fmt("v").overflow, loss=net.loss)

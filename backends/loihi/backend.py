@@ -39,6 +39,10 @@ def design_rules(graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
         found.append(Diagnostic("error", f"vth {graph.neurons.vth.max()} exceeds the {hw.param('vth_max')} the field holds", "neurons"))
     if graph.neurons.kind != "alif":
         found.append(Diagnostic("error", f"neuron kind '{graph.neurons.kind}' is not lowered by this backend", "neurons"))
+    for name, dense in graph.dense().items():
+        if dense.max_delay > 64:
+            found.append(Diagnostic("error", f"delay of {dense.max_delay} steps: Lava's DelayDense holds delays up to 64 "
+                                    "steps (6 bits)", name))
     return found
 
 
@@ -48,7 +52,8 @@ class LoihiSimBackend:
     def capabilities(self, hw: HwConfig | None = None) -> Capabilities:
         return Capabilities(neuron_models=("lif", "alif"), on_chip_learning=True, bit_exact=True, default_hw="loihi2",
                             requires=("lava",), extra="loihi",
-                            unsupported={"synaptic delays": "only the one-step Dense delay",
+                            unsupported={"synaptic delays above 64 steps": "Lava's DelayDense holds 6-bit delays (0–63)",
+                                         "on-chip learning with synaptic delays": "the learning engine's traces are not delayed",
                                          "on-chip learning through run()": "learning needs targets and a rule: "
                                          "neuroport train MODEL --on-chip --target loihi-sim "
                                          "(neuroport.backends.loihi.onchip.train_on_loihi_sim)"})

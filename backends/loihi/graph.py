@@ -4,7 +4,8 @@
                                           ▼
                          ┌──────► NeuroportALIF ──Dense(w_out)──► NeuroportReadout
                          └─Dense(w_rec)──┘
-Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``); the neuron and readout processes are neuroport's
+Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``), or its ``DelayDense`` (``PyDelayDenseModelBitAcc``, delays
+d − 1) for a connection with synaptic delays; the neuron and readout processes are neuroport's
 (:mod:`neuroport.backends.loihi.lava_procs`).  ``to_fixed`` decodes it back to the FixedGraph.
 """
 
@@ -18,6 +19,18 @@ from typing import Any
 from neuroport.ir.fixed_graph import FixedGraph
 
 LATENCY_OFFSET_STEPS = 1  # Lava's step t + 1 equals the emulator's step t (a Dense buffers its output a step)
+SPARSE_MAX_DENSITY = 0.5  # a connection without delays whose mask holds at most this share of its entries is
+# lowered as Lava's Sparse (fixed_pt: PySparseModelBitAcc, the same integer sums as Dense), which stores only the
+# existing synapses (e.g. DEEP R's 10 %); denser ones stay Dense (explicit zeros for absent synapses)
+
+
+def lava_process(d) -> str:
+    """The Lava process class (module path) a FixedDense is lowered to: DelayDense, Sparse or Dense."""
+    if d.delays is not None:
+        return "lava.proc.dense.process.DelayDense"
+    if d.n_synapses <= SPARSE_MAX_DENSITY * d.weights.size:
+        return "lava.proc.sparse.process.Sparse"
+    return "lava.proc.dense.process.Dense"
 
 
 @dataclass(frozen=True, eq=False)
@@ -28,9 +41,10 @@ class LavaGraph:
     def describe(self) -> dict[str, Any]:
         f = self.fixed
         dense = lambda name, d, src, dst: {  # noqa: E731
-            "name": name, "process": "lava.proc.dense.process.Dense", "shape": list(d.weights.shape),
-            "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits, "num_message_bits": 0,
-            "synapses": d.n_synapses, "from": src, "to": dst}
+            "name": name, "process": lava_process(d),
+            "shape": list(d.weights.shape), "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits,
+            "num_message_bits": 0, "synapses": d.n_synapses, "from": src, "to": dst,
+            **({} if d.delays is None else {"lava_delays_max": d.max_delay - 1})}
         return {
             "target": self.target, "run_cfg": "Loihi2SimCfg(select_tag='fixed_pt')" if self.target == "loihi-sim" else "Loihi2HwCfg",
             "latency_offset_steps": LATENCY_OFFSET_STEPS,

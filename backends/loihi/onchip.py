@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.onchip import OnChipRule
+from neuroport.emulator.onchip import OnChipRule, refuse_delays
 from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.tasks import Batch
@@ -115,6 +115,7 @@ class LavaOnChipNetwork:
         from .lava_procs.error_readout import NeuroportErrorReadout
         from .lava_procs.learning_alif import NeuroportLearningALIF
 
+        refuse_delays(graph)
         if np.any(rule.feedback % 2):
             raise UnsupportedError("Lava's Dense holds mixed-sign 8-bit weights even-only: the feedback matrix B "
                                    "must be even to run on loihi-sim")

@@ -14,7 +14,7 @@ from neuroport.emulator.trace import Trace
 from neuroport.errors import MissingDependencyError, NeuroportError
 from neuroport.ir.fixed_graph import FixedGraph
 
-from .graph import LATENCY_OFFSET_STEPS
+from .graph import LATENCY_OFFSET_STEPS, lava_process
 
 
 def _import_lava():
@@ -88,7 +88,7 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     _import_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
 
     from .lava_procs.alif import NeuroportALIF
@@ -100,8 +100,7 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     source = RingBuffer(data=data.astype(float))
     neurons = NeuroportALIF(dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=n_steps)
     readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=n_steps)
-    dense = {name: Dense(weights=d.weights, weight_exp=d.weight_exp, num_weight_bits=d.num_weight_bits, num_message_bits=0)
-             for name, d in fixed.dense().items()}
+    dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
     dense["w_in"].a_out.connect(neurons.a_in)
     neurons.s_out.connect(dense["w_rec"].s_in)
@@ -113,6 +112,20 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
         out = {k: getattr(neurons, f"{k}_rec").get().astype(np.int64) for k in ("v", "a", "z")}
         out["y"] = readout.y_rec.get().astype(np.int64)
     return {k: v[LATENCY_OFFSET_STEPS:] for k, v in out.items()}
+
+
+def lava_dense(d, dense_cls, delay_dense_cls):
+    """Lava's Dense for a plain FixedDense, its DelayDense (delays d − 1: Lava's delay 0 is one step) for a delayed one."""
+    common = {"weights": d.weights, "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits, "num_message_bits": 0}
+    if lava_process(d) == "lava.proc.sparse.process.Sparse":  # only the existing synapses (graph.SPARSE_MAX_DENSITY)
+        from lava.proc.sparse.process import Sparse
+        from scipy.sparse import csr_matrix
+
+        rows, cols = np.nonzero(d.mask)
+        return Sparse(**{**common, "weights": csr_matrix((d.weights[rows, cols], (rows, cols)), shape=d.weights.shape)})
+    if d.delays is None:
+        return dense_cls(**common)
+    return delay_dense_cls(**common, delays=d.delays - 1)
 
 
 def run_batch(fixed: FixedGraph, inputs: np.ndarray) -> Trace:

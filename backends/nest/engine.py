@@ -1,4 +1,5 @@
-"""``neuroport train --engine nest``: train a FloatGraph with NEST's own e-prop models (``*_bsshslm_2020``).
+"""``neuroport train --engine nest``: train a FloatGraph with NEST's own e-prop models (``*_bsshslm_2020``; for
+``learning.variant: eprop_plus`` NEST's e-prop+ models, :mod:`.engine_plus`, chosen by :data:`NEST_TRAINERS`).
 
 This is the independent reference the numpy trainer is held to.  :func:`nest_spec` lowers a network, its
 e-prop rule and a list of batches to plain arrays (NEST's units and parameter names); :mod:`.runner` builds and
@@ -21,6 +22,7 @@ synapse has one ``tau_m_readout``), loss windows that are not a suffix of equal 
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -37,6 +39,11 @@ from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainedWeights, TrainResult, draw_batches, rule_of
 
 NEST_OPTIMIZERS = {"sgd": "gradient_descent", "adam": "adam"}
+# learning.variant → NEST trainer ("module:function", imported when used): bsshslm_2020 here, e-prop+ in engine_plus
+NEST_TRAINERS = {
+    "bsshslm_2020": "neuroport.backends.nest.engine:nest_train_on_batches",
+    "eprop_plus": "neuroport.backends.nest.engine_plus:nest_plus_train_on_batches",
+}
 
 
 def refusals(net: Network, rule: EpropRule) -> list[str]:
@@ -52,6 +59,10 @@ def refusals(net: Network, rule: EpropRule) -> list[str]:
     if not np.all(net.w_out_plastic == net.w_out_mask) or not np.all(net.w_in_plastic == net.w_in_mask) \
             or not np.all(net.w_rec_plastic == net.w_rec_mask):
         reasons.append("frozen projections: every NEST e-prop synapse learns")
+    if rule.rewiring is not None:
+        reasons.append("learning.rewiring: NEST's e-prop synapses have a fixed connectivity (no DEEP R)")
+    if net.delays is not None:
+        reasons.append("projections[].delay_steps: NEST's e-prop synapses need a delay of exactly one step")
     return reasons
 
 
@@ -96,12 +107,13 @@ def nest_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threads: i
     return spec, meta
 
 
-def run_nest(spec: dict[str, np.ndarray], meta: dict, *, timeout_s: float | None = None) -> dict[str, np.ndarray]:
-    """Run :mod:`.runner` in a subprocess and return what it saved."""
+def run_nest(spec: dict[str, np.ndarray], meta: dict, *, timeout_s: float | None = None,
+             runner: str = "neuroport.backends.nest.runner") -> dict[str, np.ndarray]:
+    """Run ``runner`` (:mod:`.runner`, or :mod:`.runner_plus` for e-prop+) in a subprocess; return what it saved."""
     with tempfile.TemporaryDirectory(prefix="neuroport-nest-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.npz", Path(tmp) / "out.npz"
         np.savez(spec_path, meta=json.dumps(meta), **spec)
-        proc = subprocess.run([sys.executable, "-m", "neuroport.backends.nest.runner", str(spec_path), str(out_path)],
+        proc = subprocess.run([sys.executable, "-m", runner, str(spec_path), str(out_path)],
                               capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
@@ -147,6 +159,12 @@ def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
                threads: int = 1, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
     """Train ``graph`` in NEST on the batches ``train_eprop`` would draw with the same seed."""
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
-    result = nest_train_on_batches(assemble(graph), rule_of(graph), batches, threads=threads, on_iteration=on_iteration)
+    rule = rule_of(graph)
+    if rule.variant not in NEST_TRAINERS:
+        raise ModelError(f"--engine nest trains variants {', '.join(NEST_TRAINERS)}, not '{rule.variant}'",
+                         path="learning.variant")
+    module, name = NEST_TRAINERS[rule.variant].split(":")
+    train_on = getattr(importlib.import_module(module), name)
+    result = train_on(assemble(graph), rule, batches, threads=threads, on_iteration=on_iteration)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

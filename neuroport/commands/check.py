@@ -20,9 +20,7 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "name": p.name,
             "model": p.kind,
             "size": p.size,
-            "tau_m_ms": _span(p.tau_m_ms),
-            "v_th": _span(p.v_th),
-            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {}),
+            **_neuron_summary(p),
         }
         for p in graph.populations
     ]
@@ -55,9 +53,30 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
         "learning": None if learning is None else {
             "variant": learning.variant, "feedback": learning.feedback, "optimizer": learning.optimizer.name,
             "learning_rate": learning.optimizer.learning_rate, "batch_size": learning.batch_size,
+            "reward": None if learning.reward is None else {
+                k: getattr(learning.reward, k) for k in ("gamma", "c_value", "c_entropy", "reward_correct",
+                                                          "reward_wrong", "decision", "value_tau_ms")},
+            "rewiring": None if learning.rewiring is None else {
+                "projections": list(learning.rewiring.projections), "l1": learning.rewiring.l1,
+                "temperature": learning.rewiring.temperature},
+            "eprop_plus": None if learning.plus is None else {
+                "kappa": learning.plus.kappa, "kappa_reg": learning.plus.kappa_reg,
+                "isi_trace_cutoff_steps": learning.plus.isi_trace_cutoff_steps,
+                "optimize_each_step": learning.plus.optimize_each_step},
         },
         "task": None if graph.task is None else graph.task.name,
     }
+
+
+# neuron models summarised by other parameters than LIF/ALIF's tau_m_ms, v_th (and tau_a_ms)
+SUMMARY_FIELDS = {"izhikevich": ("a", "b", "c_mv", "d", "i_offset")}
+
+
+def _neuron_summary(p: Any) -> dict[str, Any]:
+    if p.kind in SUMMARY_FIELDS:
+        return {k: _span(getattr(p, k)) for k in SUMMARY_FIELDS[p.kind]}
+    return {"tau_m_ms": _span(p.tau_m_ms), "v_th": _span(p.v_th),
+            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {})}
 
 
 def _span(values: np.ndarray) -> float | list[float]:
@@ -69,6 +88,10 @@ def _render(s: dict[str, Any]) -> str:
     lines = [f"{s['name']}: valid — {s['neurons']} recurrent neurons, {s['synapses']:,} synapses, dt {s['dt_ms']} ms"]
     lines.append(f"  input    {s['input']['name']}: {s['input']['size']} spike channels")
     for p in s["populations"]:
+        if p["model"] in SUMMARY_FIELDS:
+            params = ", ".join(f"{k} {p[k]}" for k in SUMMARY_FIELDS[p["model"]])
+            lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, {params}")
+            continue
         extra = f", tau_a {p['tau_a_ms']} ms" if "tau_a_ms" in p else ""
         lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, tau_m {p['tau_m_ms']} ms, v_th {p['v_th']}{extra}")
     r = s["readout"]
@@ -82,6 +105,20 @@ def _render(s: dict[str, Any]) -> str:
     if s["learning"]:
         lr = s["learning"]
         lines.append(f"  learning e-prop ({lr['variant']}), {lr['feedback']} feedback, {lr['optimizer']} η={lr['learning_rate']}, batch {lr['batch_size']}")
+        if lr.get("reward"):
+            rw = lr["reward"]
+            lines.append(f"  reward   actor-critic: γ={rw['gamma']}, c_value={rw['c_value']}, c_entropy={rw['c_entropy']}, "
+                         f"reward {rw['reward_correct']}/{rw['reward_wrong']}, actions {rw['decision']}, critic τ {rw['value_tau_ms']} ms")
+        if lr.get("rewiring"):
+            rw = lr["rewiring"]
+            lines.append(f"  rewiring DEEP R on {', '.join(rw['projections'])} (synapse counts fixed), l1 {rw['l1']}, "
+                         f"temperature {rw['temperature']}")
+        if lr.get("eprop_plus"):
+            ep = lr["eprop_plus"]
+            lines.append(f"  e-prop+  κ {ep['kappa'] if ep['kappa'] is not None else 'of the readout'}, κ_reg "
+                         f"{ep['kappa_reg'] if ep['kappa_reg'] is not None else '= κ'}, trace cutoff "
+                         f"{ep['isi_trace_cutoff_steps'] or 'none'} steps, "
+                         f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}")
     if s["task"]:
         lines.append(f"  task     {s['task']}")
     return "\n".join(lines)

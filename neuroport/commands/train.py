@@ -10,9 +10,8 @@ from pathlib import Path
 import click
 
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
-from neuroport.emulator.reference import simulate
+from neuroport.emulator.izhikevich import simulate_graph
 from neuroport.errors import NeuroportError
-from neuroport.ir.network import assemble
 from neuroport.ir.writer import write_model
 from neuroport.pipeline import task_batch
 from neuroport.reporters.plots import plot_learning_curve, plot_raster
@@ -24,6 +23,20 @@ ENGINES = {
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
     "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
 }
+
+
+# learning.variant → the float simulator ("module:function", imported when used) of variants whose neuron dynamics
+# differ from bsshslm_2020's; other graphs run on the simulator of their neuron model (simulate_graph)
+VARIANT_SIMULATORS = {"eprop_plus": "neuroport.training.eprop_plus:simulate_plus"}
+
+
+def float_run(graph, inputs):
+    """A float run (``.z`` spikes, ``.y`` readout) of ``graph`` with its own dynamics, for the sample plot."""
+    variant = graph.learning.variant if graph.learning is not None else None
+    if variant not in VARIANT_SIMULATORS:
+        return simulate_graph(graph, inputs)
+    module, name = VARIANT_SIMULATORS[variant].split(":")
+    return getattr(importlib.import_module(module), name)(graph, inputs)
 
 
 def _progress(bar):
@@ -110,7 +123,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": engine, "history": history}, indent=1))
     plot_learning_curve({engine if engine == "bptt" else f"e-prop ({engine})": history}, folder / "curve.png", title=graph.name)
     batch = task_batch(result.graph, 1, seed=(graph.seed + 1) * 7919)
-    run = simulate(assemble(result.graph), batch.inputs)
+    run = float_run(result.graph, batch.inputs)
     plot_raster(run.z[0], run.y[0], batch.targets[0], folder / "sample.png", graph.dt_ms)
     final = history[-1] if history else {}
     payload = {"model": str(trained_path), "engine": engine, "iterations": iterations, "final": final, "out": str(folder)}

@@ -7,6 +7,14 @@ a batch of samples, exactly as the target computes.  Loihi profile, per step t (
     neurons  ← step(kind)(state, a_in[t])                                                 table NEURON_STEPS
     y[t]     = sat24(decay12(y[t−1], dy) + (wrap32(shift(W_out z[t−1], e_out)) << 6))
 
+Synaptic delays (``FixedDense.delays``, d ≥ 1; d = 1 is the above): each Dense keeps a ring buffer of
+``max_delay`` integer slots; the source of step t (x[t], or z[t−1]) adds shift(W_d s, e) to the slot of step
+t + d − 1 for every delay group d, and step t takes its slot, wrapped, and clears it:
+
+    a_k[t] = wrap32(Σ_d shift(W_k,d s_k[t − d + 1], e_k))                  s_in[t] = x[t], s_rec[t] = s_out[t] = z[t−1]
+
+which is Lava's ``DelayDense`` (bit-accurate model, delay d − 1: its a_buff adds each shifted slot into int32).
+
 Lava's processes run this one step later (a Dense buffers its output for a step; see the loihi-sim backend's
 latency offset).  Every wrap and saturation is counted in :class:`ActivityStats`, never hidden.
 
@@ -44,6 +52,33 @@ class DenseOperands:
         self.dense = dense
         self.weights_t = dense.weights.T.astype(np.float64)
         self.mask_t = dense.mask.T.astype(np.float64)
+        self.groups = [] if dense.delays is None else [  # (d, W_dᵀ) per delay present
+            (int(d), np.where(dense.delays == d, dense.weights, 0).T.astype(np.float64)) for d in np.unique(dense.delays)]
+        self.ring: np.ndarray | None = None  # (max_delay, batch, n_target) int64, allocated on first use
+
+
+def delayed_activation(ops: DenseOperands, spikes: np.ndarray, t: int, stats: ActivityStats, name: str) -> np.ndarray:
+    """a[t] = wrap32(Σ_d shift(W_d s[t − d + 1], e)) through the ring buffer (module docstring): ``spikes`` is the
+    source of step t; counts its synaptic events when they are sent."""
+    dense = ops.dense
+    slots = dense.max_delay
+    if ops.ring is None:
+        ops.ring = np.zeros((slots, spikes.shape[0], dense.weights.shape[0]), dtype=np.int64)
+    s = spikes.astype(np.float64)
+    stats.add_synaptic_ops(name, (s.sum(axis=0) @ ops.mask_t).astype(np.int64))
+    for d, w_t in ops.groups:
+        ops.ring[(t + d - 1) % slots] += shift((s @ w_t).astype(np.int64), dense.weight_exp)
+    out, events = wrap_signed(ops.ring[t % slots], ACTIVATION_BITS)
+    ops.ring[t % slots] = 0
+    stats.count("activation_" + name, events)
+    return out
+
+
+def activation(ops: DenseOperands, spikes: np.ndarray, t: int, stats: ActivityStats, name: str) -> np.ndarray:
+    """The Dense's a[t]: :func:`dense_activation` without delays, :func:`delayed_activation` with."""
+    if ops.dense.delays is None:
+        return dense_activation(ops, spikes, stats, name)
+    return delayed_activation(ops, spikes, t, stats, name)
 
 
 def dense_activation(ops: DenseOperands, spikes: np.ndarray, stats: ActivityStats, name: str) -> np.ndarray:
@@ -112,8 +147,8 @@ def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bo
     states = {k: np.zeros((batch, n_steps, graph.n_rec), dtype=np.int64) for k in PROBED_STATES} if probe_states else {}
     ops = {name: DenseOperands(d) for name, d in graph.dense().items()}
     for t in range(n_steps):
-        a_in = dense_activation(ops["w_in"], x[:, t], stats, "w_in") + dense_activation(ops["w_rec"], s["z"], stats, "w_rec")
-        a_out = dense_activation(ops["w_out"], s["z"], stats, "w_out")
+        a_in = activation(ops["w_in"], x[:, t], t, stats, "w_in") + activation(ops["w_rec"], s["z"], t, stats, "w_rec")
+        a_out = activation(ops["w_out"], s["z"], t, stats, "w_out")
         s["y"] = _saturate(decay12(s["y"], graph.readout.dy) + (a_out << ACT_SHIFT), stats, "y")
         z = step(graph.neurons, s, a_in, stats)
         stats.active_neuron_updates += int(np.count_nonzero((a_in != 0) | (s["v"] != 0) | (s["a"] != 0)))
@@ -131,15 +166,18 @@ KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v")}  # the order in 
 
 def kernel_network(graph: FixedGraph) -> tuple:
     """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: int64 Wᵀ (a source's synapses are one row),
-    exponents, the neuron rows ``NEURON_ROWS`` (vth << 6, dv, da, a_inc, n_ref, du + 1, bias), dy, kind, format."""
+    exponents, the neuron rows ``NEURON_ROWS`` (vth << 6, dv, da, a_inc, n_ref, du + 1, bias), dy, kind, format,
+    then the delays Dᵀ per Dense ((0, 0) without delays)."""
     n = graph.neurons
     as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     dense = graph.dense().values()
     nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
                     as64(n.bias)])
+    no_delays = np.zeros((0, 0), np.int64)  # a plain Dense: the kernel's undelayed path
     return (*(as64(d.weights.T) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
             as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind],
-            np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64))
+            np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64),
+            *(no_delays if d.delays is None else as64(d.delays.T) for d in dense))
 
 
 def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np.ndarray, counts: np.ndarray,

@@ -4,6 +4,7 @@ bit for bit the numpy specification (``fixed.emulate_reference``); tests/test_fi
 Per sample b and step t, exactly the reference's equations (fixed.py, FixedNeurons), in int64:
 
     a_k[j]  = wrap32(shift(Σ_{i: s_i ≠ 0} W_k[j, i] s_i, e_k))        k = in (s = x[t]), rec, out (s = z[t−1])
+              with delays: wrap32(Σ_d shift(W_k,d s[t − d + 1], e_k)) from a ring buffer of max-delay slots
     y       ← sat24(decay12(y, dy) + (a_out << 6))
     alif:     r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + ((a_in + a_rec) << 6) − z[t−1] · (vth << 6))
               a ← sat24(decay12(a, da) + z[t−1] · a_inc);  z = [v ≥ (vth << 6) + a] · [r = 0];  r ← n_ref where z
@@ -94,6 +95,52 @@ def _dense(w_t, src, exponent, bits, out):  # pragma: no cover
 
 
 @njit(cache=True)
+def _dense_delayed(w_t, d_t, src, exponent, bits, ring, raw, t, out):  # pragma: no cover
+    """fixed.delayed_activation for one sample: the source of step t adds shift(Σ_{i: d = k+1} W s, exponent) to
+    ring slot (t + k) mod K for each delay k + 1 (raw (K, n): the unshifted sums); out = wrap(slot t mod K), which
+    is then cleared.  Returns the number of wrapped targets."""
+    slots = ring.shape[0]
+    active = False
+    for i in range(src.shape[0]):
+        s = src[i]
+        if s != 0:
+            if not active:
+                raw[:] = 0
+                active = True
+            row, delay_row = w_t[i], d_t[i]
+            for j in range(out.shape[0]):
+                raw[delay_row[j] - 1, j] += row[j] * s
+    if active:
+        for k in range(slots):
+            slot = ring[(t + k) % slots]
+            for j in range(out.shape[0]):
+                slot[j] += _shift(raw[k, j], exponent)
+    here = ring[t % slots]
+    events = 0
+    for j in range(out.shape[0]):
+        wrapped = _wrap_signed(here[j], bits)
+        events += wrapped != here[j]
+        out[j] = wrapped
+        here[j] = 0
+    return events
+
+
+@njit(cache=True, inline="always")
+def _activation(w_t, d_t, src, exponent, bits, ring, raw, t, out):  # pragma: no cover
+    """_dense for a plain Dense (d_t of shape (0, 0)), _dense_delayed for a delayed one."""
+    if d_t.shape[0] == 0:
+        return _dense(w_t, src, exponent, bits, out)
+    return _dense_delayed(w_t, d_t, src, exponent, bits, ring, raw, t, out)
+
+
+@njit(cache=True)
+def _delay_buffers(d_t, n_target):  # pragma: no cover
+    """(ring, raw) of shape (K, n_target), K the largest delay (1 for a plain Dense)."""
+    slots = 1 if d_t.size == 0 else max(1, d_t.max())
+    return np.zeros((slots, n_target), np.int64), np.zeros((slots, n_target), np.int64)
+
+
+@njit(cache=True)
 def _readout(y, a_out, dy, act_shift, state_bits):  # pragma: no cover
     """y ← sat(decay12(y, dy) + (a_out << act_shift)); returns the saturation events."""
     events = 0
@@ -162,17 +209,19 @@ def _tally(ev, t, counts, first):  # pragma: no cover
 def _run_sample(x, net, spikes, readout, states, fired, counts, first):  # pragma: no cover
     """All steps of one sample x (T, n_in); writes spikes (T, n), readout (T, n_out), states (3, T or 0, n) and
     the spikes per neuron, fired (n,)."""
-    w_in_t, w_rec_t, w_out_t, exps, nrn, dy, kind, fmt = net
+    w_in_t, w_rec_t, w_out_t, exps, nrn, dy, kind, fmt, d_in_t, d_rec_t, d_out_t = net
     act_shift, state_bits, activation_bits = fmt[0], fmt[1], fmt[2]
     n, n_out = nrn.shape[1], dy.shape[0]
+    (ring_in, raw_in), (ring_rec, raw_rec) = _delay_buffers(d_in_t, n), _delay_buffers(d_rec_t, n)
+    ring_out, raw_out = _delay_buffers(d_out_t, n_out)
     a_in, a_rec, a_out = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n_out, np.int64)
     st, y = np.zeros((4, n), np.int64), np.zeros(n_out, np.int64)
     z_prev, z = np.zeros(n, np.int64), np.zeros(n, np.int64)
     ev = np.zeros(ACTIVE + 1, np.int64)
     for t in range(x.shape[0]):
-        ev[0] = _dense(w_in_t, x[t], exps[0], activation_bits, a_in)
-        ev[1] = _dense(w_rec_t, z_prev, exps[1], activation_bits, a_rec)
-        ev[2] = _dense(w_out_t, z_prev, exps[2], activation_bits, a_out)
+        ev[0] = _activation(w_in_t, d_in_t, x[t], exps[0], activation_bits, ring_in, raw_in, t, a_in)
+        ev[1] = _activation(w_rec_t, d_rec_t, z_prev, exps[1], activation_bits, ring_rec, raw_rec, t, a_rec)
+        ev[2] = _activation(w_out_t, d_out_t, z_prev, exps[2], activation_bits, ring_out, raw_out, t, a_out)
         ev[3] = _readout(y, a_out, dy, act_shift, state_bits)
         a_in += a_rec
         if kind == 0:
@@ -202,7 +251,8 @@ def _allocate(x, net, probe_states):  # pragma: no cover
 def run_batch(x, net, probe_states):  # pragma: no cover
     """Run x (batch, T, n_in) int64 through ``net`` = (Wᵀ_in, Wᵀ_rec, Wᵀ_out (n_source, n_target) int64,
     exponents (3,), nrn (7, n) rows NEURON_ROWS, dy (n_out,), kind (KIND_CODES), [act_shift, state_bits,
-    activation_bits] (3,)), one sample after the other.
+    activation_bits] (3,), Dᵀ_in, Dᵀ_rec, Dᵀ_out (delays in steps, like Wᵀ, or (0, 0): no delays)), one sample
+    after the other.
 
     Returns spikes (batch, T, n) uint8, readout (batch, T, n_out), states (3, batch, T or 0, n) rows PROBES,
     fired (batch, n) the spikes per sample and neuron, counts (batch, len(COUNTERS) + 1) and first

@@ -78,6 +78,59 @@ def lif_alif_steps(drive, w_pre_post, alpha, rho, v_th, beta, n_ref, psi_height,
     return z, psi, v_rec, a_rec
 
 
+@njit(cache=True, inline="always")
+def _add_delayed(v, z_b, t, w_groups, delays):  # pragma: no cover
+    """v_j += Σ_g Σ_{i: z_b[t − d_g, i] = 1} w_groups[g, i, j] (spikes of steps before the first: none)."""
+    for g in range(delays.shape[0]):
+        s = t - delays[g]
+        if s >= 0:
+            for i in range(z_b.shape[1]):
+                if z_b[s, i] != 0:
+                    for j in range(v.shape[0]):
+                        v[j] += w_groups[g, i, j]
+
+
+@njit(cache=True, parallel=True)
+def lif_alif_steps_delayed(drive, w_groups, delays, alpha, rho, v_th, beta, n_ref, psi_height, psi_width, shape,
+                           record_states):  # pragma: no cover
+    """:func:`lif_alif_steps` with delayed recurrent synapses, w_groups (G, n_pre, n_post) the synapses of delay
+    delays[g] (steps ≥ 1):
+
+        v_j ← α_j v_j + drive_j[t] − v_th,j z_j[t−1] + Σ_g Σ_{i: z_i[t − d_g] = 1} w_groups[g, i, j]
+
+    (the reset and a ← ρ a + z[t−1] stay one-step); the spike trains written so far are the delay line."""
+    batch, n_steps, n = drive.shape
+    z = np.zeros((batch, n_steps, n), dtype=np.float64)
+    psi = np.zeros((batch, n_steps, n), dtype=np.float64)
+    states = n_steps if record_states else 0
+    v_rec = np.zeros((batch, states, n), dtype=np.float64)
+    a_rec = np.zeros((batch, states, n), dtype=np.float64)
+    for b in prange(batch):
+        v = np.zeros(n)
+        a = np.zeros(n)
+        last = np.full(n, NEVER, dtype=np.int64)
+        for t in range(n_steps):
+            for j in range(n):
+                v[j] = alpha[j] * v[j] + drive[b, t, j]
+                a[j] = rho[j] * a[j]
+                if t > 0 and z[b, t - 1, j] != 0:
+                    v[j] -= v_th[j]
+                    a[j] += 1.0
+            _add_delayed(v, z[b], t, w_groups, delays)
+            for j in range(n):
+                d = v[j] - (v_th[j] + beta[j] * a[j])
+                is_free = t - last[j] >= n_ref[j]
+                if is_free:
+                    psi[b, t, j] = psi_height[j] * surrogate_shape(shape, psi_width[j] * abs(d))
+                if d >= 0 and is_free:
+                    z[b, t, j] = 1.0
+                    last[j] = t
+                if record_states:
+                    v_rec[b, t, j] = v[j]
+                    a_rec[b, t, j] = a[j]
+    return z, psi, v_rec, a_rec
+
+
 @njit(cache=True, parallel=True)
 def eprop_gradients(err_tilde, feedback, reg, psi, x, z, alpha, rho, beta):  # pragma: no cover
     """Input and recurrent e-prop gradients of a batch, summed over samples (:mod:`neuroport.training.gradients`):
@@ -88,17 +141,18 @@ def eprop_gradients(err_tilde, feedback, reg, psi, x, z, alpha, rho, beta):  # p
         g^in_ji = Σ_s F_j[s] x_i[s],   g^rec_ji = Σ_s F_j[s+1] z_i[s]
 
     computed backwards in time in one pass per sample; the products are event-driven (a presynaptic spike adds
-    the column F[s] or F[s+1]), so the cost is steps × neurons + spikes × neurons.  Arrays (batch, T, ·)."""
+    the column F[s] or F[s+1]), so the cost is steps × neurons + spikes × neurons.  Arrays (batch, T, ·); x and z
+    may have any number of channels (delayed copies of the trains: :func:`neuroport.training.gradients`)."""
     batch, n_steps, n = psi.shape
-    n_out, n_in = err_tilde.shape[2], x.shape[2]
+    n_out, n_in, n_pre = err_tilde.shape[2], x.shape[2], z.shape[2]
     g_in = np.zeros((batch, n, n_in))
-    g_rec = np.zeros((batch, n, n))
+    g_rec = np.zeros((batch, n, n_pre))
     for b in prange(batch):
         g = np.zeros(n)
         q_next = np.zeros(n)
         filtered = np.zeros(n)  # F[s+1] until overwritten with F[s]
         for s in range(n_steps - 1, -1, -1):
-            for i in range(n):  # recurrent spikes of step s meet F[s+1]
+            for i in range(n_pre):  # recurrent spikes of step s meet F[s+1]
                 if z[b, s, i] != 0:
                     for j in range(n):
                         g_rec[b, j, i] += filtered[j]

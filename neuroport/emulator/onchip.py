@@ -47,9 +47,20 @@ import numpy as np
 
 from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT, ActivityStats, _saturate, step_alif
 from neuroport.emulator.loihi_learning import LearningEngine, LearningRule, Product
+from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.numerics import decay12, shift
 from neuroport.tasks import Batch
+
+DELAYS_REFUSAL = ("on-chip learning with synaptic delays is not supported: the learning engine's pre-synaptic "
+                  "traces see spikes when they are sent, not when a delayed synapse delivers them; train with float "
+                  "e-prop (`neuroport train`) and deploy the trained model")
+
+
+def refuse_delays(graph: FixedGraph) -> None:
+    """Raise UnsupportedError (:data:`DELAYS_REFUSAL`) for a graph with synaptic delays."""
+    if any(d.delays is not None for d in graph.dense().values()):
+        raise UnsupportedError(DELAYS_REFUSAL)
 
 PSI_MAX = 127
 PSI_SHIFT = 16
@@ -138,6 +149,7 @@ class OnChipTrainer:
     """A batch of chips learning on-line; each :meth:`run` streams one sequence through every chip."""
 
     def __init__(self, graph: FixedGraph, rule: OnChipRule, batch: int, tau_m_steps: float, tau_out_steps: float) -> None:
+        refuse_delays(graph)
         self.graph, self.rule, self.batch = graph, rule, batch
         dense = graph.dense()
         self.exponents = {name: d.weight_exp for name, d in dense.items()}

@@ -24,8 +24,11 @@ Per step t (sPyNNaker 1!7.4.1: synapses.c, neuron_impl_standard.h, neuron_model_
 
 Sources: the input and the recurrent spikes of step t − 1 (delay 1) reach the recurrent population at step t, and
 the readout (an IF_curr_delta whose threshold is never reached; its V is the output) gets z[t − 1], as in the
-Loihi profile (:mod:`neuroport.emulator.fixed`).  Every state word goes through the hw config's overflow rule
-(saturate or wrap at 32 bits), counted in :class:`ActivityStats`.
+Loihi profile (:mod:`neuroport.emulator.fixed`).  A projection of delay d (``delay_steps``) adds its source of step
+t to the ring-buffer slot of step t + d − 1 (sPyNNaker's ring buffer has one slot per delay); the slot saturates
+at 2^16 − 1 when delivered, which equals saturating each addition since the stored magnitudes are ≥ 0.  Every
+state word goes through the hw config's overflow rule (saturate or wrap at 32 bits), counted in
+:class:`ActivityStats`.
 """
 
 from __future__ import annotations
@@ -91,22 +94,38 @@ class _Receptor:
         self.shift = shifts.pop() if shifts else 0
         self.weights_t = [p.weights.T.astype(np.float64) for p in projections]
         self.mask_t = [p.mask.T.astype(np.float64) for p in projections]
+        self.slots = max((p.delay_steps for p in projections), default=1)
+        self.ring: np.ndarray | None = None  # (slots, batch, n_target) int64 with delays, allocated on first use
 
 
 def _receptors(graph: SpiNNakerGraph, denses: tuple[str, ...]) -> dict[str, _Receptor]:
     return {r: _Receptor(tuple(p for p in graph.projections if p.dense in denses and p.receptor == r)) for r in RECEPTORS}
 
 
+def delayed_sum(rec: _Receptor, parts: list[tuple[int, np.ndarray]], t: int) -> np.ndarray:
+    """The ring buffer of a receptor with delays: each (delay d, W s) goes to the slot of step t + d − 1; returns
+    slot t's sum and clears it."""
+    if rec.ring is None:
+        rec.ring = np.zeros((rec.slots, *parts[0][1].shape), dtype=np.int64)
+    for d, contribution in parts:
+        rec.ring[(t + d - 1) % rec.slots] += contribution.astype(np.int64)
+    out = rec.ring[t % rec.slots].copy()
+    rec.ring[t % rec.slots] = 0
+    return out
+
+
 def synaptic_input(receptors: dict[str, _Receptor], spikes: dict[str, np.ndarray], stats: ActivityStats,
-                   target: str) -> np.ndarray:
-    """I = (rb_exc << s_exc) − (rb_inh << s_inh) in s16.15 words; counts synaptic events and ring-buffer saturation."""
+                   target: str, t: int = 0) -> np.ndarray:
+    """I = (rb_exc << s_exc) − (rb_inh << s_inh) in s16.15 words at step ``t``; counts synaptic events (when sent)
+    and ring-buffer saturation."""
     total = 0
     for receptor, rec in receptors.items():
-        acc = 0.0
+        parts = []
         for p, w_t, m_t in zip(rec.projections, rec.weights_t, rec.mask_t, strict=True):
             s = spikes[p.dense].astype(np.float64)
-            acc = acc + s @ w_t
+            parts.append((p.delay_steps, s @ w_t))
             stats.add_synaptic_ops(p.dense, (s.sum(axis=0) @ m_t).astype(np.int64))
+        acc = sum((c for _, c in parts), 0.0) if rec.slots == 1 else delayed_sum(rec, parts, t)
         rb, events = saturate(np.asarray(acc, dtype=np.int64), 0, RING_BUFFER_MAX)
         stats.count(f"ring_buffer_{target}_{receptor}", events)
         total = total + (1 if receptor == "excitatory" else -1) * (rb << rec.shift)
@@ -156,8 +175,8 @@ def emulate_spinnaker(graph: SpiNNakerGraph, inputs: np.ndarray, *,
     readout = np.zeros((batch, n_steps, graph.n_out), dtype=np.int64)
     states = {k: np.zeros((batch, n_steps, graph.n_rec), dtype=np.int64) for k in ("v", "a")} if probe_states else {}
     for t in range(n_steps):
-        i_rec = synaptic_input(to_rec, {"w_in": x[:, t], "w_rec": z}, stats, "recurrent")
-        i_out = synaptic_input(to_out, {"w_out": z}, stats, "readout")
+        i_rec = synaptic_input(to_rec, {"w_in": x[:, t], "w_rec": z}, stats, "recurrent", t)
+        i_out = synaptic_input(to_out, {"w_out": z}, stats, "readout", t)
         step_neurons(graph.readout, out, i_out, graph, stats, "readout")
         z = step_neurons(graph.neurons, rec, i_rec, graph, stats, "recurrent")
         stats.active_neuron_updates += int(np.count_nonzero((i_rec != 0) | (rec["v"] != 0)))

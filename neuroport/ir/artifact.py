@@ -43,6 +43,8 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         # mantissas are at most 9 bits: stored as int16 (exact), read back as int64
         arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights.astype(np.int16), dense.mask
         scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
+        if dense.delays is not None:  # synaptic delays (steps ≤ 64): only when present, so plain artifacts are unchanged
+            arrays[f"{name}.delays"] = dense.delays.astype(np.int16)
     for key in ("name", "profile", "hw_name", "hw_sha256", "dt_ms", "v_scale", "loss"):
         scalars[key] = getattr(graph, key)
     return arrays, scalars
@@ -105,7 +107,8 @@ def load_artifact(folder: str | Path) -> FixedGraph:
             **{f.name: arrays[f"neurons.{f.name}"] for f in fields(FixedNeurons) if f"neurons.{f.name}" in arrays},
         )
         denses = {n: FixedDense(weights=arrays[f"{n}.weights"].astype(np.int64), mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
-                                num_weight_bits=int(s[f"{n}.num_weight_bits"])) for n in DENSES}
+                                num_weight_bits=int(s[f"{n}.num_weight_bits"]),
+                                delays=arrays[f"{n}.delays"].astype(np.int64) if f"{n}.delays" in arrays else None) for n in DENSES}
         return FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
                           dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
                           v_scale=float(s["v_scale"]), loss=s["loss"], **denses)

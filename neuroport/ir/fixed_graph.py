@@ -28,10 +28,16 @@ class FixedDense:
     mask: np.ndarray  # bool: synapse exists
     weight_exp: int
     num_weight_bits: int = 8
+    delays: np.ndarray | None = None  # int64 steps ≥ 1 per synapse (n_target, n_source); None: all 1 (plain Dense)
 
     @property
     def n_synapses(self) -> int:
         return int(np.count_nonzero(self.mask))
+
+    @property
+    def max_delay(self) -> int:
+        """Largest synaptic delay in steps (1 for a plain Dense): the ring buffer's number of slots."""
+        return 1 if self.delays is None else int(self.delays.max(initial=1))
 
 
 @dataclass(frozen=True, eq=False)

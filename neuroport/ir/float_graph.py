@@ -26,7 +26,7 @@ LOSSES = ("mse", "cross_entropy")
 FEEDBACKS = ("symmetric", "random", "adaptive")
 OPTIMIZERS = ("adam", "sgd")
 SURROGATES = ("piecewise_linear", "exponential", "fast_sigmoid_derivative", "arctan")
-EPROP_VARIANTS = ("bsshslm_2020", "eprop_plus")
+EPROP_VARIANTS = ("bsshslm_2020", "eprop_plus", "reward_based")
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,43 @@ class ALIF(LIF):
         return {**super().array_fields(), "tau_a_ms": self.tau_a_ms, "beta": self.beta}
 
 
-NEURON_TYPES: dict[str, type[LIF]] = {cls.kind: cls for cls in (LIF, ALIF)}
+@dataclass(frozen=True, eq=False)
+class Izhikevich:
+    """Izhikevich (2003) neuron as PyNN's ``Izhikevich`` cell, explicit Euler with step dt (ms), per neuron:
+
+        v' = v + dt (0.04 v² + 5 v + 140 − u + I),   u' = u + dt a (b v − u)      (both from the old v, u)
+        z  = H(v' − v_peak),  v_peak = 30 mV;  then v ← c where z, else v'; u ← u' + d z
+        I[t] = i_offset + Σ W_in x[t] + Σ W_rec z[t−1]      (a weight adds dt·w mV to v in the step it arrives)
+
+    v in mV, u and I in mV/ms (PyNN's nA with the Izhikevich constants).  The surrogate ψ of H is the
+    :class:`Surrogate` shape with its voltage scale set by ``psi_width_mv`` instead of v_th:
+    ψ = γ/w · shape(β (v' − v_peak)/w), w = psi_width_mv.
+    """
+
+    kind: ClassVar[str] = "izhikevich"
+    v_peak_mv: ClassVar[float] = 30.0
+    name: str
+    size: int
+    a: np.ndarray  # 1/ms, recovery rate
+    b: np.ndarray  # sensitivity of u to v
+    c_mv: np.ndarray  # reset voltage
+    d: np.ndarray  # u increment per spike
+    v_init_mv: np.ndarray
+    u_init: np.ndarray
+    i_offset: np.ndarray  # constant input current
+    psi_width_mv: np.ndarray  # voltage scale of the surrogate
+    surrogate: Surrogate = field(default_factory=Surrogate)
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        names = ("a", "b", "c_mv", "d", "v_init_mv", "u_init", "i_offset", "psi_width_mv")
+        return {n: getattr(self, n) for n in names}
+
+    def __eq__(self, other: object) -> bool:
+        return _nodes_equal(self, other)
+
+
+NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich)}
+LIF_KINDS = (LIF.kind, ALIF.kind)  # the kinds the dense Network (neuroport.ir.network) and its engines handle
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,6 +179,69 @@ class Optimizer:
     epsilon: float = 1e-8
 
 
+REWARD_DECISIONS = ("every_step", "last_step")
+
+
+@dataclass(frozen=True, eq=False)
+class RewardSpec:
+    """Reward-based e-prop (actor-critic, Bellec et al. 2020, Methods): the readout is the policy, π = softmax(y),
+    and a critic V[t] = κ_V V[t−1] + Σ_j w_V[j] z_j[t] (a leaky readout used in training only) learns the value.
+    Actions are sampled at the task's decision steps (``every_step`` of its loss mask, or its ``last_step``) and
+    rewarded ``reward_correct`` / ``reward_wrong`` against the label; ``gamma`` is the discount per step,
+    ``c_value`` and ``c_entropy`` weigh the critic and the entropy bonus.  ``value_feedback`` is B^V (n_rec,) for
+    random feedback (symmetric: B^V = w_V)."""
+
+    gamma: float = 0.9
+    c_value: float = 1.0
+    c_entropy: float = 0.0
+    reward_correct: float = 1.0
+    reward_wrong: float = 0.0
+    decision: str = "every_step"
+    value_tau_ms: float = 20.0
+    value_weights: np.ndarray | None = None
+    value_feedback: np.ndarray | None = None
+
+    def __eq__(self, other: object) -> bool:
+        return _nodes_equal(self, other)
+
+
+@dataclass(frozen=True)
+class Rewiring:
+    """DEEP R (Bellec, Kappel, Maass, Legenstein 2018) on the sparse, plastic ``projections`` named.
+
+    Every potential synapse has a fixed sign s and a parameter θ ≥ 0, weight w = s θ while it is active (in the
+    projection's mask).  After each optimizer step the active synapses get θ ← θ − η l1 + sqrt(2 η T) ν,
+    ν ~ N(0, 1) (η: the optimizer's learning rate, l1 = α_L1, T = ``temperature``); those with θ < 0 become
+    dormant (w = 0) and as many dormant ones, drawn uniformly with ``seed``, become active with θ = 0, so each
+    projection keeps its synapse count.  ``self_connections`` False: never activate i → i in a projection whose
+    source and target are the same nodes.  Equations and choices: :mod:`neuroport.training.rewiring`.
+    """
+
+    projections: tuple[str, ...]
+    l1: float = 0.0
+    temperature: float = 0.0
+    self_connections: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class EpropPlus:
+    """e-prop+ settings (NEST's ``eprop_iaf`` / ``eprop_synapse``; variant eprop_plus only).
+
+    ``kappa``: filter of the eligibility trace, ē ← κ ē + e (None: the readout's κ = exp(−dt/τ_out));
+    ``kappa_reg``: filter of the online rate estimate and of the regularization trace (None: ``kappa``);
+    ``isi_trace_cutoff_steps``: a synapse integrates its gradient for at most this many steps after each
+    presynaptic spike (None: no cutoff); ``optimize_each_step``: the optimizer steps every time step with that
+    step's gradient (NEST's default) rather than once per presynaptic spike with the gradient since the last one
+    (the same for gradient descent).  :mod:`neuroport.training.eprop_plus` has the equations.
+    """
+
+    kappa: float | None = None
+    kappa_reg: float | None = None
+    isi_trace_cutoff_steps: int | None = None
+    optimize_each_step: bool = False  # NEST's optimizer option: one optimizer step per time step, not per spike
+
+
 @dataclass(frozen=True, eq=False)
 class EpropRule:
     """e-prop learning settings (Bellec et al. 2020; NEST parameter names where NEST has one).
@@ -165,6 +264,9 @@ class EpropRule:
     weight_min: float = -100.0
     weight_max: float = 100.0
     average_gradient: bool = False  # NEST's `average_gradient`: divide the gradient by the learning window
+    reward: RewardSpec | None = None  # variant reward_based only
+    rewiring: Rewiring | None = None  # DEEP R (variant bsshslm_2020 only)
+    plus: EpropPlus | None = None  # variant eprop_plus only (None there: EpropPlus's defaults)
 
     def __eq__(self, other: object) -> bool:
         return _nodes_equal(self, other)

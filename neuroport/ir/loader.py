@@ -22,16 +22,20 @@ from neuroport.ir.float_graph import (
     OPTIMIZERS,
     SCHEMA_VERSION,
     SURROGATES,
+    EpropPlus,
     EpropRule,
     FloatGraph,
     InputLayer,
+    Izhikevich,
     Optimizer,
     Projection,
     Readout,
+    Rewiring,
     Surrogate,
     TaskSpec,
 )
 from neuroport.ir.initializers import feedback_weights, projection_weights
+from neuroport.ir.reward_spec import check_reward_model, read_reward
 from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml
 
 STREAM_PARAMS, STREAM_WEIGHTS, STREAM_FEEDBACK = 1, 2, 3
@@ -64,6 +68,7 @@ def load_model(file: str | Path) -> FloatGraph:
     top.raw("learning", None), top.raw("task", None)
     top.finish()
     graph = replace(graph, learning=learning, task=task)
+    check_reward_model(graph, file)
     check_graph(graph, file=file)
     return graph
 
@@ -107,6 +112,13 @@ def _population(s: Section, index: int, seed: int) -> LIF:
     name, kind = s.string("name"), s.string("model", choices=tuple(NEURON_TYPES))
     size = s.integer("size", minimum=1)
     rng = np.random.default_rng([seed, STREAM_PARAMS, index])
+    fields = FIELD_READERS.get(kind, _lif_fields)(s, kind, size, rng)
+    surrogate = _surrogate(s.section("surrogate", {}))
+    s.finish()
+    return NEURON_TYPES[kind](name=name, size=size, surrogate=surrogate, **fields)
+
+
+def _lif_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "tau_m_ms": per_neuron(s, "tau_m_ms", size, rng, positive=True),
         "v_th": per_neuron(s, "v_th", size, rng, positive=True),
@@ -115,9 +127,24 @@ def _population(s: Section, index: int, seed: int) -> LIF:
     if kind == "alif":
         fields["tau_a_ms"] = per_neuron(s, "tau_a_ms", size, rng, positive=True)
         fields["beta"] = per_neuron(s, "beta", size, rng, non_negative=True)
-    surrogate = _surrogate(s.section("surrogate", {}))
-    s.finish()
-    return NEURON_TYPES[kind](name=name, size=size, surrogate=surrogate, **fields)
+    return fields
+
+
+# PyNN's Izhikevich defaults (a, b, c, d, v_init, u_init, i_offset); psi_width_mv scales the surrogate
+IZHIKEVICH_DEFAULTS = {"a": 0.02, "b": 0.2, "c_mv": -65.0, "d": 2.0, "v_init_mv": -70.0, "u_init": -14.0,
+                       "i_offset": 0.0, "psi_width_mv": 10.0}
+
+
+def _izhikevich_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
+    fields = {key: per_neuron(s, key, size, rng, default) for key, default in IZHIKEVICH_DEFAULTS.items()}
+    if np.any(fields["psi_width_mv"] <= 0):
+        raise s.fail("expected a positive surrogate width in mV", "psi_width_mv")
+    if np.any(fields["c_mv"] >= Izhikevich.v_peak_mv):
+        raise s.fail(f"the reset voltage must be below the spike peak ({Izhikevich.v_peak_mv} mV)", "c_mv")
+    return fields
+
+
+FIELD_READERS = {Izhikevich.kind: _izhikevich_fields}  # population kind → its parameter reader (default: LIF/ALIF)
 
 
 def _surrogate(s: Section) -> Surrogate:
@@ -193,12 +220,70 @@ def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
         weight_min=s.number("weight_min", -100.0),
         weight_max=s.number("weight_max", 100.0),
         average_gradient=s.boolean("average_gradient", False),
+        rewiring=_rewiring(s.section("rewiring"), graph) if s.has("rewiring") else None,
     )
     if rule.weight_min >= rule.weight_max:
         raise s.fail(f"weight_min ({rule.weight_min}) must be below weight_max ({rule.weight_max})", "weight_min")
+    if rule.rewiring is not None and rule.variant != "bsshslm_2020":
+        raise s.fail(f"rewiring (DEEP R) is implemented for variant bsshslm_2020 only, not '{rule.variant}'", "rewiring")
     s.raw("feedback_init", None)
+    rule = read_reward(s, rule, graph, base_dir)
+    rule = _eprop_plus(s, rule, graph)
     s.finish()
     return rule
+
+
+def _eprop_plus(s: Section, rule: EpropRule, graph: FloatGraph) -> EpropRule:
+    """``learning.eprop_plus`` (variant eprop_plus only): kappa, kappa_reg in [0, 1), isi_trace_cutoff_ms ≥ 2 steps,
+    optimize_each_step."""
+    if not s.has("eprop_plus"):
+        return replace(rule, plus=EpropPlus()) if rule.variant == "eprop_plus" else rule
+    if rule.variant != "eprop_plus":
+        raise s.fail(f"`eprop_plus` is read only with `variant: eprop_plus`, not '{rule.variant}'", "eprop_plus")
+    p = s.section("eprop_plus")
+    kappas = {k: p.raw(k, None) for k in ("kappa", "kappa_reg")}
+    for key, value in kappas.items():
+        if value is not None and not 0.0 <= p.check_number(value, key) < 1.0:
+            raise p.fail(f"expected a number in [0, 1), got {value}", key)
+    cutoff_ms = p.raw("isi_trace_cutoff_ms", None)
+    cutoff = None if cutoff_ms is None else round(p.check_number(cutoff_ms, "isi_trace_cutoff_ms", positive=True) / graph.dt_ms)
+    if cutoff is not None and cutoff < 2:
+        raise p.fail(f"expected at least 2 steps ({2 * graph.dt_ms} ms), got {cutoff_ms} ms", "isi_trace_cutoff_ms")
+    each_step = p.boolean("optimize_each_step", False)
+    p.finish()
+    return replace(rule, plus=EpropPlus(**{k: None if v is None else float(v) for k, v in kappas.items()},
+                                        isi_trace_cutoff_steps=cutoff, optimize_each_step=each_step))
+
+
+def _rewiring(s: Section, graph: FloatGraph) -> Rewiring:
+    """``learning.rewiring`` (DEEP R): the projections it rewires must exist, be sparse (have a mask) and plastic."""
+    names = s.raw("projections")
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        raise s.fail(f"expected a non-empty list of projection names, got {names!r}", "projections")
+    rewiring = Rewiring(projections=tuple(names), l1=s.number("l1", 0.0, non_negative=True),
+                        temperature=s.number("temperature", 0.0, non_negative=True),
+                        self_connections=s.boolean("self_connections", False), seed=s.integer("seed", 0, minimum=0))
+    by_name = {p.name: p for p in graph.projections}
+    for i, name in enumerate(names):
+        if name not in by_name:
+            raise s.fail(f"unknown projection '{name}'{did_you_mean(name, tuple(by_name))}; projections: {', '.join(by_name)}",
+                         f"projections[{i}]")
+        problem = "it is listed twice" if names.index(name) != i else _not_rewirable(by_name[name], rewiring)
+        if problem:
+            raise s.fail(f"projection '{name}' cannot be rewired: {problem}", f"projections[{i}]")
+    s.finish()
+    return rewiring
+
+
+def _not_rewirable(proj: Projection, rewiring: Rewiring) -> str | None:
+    """Why DEEP R cannot rewire ``proj`` (None: it can)."""
+    if proj.mask is None:
+        return "it is dense; rewiring keeps the synapse count of a sparse projection (give it connection_probability < 1)"
+    if not proj.plastic:
+        return "it is frozen (plastic: false)"
+    if proj.source == proj.target and not rewiring.self_connections and np.any(np.diag(proj.mask)):
+        return "it has self-connections but rewiring.self_connections is false (add zero_diagonal: true)"
+    return None
 
 
 def _task(s: Section) -> TaskSpec:

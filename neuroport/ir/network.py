@@ -9,6 +9,16 @@ The recurrent populations are concatenated in the order listed: neuron j of the 
 
 Entries outside every projection (and outside a sparse projection's mask) are absent synapses: zero weight,
 ``False`` in the corresponding ``*_mask`` and never updated by learning.
+
+Synaptic delays (``Projection.delay_steps`` = d ≥ 1) are kept per block in ``delays`` (matrix name → integer
+matrix of the same shape, 1 outside every projection), or ``None`` when every synapse has d = 1 (the fast path).
+A spike of source i at step t reaches target j at step t + d, counted so that d = 1 is the undelayed network:
+
+    recurrent   v_j[t] gets W_rec[j,i] z_i[t − d]          (d = 1: z[t−1], the usual one-step recurrence)
+    input       v_j[t] gets W_in[j,i]  x_i[t − d + 1]      (d = 1: x[t] drives v[t], as without delays)
+    readout     y_k[t] gets W_out[k,j] z_j[t − d + 1]      (d = 1: y[t] = κ y[t−1] + W_out z[t])
+
+so every delay d adds d − 1 steps to the path of its synapses.
 """
 
 from __future__ import annotations
@@ -17,7 +27,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from neuroport.ir.float_graph import FloatGraph, Projection
+from neuroport.errors import UnsupportedError
+from neuroport.ir.float_graph import LIF_KINDS, FloatGraph, Projection
 
 MATRICES = ("w_in", "w_rec", "w_out")
 
@@ -49,6 +60,19 @@ class Network:
     w_in_plastic: np.ndarray  # synapses e-prop may change (bool, subset of the mask)
     w_rec_plastic: np.ndarray
     w_out_plastic: np.ndarray
+    delays: dict[str, np.ndarray] | None = None  # matrix name → int delay matrix (steps ≥ 1); None: all 1
+
+    def is_delayed(self, name: str) -> bool:
+        """Whether some synapse of matrix ``name`` has a delay other than 1 step."""
+        return self.delays is not None and bool(np.any(self.delays[name] != 1))
+
+    def delay_groups(self, name: str) -> list[tuple[int, np.ndarray | None]]:
+        """The synapses of matrix ``name`` grouped by delay: [(d, bool mask)], ascending d; [(1, None)] when every
+        synapse has delay 1 (None: all of them)."""
+        if not self.is_delayed(name):
+            return [(1, None)]
+        d = self.delays[name]
+        return [(int(k), d == k) for k in np.unique(d)]
 
     @property
     def alpha(self) -> np.ndarray:
@@ -113,13 +137,25 @@ def projection_blocks(graph: FloatGraph, proj: Projection) -> tuple[str, list[tu
     return _matrix_name(src_side, tgt_side), tgt, src
 
 
+def refuse_non_lif(graph: FloatGraph) -> None:
+    """Raise UnsupportedError when a population is not LIF/ALIF: the dense Network has LIF parameters only."""
+    for i, pop in enumerate(graph.populations):
+        if pop.kind not in LIF_KINDS:
+            raise UnsupportedError(
+                f"population '{pop.name}' has neuron model '{pop.kind}', but this stage works on LIF/ALIF networks "
+                f"only (NEST e-prop, BPTT, NIR export, on-chip learning, the fixed-point profiles); train it with "
+                f"`neuroport train --engine numpy`", path=f"populations[{i}].model")
+
+
 def assemble(graph: FloatGraph) -> Network:
     """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
+    refuse_non_lif(graph)
     n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
     shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
     mats = {k: np.zeros(s) for k, s in shapes.items()}
     masks = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
     plastic = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
+    delays = {k: np.ones(s, dtype=np.int64) for k, s in shapes.items()}
     for proj in graph.projections:
         name, tgt, src = projection_blocks(graph, proj)
         mask = np.ones(proj.weights.shape, dtype=bool) if proj.mask is None else proj.mask
@@ -131,6 +167,7 @@ def assemble(graph: FloatGraph) -> Network:
                 mats[name][t_slice, s_slice] = np.where(block_mask, proj.weights[rows, cols], 0.0)
                 masks[name][t_slice, s_slice] = block_mask
                 plastic[name][t_slice, s_slice] = block_mask & proj.plastic
+                delays[name][t_slice, s_slice] = np.where(block_mask, proj.delay_steps, 1)
     pops = graph.populations
     beta = np.concatenate([p.adaptation()[0] for p in pops])
     tau_a = np.concatenate([p.adaptation()[1] for p in pops])
@@ -153,6 +190,7 @@ def assemble(graph: FloatGraph) -> Network:
         **mats,
         **{f"{k}_mask": v for k, v in masks.items()},
         **{f"{k}_plastic": v for k, v in plastic.items()},
+        delays=delays if any(p.delay_steps != 1 for p in graph.projections) else None,
     )
 
 

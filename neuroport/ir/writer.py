@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from neuroport.ir.float_graph import LIF, SCHEMA_VERSION, FloatGraph, Projection
+from neuroport.ir.reward_spec import reward_yaml
 
 
 def _values(array: np.ndarray) -> float | list[float]:
@@ -52,6 +53,17 @@ def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -
     if r.feedback_weights is not None:
         arrays["__feedback__"] = r.feedback_weights
         out["feedback_init"] = {"file": npz_name, "key": "__feedback__"}
+    if r.rewiring is not None:
+        w = r.rewiring
+        out["rewiring"] = {"projections": list(w.projections), "l1": w.l1, "temperature": w.temperature,
+                           "self_connections": w.self_connections, "seed": w.seed}
+    if r.reward is not None:
+        out["reward"] = reward_yaml(r.reward)
+    if r.plus is not None:
+        cutoff = r.plus.isi_trace_cutoff_steps
+        out["eprop_plus"] = {"kappa": r.plus.kappa, "kappa_reg": r.plus.kappa_reg,
+                             "isi_trace_cutoff_ms": None if cutoff is None else cutoff * graph.dt_ms,
+                             "optimize_each_step": r.plus.optimize_each_step}
     return out
 
 

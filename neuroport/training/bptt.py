@@ -27,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from neuroport.errors import UnsupportedError
 from neuroport.ir.float_graph import EpropRule, FloatGraph
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch
@@ -128,6 +129,16 @@ def bptt_gradients(net: Network, rule: EpropRule, batch: Batch, *, detach_reset:
     return Gradients(**grads, loss=float(task_loss), n_errors=errors, rate_hz=float(z.detach().mean()) * 1e3 / net.dt_ms)
 
 
+def bptt_refusals(net: Network, rule: EpropRule) -> list[str]:
+    """What the BPTT baseline does not model (empty: it can train the model): it is the bsshslm_2020 network."""
+    reasons = []
+    if rule.variant != "bsshslm_2020":
+        reasons.append(f"learning.variant '{rule.variant}': the BPTT baseline simulates the bsshslm_2020 network only")
+    if net.delays is not None:
+        reasons.append("projections[].delay_steps: the BPTT baseline has one-step synapses only")
+    return reasons
+
+
 def bptt_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *,
                           on_iteration: Callable[[IterationStats], None] | None = None,
                           dtype: torch.dtype = torch.float32) -> TrainedWeights:
@@ -141,7 +152,11 @@ def train_bptt(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
     """Train ``graph`` with BPTT on the batches ``train_eprop`` would draw with the same seed."""
     if threads:
         torch.set_num_threads(threads)
+    net, rule = assemble(graph), rule_of(graph)
+    refused = bptt_refusals(net, rule)
+    if refused:
+        raise UnsupportedError("--engine bptt cannot train this model: " + "; ".join(refused))
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
-    result = bptt_train_on_batches(assemble(graph), rule_of(graph), batches, on_iteration=on_iteration)
+    result = bptt_train_on_batches(net, rule, batches, on_iteration=on_iteration)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

@@ -12,10 +12,13 @@ them over the batch and take one optimizer step:
 it by the learning window).
 Feedback: symmetric (B = W_outᵀ, implicit), random (B fixed), adaptive (Kolen-Pollack: B receives W_out's
 update transposed, and both decay, W ← W − η λ W).
+With ``learning.rewiring``, DEEP R follows every step on the rewired projections (L1 prior, noise, retirement of
+synapses whose sign would flip, uniform reactivation; :mod:`neuroport.training.rewiring`): their masks change.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -27,8 +30,19 @@ from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch, Task, make_task
 from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients
+from neuroport.training.rewiring import RewiringPlan, rewiring_plan, start_rewiring, with_masks
 
 GRADIENT_MODES = {"sequence": sequence_gradients, "online": online_gradients}
+
+# learning.variant → "module:function" of the variants with a trainer of their own (imported when used); each takes
+# train_eprop's arguments and returns a TrainResult.  bsshslm_2020 is trained here.
+VARIANT_TRAINERS = {
+    "eprop_plus": "neuroport.training.eprop_plus:train_eprop_plus",
+    "reward_based": "neuroport.training.reward_eprop:train_reward_eprop",
+}
+# population kind → "module:function" of the trainer for networks with populations of that neuron model (it
+# refuses mixes it cannot train); takes train_eprop's arguments and returns a TrainResult.  LIF/ALIF: here.
+NEURON_TRAINERS = {"izhikevich": "neuroport.training.izhikevich:train_izhikevich"}
 
 
 @dataclass
@@ -118,6 +132,7 @@ class TrainedWeights:
     weights: dict[str, np.ndarray]
     feedback: np.ndarray | None
     history: list[IterationStats]
+    masks: dict[str, np.ndarray] | None = None  # final connectivity of the rewired matrices (learning.rewiring)
 
 
 GradientFn = Callable[[Network, EpropRule, np.ndarray | None, Batch], Gradients]
@@ -125,23 +140,27 @@ GradientFn = Callable[[Network, EpropRule, np.ndarray | None, Batch], Gradients]
 
 def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mode: str = "sequence",
                      on_iteration: Callable[[IterationStats], None] | None = None,
-                     gradients: GradientFn | None = None) -> TrainedWeights:
+                     gradients: GradientFn | None = None, rewiring: RewiringPlan | None = None) -> TrainedWeights:
     """One optimizer step per batch (module docstring); returns the final weights and the learning curve.
-    ``gradients`` (net, rule, B, batch) → summed :class:`Gradients` replaces e-prop's (BPTT uses this)."""
+    ``gradients`` (net, rule, B, batch) → summed :class:`Gradients` replaces e-prop's (BPTT uses this).
+    ``rewiring``: DEEP R after each step (:mod:`neuroport.training.rewiring`), required with learning.rewiring."""
     compute = gradients or (lambda n, r, b, batch: eprop_gradients(n, r, b, batch, mode))
     b_matrix = None if rule.feedback == "symmetric" else rule.feedback_weights.copy()
     weights = {name: getattr(net, name).copy() for name in MATRICES}
     states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
     b_state = AdamState(np.zeros(net.w_out.shape), np.zeros(net.w_out.shape))
     history = []
+    rewire = start_rewiring(net, rule, rewiring)  # None without learning.rewiring
     for it, batch in enumerate(batches):
-        net = replace(net, **weights)
+        net = replace(net, **weights, **(rewire.masks() if rewire else {}))
         grads = compute(net, rule, b_matrix, batch)
         for name in MATRICES:
             plastic = getattr(net, f"{name}_plastic")
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name] * plastic
             new = optimizer_step(rule.optimizer, weights[name], mean_grad, states[name])
             weights[name] = np.where(getattr(net, f"{name}_mask"), np.clip(new, rule.weight_min, rule.weight_max), 0.0)
+        if rewire:
+            weights = rewire.step(weights)
         if rule.feedback == "adaptive":
             grad_b = average_gradient(grads.w_out, rule, batch) + rule.weight_decay * b_matrix.T
             b_matrix = optimizer_step(rule.optimizer, b_matrix.T, grad_b, b_state).T
@@ -150,16 +169,27 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
-    return TrainedWeights(weights, b_matrix, history)
+    return TrainedWeights(weights, b_matrix, history, masks=dict(rewire.active) if rewire else None)
 
 
 def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
                 batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
     """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
     rule = rule_of(graph)
+    neuron_kinds = [p.kind for p in graph.populations if p.kind in NEURON_TRAINERS]
+    if neuron_kinds:
+        module, name = NEURON_TRAINERS[neuron_kinds[0]].split(":")
+        neuron_trainer = getattr(importlib.import_module(module), name)
+        return neuron_trainer(graph, iterations, seed=seed, mode=mode, batch_size=batch_size, on_iteration=on_iteration)
+    if rule.variant in VARIANT_TRAINERS:
+        module, name = VARIANT_TRAINERS[rule.variant].split(":")
+        variant_trainer = getattr(importlib.import_module(module), name)
+        return variant_trainer(graph, iterations, seed=seed, mode=mode, batch_size=batch_size, on_iteration=on_iteration)
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
-    result = train_on_batches(assemble(graph), rule, batches, mode=mode, on_iteration=on_iteration)
-    trained = with_weights(graph, result.weights["w_in"], result.weights["w_rec"], result.weights["w_out"])
+    result = train_on_batches(assemble(graph), rule, batches, mode=mode, on_iteration=on_iteration,
+                              rewiring=rewiring_plan(graph))
+    rewired = graph if result.masks is None else with_masks(graph, result.masks)  # the final connectivity
+    trained = with_weights(rewired, result.weights["w_in"], result.weights["w_rec"], result.weights["w_out"])
     if rule.feedback == "adaptive":
         trained = replace(trained, learning=replace(rule, feedback_weights=result.feedback))
     return TrainResult(trained, result.history)

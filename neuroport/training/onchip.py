@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neuroport.emulator.onchip import OnChipRule, OnChipTrainer, default_rule
+from neuroport.errors import UnsupportedError
 from neuroport.hw import load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
@@ -30,6 +31,15 @@ from neuroport.training.eprop import IterationStats, draw_batches, rule_of, task
 
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
+
+
+def refuse_reward_based(graph: FloatGraph) -> None:
+    """On-chip learning is supervised e-prop; a reward_based model is trained in float and deployed."""
+    if graph.learning is not None and graph.learning.variant == "reward_based":
+        raise UnsupportedError(
+            "on-chip training does not support learning.variant 'reward_based': the on-chip e-prop engine learns "
+            "from a supervised readout error and has no critic, action sampling or TD error; train it with "
+            "`neuroport train` (float reward-based e-prop) and deploy the trained model for inference")
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +61,7 @@ def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None 
     and then ``rates`` (an OnChipRule override; JSON lists become tuples)."""
     from neuroport.pipeline import quantize
 
+    refuse_reward_based(graph)
     net = assemble(graph)
     fixed = quantize(graph, load_hw(hw_name))
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
@@ -103,6 +114,11 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
     ``schedule``: rule overrides from a given sequence on (module docstring)."""
     from neuroport.pipeline import quantize
 
+    refuse_reward_based(graph)
+    if graph.learning is not None and graph.learning.rewiring is not None:
+        raise UnsupportedError("on-chip training does not rewire (learning.rewiring): the on-chip e-prop engine keeps "
+                               "its synapse structure fixed; train with `neuroport train` (float e-prop + DEEP R) and "
+                               "deploy the trained sparse model")
     net, rule = assemble(graph), rule_of(graph)
     fixed = quantize(graph, load_hw(hw_name))
     make_rule = lambda extra: default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **extra)  # noqa: E731

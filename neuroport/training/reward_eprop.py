@@ -1,0 +1,206 @@
+"""Reward-based e-prop: an actor-critic trained with e-prop (Bellec et al. 2020, Methods "Reward-based e-prop").
+
+The model's readout is the policy, π_k[t] = softmax(y[t])_k, and a critic is a second leaky readout of the same
+network, V[t] = κ_V V[t−1] + Σ_j w_V[j] z_j[t] (:class:`neuroport.ir.float_graph.RewardSpec`).  At the task's
+decision steps m[t] (every step of its loss mask, or only the last one) an action a[t] ~ π[t] is sampled from a
+seeded generator and rewarded: r[t] = r_correct if a[t] is the label, else r_wrong.  With the discount γ per step:
+
+    δ[t] = r[t] + γ V[t+1] − V[t]                    TD error (V[T] = 0: the episode ends with the sequence)
+    D[t] = Σ_{t'≥t} γ^{t'−t} δ[t'] = R[t] − V[t]     R[t] = Σ_{t'≥t} γ^{t'−t} r[t'], the return
+    L_j[t] = −c_V B^V_j + Σ_k B^π_jk (π_k[t] − 1[a[t] = k]) m[t]                 learning signal
+    ΔW_ji = −η Σ_t δ[t] F_γ(L_j ē_ji)[t],   F_γ(x)[t] = γ F_γ(x)[t−1] + x[t]     (the paper's update)
+          = −η Σ_t D[t] L_j[t] ē_ji[t]                                          (the same sum, reordered)
+
+plus, with c_H > 0, the entropy bonus's own gradient Σ_t m[t] Σ_k B^π_jk c_H π_k (log π_k + H[t]) ē_ji[t].
+ē is the e-prop eligibility trace of :mod:`neuroport.training.gradients` with the readout filter of the paper,
+ē[t] = κ ē[t−1] + e[t] (no (1 − κ)), so that on a network without recurrent weights and with symmetric
+feedback (B^π = W_outᵀ, B^V = w_V) the update is the exact gradient of the actor-critic objective
+
+    E = Σ_t D[t] (−m[t] log π_{a[t]}[t] − c_V V[t]) − c_H Σ_t m[t] H[t]            (D held constant)
+
+whose policy part descends −log π weighted by the advantage and whose value part reduces Σ_t (R[t] − V[t])².
+The readout weights get their exact gradients: g^out_kj = Σ_t D[t] (π_k − 1[a = k]) m[t] z̄^κ_j[t] (plus the
+entropy term) and g^V_j = −c_V Σ_t D[t] z̄^{κ_V}_j[t].  The second line above is how it is computed: one
+per-step signal per readout channel, err[t] = (D[t] (π[t] − onehot(a[t])) m[t] + entropy, −c_V D[t]), through the
+compiled backward pass of supervised e-prop (:func:`neuroport.emulator.kernels.eprop_gradients`) with feedback
+[B^π, B^V].  Firing-rate regularization and the optimizer are those of :mod:`neuroport.training.eprop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from neuroport.emulator.kernels import eprop_gradients
+from neuroport.emulator.reference import FloatRun, leaky_sum, simulate
+from neuroport.errors import ModelError, UnsupportedError
+from neuroport.ir.float_graph import EpropRule, FloatGraph, RewardSpec
+from neuroport.ir.network import MATRICES, Network, assemble, with_weights
+from neuroport.tasks import Batch
+from neuroport.training.eprop import (
+    AdamState,
+    IterationStats,
+    TrainResult,
+    average_gradient,
+    optimizer_step,
+    rule_of,
+    task_of,
+    within_learning_window,
+)
+from neuroport.training.gradients import backward_filter, rate_signal, softmax
+
+ACTION_STREAM = 7919  # the action sampler's generator: default_rng([seed, ACTION_STREAM])
+
+
+@dataclass(frozen=True, eq=False)
+class Episodes:
+    """One batch of episodes, arrays (batch, T[, n_actions]); ``actions`` is −1 where no action is taken."""
+
+    pi: np.ndarray
+    value: np.ndarray
+    decisions: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    delta: np.ndarray
+    advantage: np.ndarray  # D[t] = Σ_{t'≥t} γ^{t'−t} δ[t']
+    evidence: np.ndarray  # (batch, n_actions): Σ_t m[t] y[t], what the greedy policy decides on
+
+
+def decision_mask(batch: Batch, decision: str) -> np.ndarray:
+    """m[t]: every step of the task's loss mask (``every_step``) or the last masked step of each sequence."""
+    if decision == "every_step":
+        return batch.loss_mask.copy()
+    last = batch.n_steps - 1 - np.argmax(batch.loss_mask[:, ::-1], axis=1)
+    mask = np.zeros_like(batch.loss_mask)
+    mask[np.arange(batch.size), last] = batch.loss_mask.any(axis=1)
+    return mask
+
+
+def sample_actions(pi: np.ndarray, decisions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """a[t] ~ π[t] by inverse CDF with one uniform number per step; −1 where m[t] = 0."""
+    u = rng.random(pi.shape[:2])
+    actions = np.minimum((u[..., None] >= np.cumsum(pi, axis=-1)).sum(axis=-1), pi.shape[-1] - 1)
+    return np.where(decisions, actions, -1)
+
+
+def rewards_of(actions: np.ndarray, labels: np.ndarray, decisions: np.ndarray, spec: RewardSpec) -> np.ndarray:
+    """r[t] = r_correct if a[t] = label, r_wrong otherwise, 0 where no action is taken."""
+    correct = actions == labels[:, None]
+    return np.where(decisions, np.where(correct, spec.reward_correct, spec.reward_wrong), 0.0)
+
+
+def td_errors(rewards: np.ndarray, value: np.ndarray, gamma: float) -> np.ndarray:
+    """δ[t] = r[t] + γ V[t+1] − V[t] with V[T] = 0, along axis 1."""
+    next_value = np.concatenate([value[:, 1:], np.zeros_like(value[:, :1])], axis=1)
+    return rewards + gamma * next_value - value
+
+
+def play(net: Network, spec: RewardSpec, w_value: np.ndarray, run: FloatRun, batch: Batch,
+         rng: np.random.Generator, actions: np.ndarray | None = None) -> Episodes:
+    """Sample (or take the given) actions on a simulated batch and score them: π, V, r, δ, D."""
+    if batch.labels is None:
+        raise ModelError("reward-based e-prop needs a task with class labels to reward the actions", path="task")
+    pi = softmax(run.y)
+    value = leaky_sum(run.z @ w_value[:, None], np.array([np.exp(-net.dt_ms / spec.value_tau_ms)]))[..., 0]
+    decisions = decision_mask(batch, spec.decision)
+    actions = sample_actions(pi, decisions, rng) if actions is None else actions
+    rewards = rewards_of(actions, batch.labels, decisions, spec)
+    delta = td_errors(rewards, value, spec.gamma)
+    advantage = backward_filter(delta[..., None], np.array([spec.gamma]))[..., 0]
+    evidence = np.sum(run.y * decisions[..., None], axis=1)
+    return Episodes(pi, value, decisions, actions, rewards, delta, advantage, evidence)
+
+
+def channel_errors(ep: Episodes, spec: RewardSpec) -> np.ndarray:
+    """err[t] (batch, T, n_actions + 1): D (π − onehot(a)) m + c_H m π (log π + H) for the policy, −c_V D for V."""
+    n_actions = ep.pi.shape[-1]
+    onehot = (ep.actions[..., None] == np.arange(n_actions)).astype(np.float64)
+    log_pi = np.log(ep.pi + 1e-12)
+    entropy = -np.sum(ep.pi * log_pi, axis=-1, keepdims=True)
+    m = ep.decisions[..., None]
+    policy = m * (ep.advantage[..., None] * (ep.pi - onehot) + spec.c_entropy * ep.pi * (log_pi + entropy))
+    return np.concatenate([policy, -spec.c_value * ep.advantage[..., None]], axis=-1)
+
+
+@dataclass(frozen=True, eq=False)
+class RewardGradients:
+    """Summed over the batch: the network's matrices and the critic's weights (n_rec,)."""
+
+    w_in: np.ndarray
+    w_rec: np.ndarray
+    w_out: np.ndarray
+    w_value: np.ndarray
+    episodes: Episodes
+    rate_hz: float
+
+
+def reward_gradients(net: Network, rule: EpropRule, w_value: np.ndarray, batch: Batch, rng: np.random.Generator,
+                     actions: np.ndarray | None = None) -> RewardGradients:
+    """Simulate a batch, play it and return the summed reward-based e-prop gradients (module docstring)."""
+    spec = rule.reward
+    run = simulate(net, batch.inputs, record_states=False)
+    ep = play(net, spec, w_value, run, batch, rng, actions)
+    err = channel_errors(ep, spec)
+    decay = np.append(net.kappa, np.exp(-net.dt_ms / spec.value_tau_ms))
+    err_filtered = np.ascontiguousarray(backward_filter(err, decay))  # Σ_{t≥s} κ^{t−s} err[t]: ē's filter moved
+    b_policy = net.w_out.T if rule.feedback == "symmetric" else rule.feedback_weights
+    b_value = w_value if rule.feedback == "symmetric" else spec.value_feedback
+    feedback = np.ascontiguousarray(np.column_stack([b_policy, b_value]))
+    x = np.ascontiguousarray(batch.inputs, dtype=np.float64)
+    g_in, g_rec = eprop_gradients(err_filtered, feedback, rate_signal(net, run, rule.c_reg, rule.f_target_hz),
+                                  run.psi, x, run.z, *(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.beta)))
+    g_readouts = err_filtered.reshape(-1, err.shape[2]).T @ run.z.reshape(-1, net.n_rec)
+    return RewardGradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic,
+                           w_out=g_readouts[:-1] * net.w_out_plastic, w_value=g_readouts[-1], episodes=ep,
+                           rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
+
+
+def episode_stats(it: int, grads: RewardGradients, batch: Batch) -> IterationStats:
+    """loss: ½ Σ_t δ[t]² per episode (the critic's TD loss); error: greedy misclassification; train_error: the
+    fraction of sampled actions that were wrong.  The greedy policy decides argmax_k Σ_t m[t] y_k[t] (as the
+    supervised classifier is scored)."""
+    ep = grads.episodes
+    wrong = (ep.actions != batch.labels[:, None]) & ep.decisions
+    return IterationStats(it, float(0.5 * np.sum(ep.delta**2) / batch.size),
+                          float(np.mean(np.argmax(ep.evidence, axis=1) != batch.labels)), grads.rate_hz,
+                          train_error=float(wrong.sum() / max(ep.decisions.sum(), 1)))
+
+
+def batches_of(graph: FloatGraph, iterations: int, seed: int, batch_size: int) -> Iterator[Batch]:
+    """The batches of :func:`neuroport.training.eprop.draw_batches`, drawn one at a time (long runs)."""
+    rule, task, rng = rule_of(graph), task_of(graph), np.random.default_rng(seed)
+    for _ in range(iterations):
+        yield within_learning_window(task.batch(rng, batch_size), rule.learning_window_steps)
+
+
+def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
+                       batch_size: int | None = None,
+                       on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """Train ``graph``'s policy and critic with reward-based e-prop, one optimizer step per batch of episodes."""
+    if mode != "sequence":
+        raise UnsupportedError(f"reward-based e-prop is computed in sequence mode only, not '{mode}': the online form "
+                               "(per-synapse F_γ-filtered traces multiplied by each δ[t] as it arrives) is not built")
+    rule = rule_of(graph)
+    seed = graph.seed if seed is None else seed
+    net, spec = assemble(graph), rule.reward
+    weights = {name: getattr(net, name).copy() for name in MATRICES} | {"w_value": spec.value_weights.copy()}
+    states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
+    masks = {name: getattr(net, f"{name}_mask") for name in MATRICES} | {"w_value": np.ones(net.n_rec, dtype=bool)}
+    plastic = {name: getattr(net, f"{name}_plastic") for name in MATRICES} | {"w_value": 1.0}
+    actions_rng, history = np.random.default_rng([seed, ACTION_STREAM]), []
+    for it, batch in enumerate(batches_of(graph, iterations, seed, batch_size or rule.batch_size)):
+        net = replace(net, **{name: weights[name] for name in MATRICES})
+        grads = reward_gradients(net, rule, weights["w_value"], batch, actions_rng)
+        for name, w in weights.items():
+            mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * w * plastic[name]
+            new = optimizer_step(rule.optimizer, w, mean_grad, states[name])
+            weights[name] = np.where(masks[name], np.clip(new, rule.weight_min, rule.weight_max), 0.0)
+        stats = episode_stats(it, grads, batch)
+        history.append(stats)
+        if on_iteration:
+            on_iteration(stats)
+    trained = with_weights(graph, weights["w_in"], weights["w_rec"], weights["w_out"])
+    trained = replace(trained, learning=replace(rule, reward=replace(spec, value_weights=weights["w_value"])))
+    return TrainResult(trained, history)
