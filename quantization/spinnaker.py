@@ -118,26 +118,36 @@ def _populations(graph: FloatGraph) -> tuple[tuple[str, str, int, int], ...]:
 
 
 # sPyNNaker's native Izhikevich cell (IZK_curr_exp, neural_modelling/src/neuron/models/neuron_model_izh_impl.h) is
-# a different discretization of the model neuroport trains (neuroport/emulator/izhikevich.py)
+# a different discretization of the Euler model (neuroport/emulator/izhikevich.py); `integration: spinnaker_rk2`
+# trains that cell itself (neuroport/emulator/izhikevich_rk2.py) and is lowered to it (.spinnaker_izhikevich)
 SPINNAKER_IZHIKEVICH = (
     "sPyNNaker's only Izhikevich cells (IZK_curr_exp, IZK_cond_exp) have exponential synapses and integrate with an "
     "RK2 midpoint step (0.040008544921875 v², a 1.85·h step after each spike), not the forward-Euler, one-step-input "
-    "model neuroport trains, and neuroport's s16.15 profile (IF_curr_delta) has no Izhikevich neuron; compile and "
-    "verify for SpiNNaker support LIF/ALIF only")
+    "model this population is trained with; set `integration: spinnaker_rk2` (and `tau_syn_ms`) on the population "
+    "to train sPyNNaker's IZK_curr_exp itself, which compile and verify lower to SpiNNaker")
 
 
 def refuse_izhikevich(graph: FloatGraph, hw: HwConfig) -> None:
-    """Refuse Izhikevich populations (see SPINNAKER_IZHIKEVICH)."""
+    """Refuse Euler Izhikevich populations (see SPINNAKER_IZHIKEVICH)."""
     for i, pop in enumerate(graph.populations):
-        if pop.kind == "izhikevich":
-            raise UnsupportedError(f"{hw.name}: population '{pop.name}' is Izhikevich: {SPINNAKER_IZHIKEVICH}",
-                                   path=f"populations[{i}].model")
+        if pop.kind == "izhikevich" and pop.integration != "spinnaker_rk2":
+            raise UnsupportedError(f"{hw.name}: population '{pop.name}' is Izhikevich with integration "
+                                   f"'{pop.integration}': {SPINNAKER_IZHIKEVICH}", path=f"populations[{i}].integration")
+
+
+def _is_izk(graph: FloatGraph) -> bool:
+    return any(p.kind == "izhikevich" for p in graph.populations)
 
 
 def quantize_spinnaker(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> SpiNNakerGraph:
-    """Quantize a FloatGraph for a SpiNNaker-family config (module docstring)."""
+    """Quantize a FloatGraph for a SpiNNaker-family config (module docstring); Izhikevich networks
+    (integration spinnaker_rk2) go to :mod:`neuroport.quantization.spinnaker_izhikevich` (IZK_curr_exp)."""
     refuse_izhikevich(graph, hw)
     refuse_eprop_plus(graph, hw)
+    if _is_izk(graph):
+        from neuroport.quantization.spinnaker_izhikevich import quantize_spinnaker_izhikevich
+
+        return quantize_spinnaker_izhikevich(graph, hw, calibration_inputs)
     net, frac = assemble(graph), hw.param("state_frac_bits")
     mem = {"rec": membrane(net.tau_m_ms, net.dt_ms, frac), "out": membrane(net.tau_out_ms, net.dt_ms, frac)}
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
@@ -171,6 +181,10 @@ def _row(name: str, exact: np.ndarray, approx: np.ndarray, stored: np.ndarray, d
 
 def spinnaker_quant_report(graph: FloatGraph, fixed: SpiNNakerGraph) -> list[TensorError]:
     """Per-tensor error of a SpiNNakerGraph against its FloatGraph (weights as the chip applies them: × g / mV)."""
+    if _is_izk(graph):
+        from neuroport.quantization.spinnaker_izhikevich import izhikevich_quant_report
+
+        return izhikevich_quant_report(graph, fixed)
     net, f, mvpu = assemble(graph), 2.0**fixed.frac_bits, fixed.mv_per_unit
     gain = {"rec": fixed.neurons.r_membrane / f * (1 - fixed.neurons.exp_tc / f),
             "out": fixed.readout.r_membrane / f * (1 - fixed.readout.exp_tc / f)}

@@ -261,11 +261,12 @@ LIF_ONLY = ("populations[0].model: population 'izh' has neuron model 'izhikevich
             "`neuroport train --engine numpy`")
 LOIHI = ("populations[0].model: loihi2 has no Izhikevich neuron: Loihi's neuron is CUBA LIF; a custom "
          "microcode/process would be needed (population 'izh')")
-SPINNAKER = ("populations[0].model: spinnaker1: population 'izh' is Izhikevich: sPyNNaker's only Izhikevich cells "
-             "(IZK_curr_exp, IZK_cond_exp) have exponential synapses and integrate with an RK2 midpoint step "
-             "(0.040008544921875 v², a 1.85·h step after each spike), not the forward-Euler, one-step-input model "
-             "neuroport trains, and neuroport's s16.15 profile (IF_curr_delta) has no Izhikevich neuron; compile and "
-             "verify for SpiNNaker support LIF/ALIF only")
+SPINNAKER = ("populations[0].integration: spinnaker1: population 'izh' is Izhikevich with integration 'euler': "
+             "sPyNNaker's only Izhikevich cells (IZK_curr_exp, IZK_cond_exp) have exponential synapses and integrate "
+             "with an RK2 midpoint step (0.040008544921875 v², a 1.85·h step after each spike), not the forward-Euler, "
+             "one-step-input model this population is trained with; set `integration: spinnaker_rk2` (and "
+             "`tau_syn_ms`) on the population to train sPyNNaker's IZK_curr_exp itself, which compile and verify lower "
+             "to SpiNNaker")
 
 
 def _cli(*args):

@@ -2,7 +2,9 @@
 
 What maps exactly onto stock sPyNNaker: LIF populations as ``IF_curr_delta`` (delta synapses) with a leaky readout
 as an ``IF_curr_delta`` that never fires (its V is the output), weights as 16-bit magnitudes split into
-excitatory and inhibitory projections.  The s16.15 emulator (:mod:`neuroport.emulator.spinnaker`) computes what
+excitatory and inhibitory projections; Izhikevich networks trained with ``integration: spinnaker_rk2`` as
+``IZK_curr_exp`` (sPyNNaker's RK2 cell with exponential current synapses, :mod:`neuroport.quantization.spinnaker_izhikevich`).
+The s16.15 emulator (:mod:`neuroport.emulator.spinnaker`) computes what
 that network computes — including sPyNNaker's reset to V_reset (the float model resets by subtraction), its
 refractory clamp and its ring-buffer saturation.  Refused, with the reason (``capabilities().unsupported``):
 ALIF (no adaptive-threshold neuron in the release) and on-chip e-prop (no e-prop in the release).
@@ -38,7 +40,7 @@ UNSUPPORTED = {
 
 def _rule_models(graph: SpiNNakerGraph, hw: HwConfig) -> list[Diagnostic]:
     return [Diagnostic("error", f"population '{name}' is {kind}: {UNSUPPORTED['alif']}", f"populations.{name}")
-            for name, kind, _, _ in graph.neurons.populations if kind != "lif"]
+            for name, kind, _, _ in graph.neurons.populations if kind not in graph.neurons.kinds]
 
 
 def _rule_delays(graph: SpiNNakerGraph, hw: HwConfig) -> list[Diagnostic]:
@@ -110,7 +112,7 @@ class SpiNNakerBackend:
     name: ClassVar[str] = "spinnaker"
 
     def capabilities(self, hw: HwConfig | None = None) -> Capabilities:
-        return Capabilities(neuron_models=("lif",), on_chip_learning=False, bit_exact=False, default_hw="spinnaker1",
+        return Capabilities(neuron_models=("lif", "izhikevich"), on_chip_learning=False, bit_exact=False, default_hw="spinnaker1",
                             requires=("pyNN", "spynnaker"), extra="spinnaker", unsupported=dict(UNSUPPORTED))
 
     def check(self, graph: SpiNNakerGraph, hw: HwConfig) -> list[Diagnostic]:

@@ -2,6 +2,7 @@
 
     input   SpikeSourceArray (n_in)                         spike at step t ≥ 1 sent at (t − 1) · dt, delay 1
     recurrent  IF_curr_delta (n_rec), record spikes          every float population, concatenated
+               (IZK_curr_exp for Izhikevich networks with integration spinnaker_rk2)
     readout    IF_curr_delta (n_out), record v               threshold = the largest s16.15 word: never fires
     projections  one per matrix, receptor and block, FromListConnector rows (i, j, weight nA, delay ms)
 
@@ -31,6 +32,12 @@ from neuroport.ir.spinnaker_graph import RECEPTORS, SpiNNakerGraph, SpiNNakerNeu
 from . import pynn_script
 
 PARAMETERS = ("tau_m", "cm", "v_rest", "v_reset", "v_thresh", "tau_refrac")
+# sPyNNaker cell → its PyNN parameter → the neuron word it is written from (IZK_curr_exp: integration spinnaker_rk2)
+CELL_PARAMETERS = {
+    "IF_curr_delta": {k: k for k in PARAMETERS},
+    "IZK_curr_exp": {"a": "a", "b": "b", "c": "c", "d": "d", "i_offset": "i_offset", "v": "v_init", "u": "u_init",
+                     "tau_syn_E": "tau_syn", "tau_syn_I": "tau_syn"},
+}
 INPUT, RECURRENT, READOUT = "input", "recurrent", "readout"
 TARGET_OF = {"w_in": (INPUT, RECURRENT), "w_rec": (RECURRENT, RECURRENT), "w_out": (RECURRENT, READOUT)}
 
@@ -104,7 +111,7 @@ def spike_times(inputs: np.ndarray, dt_ms: float) -> dict[str, Any]:
 
 def _neuron_arrays(label: str, n: SpiNNakerNeurons, frac: int, rows: slice) -> dict[str, np.ndarray]:
     """PyNN parameters: every one exactly an s16.15 value (word / 2^F), so sPyNNaker's encoding is lossless."""
-    return {f"{label}.{k}": getattr(n, k)[rows] / 2.0**frac for k in PARAMETERS}
+    return {f"{label}.{k}": getattr(n, word)[rows] / 2.0**frac for k, word in CELL_PARAMETERS[n.cell].items()}
 
 
 def _summed(graph: SpiNNakerGraph, post: str) -> tuple[float, ...]:
@@ -134,8 +141,8 @@ def lower_network(graph: SpiNNakerGraph, neurons_per_core: int, max_row: int) ->
     pops, arrays = [PopulationSpec(INPUT, "SpikeSourceArray", graph.n_in)], {}
     for role, neurons, record in ((RECURRENT, graph.neurons, ("spikes",)), (READOUT, graph.readout, ("v",))):
         for label, rows in blocks[role]:
-            pops.append(PopulationSpec(label, "IF_curr_delta", rows.stop - rows.start, PARAMETERS, _summed(graph, role),
-                                       neurons_per_core, record))
+            pops.append(PopulationSpec(label, neurons.cell, rows.stop - rows.start, tuple(CELL_PARAMETERS[neurons.cell]),
+                                       _summed(graph, role), neurons_per_core, record))
             arrays.update(_neuron_arrays(label, neurons, f, rows))
     projections = []
     for p in graph.projections:

@@ -24,6 +24,8 @@ def _cells(sim, spec: dict, arrays: dict, spike_times: list) -> object:
     makers = {
         "SpikeSourceArray": lambda: sim.SpikeSourceArray(spike_times=spike_times),
         "IF_curr_delta": lambda: sim.IF_curr_delta(**{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
+        # sPyNNaker's IZK_curr_exp (IzkCurrExpBase) is PyNN's ``Izhikevich`` in pyNN.spiNNaker
+        "IZK_curr_exp": lambda: sim.Izhikevich(**{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
     }
     return makers[spec["model"]]()
 

@@ -15,13 +15,12 @@ def cpu_baseline(graph, inputs) -> dict:
     """Wall time of the float reference on this machine per inference (batched, best of 3)."""
     import time
 
-    from neuroport.emulator.reference import simulate
-    from neuroport.ir.network import assemble
+    from neuroport.emulator.izhikevich import simulate_graph
 
-    net, times = assemble(graph), []
+    times = []
     for _ in range(3):
         t0 = time.perf_counter()
-        simulate(net, inputs, record_states=False)
+        simulate_graph(graph, inputs)  # the float simulator of the graph's neuron model
         times.append(time.perf_counter() - t0)
     return {"seconds_per_inference": min(times) / inputs.shape[0], "energy_j": None, "device": "this machine's CPU",
             "note": "time of the numpy float reference; energy is not estimated without a power measurement"}

@@ -66,6 +66,8 @@ class IzhikevichNetwork:
     w_in_plastic: np.ndarray
     w_rec_plastic: np.ndarray
     w_out_plastic: np.ndarray
+    integration: str = "euler"  # or "spinnaker_rk2" (neuroport.emulator.izhikevich_rk2)
+    tau_syn_ms: np.ndarray | None = None  # spinnaker_rk2: exponential synapse time constant per neuron
 
     @property
     def kappa(self) -> np.ndarray:
@@ -119,6 +121,12 @@ def assemble_izhikevich(graph) -> IzhikevichNetwork:
     if len(functions) > 1:
         raise UnsupportedError(f"Izhikevich populations use different surrogates {sorted(functions)}; use one",
                                path="populations")
+    integrations = {p.integration for p in pops}
+    if len(integrations) > 1:
+        raise UnsupportedError(f"Izhikevich populations use different integrations {sorted(integrations)}; use one",
+                               path="populations")
+    integration = integrations.pop()
+    tau_syn = np.concatenate([p.tau_syn_ms for p in pops]).astype(np.float64) if integration != "euler" else None
     per_neuron = {f: np.concatenate([getattr(p, f) for p in pops]).astype(np.float64) for f in NEURON_FIELDS}
     width = np.concatenate([p.psi_width_mv for p in pops])
     return IzhikevichNetwork(
@@ -126,7 +134,7 @@ def assemble_izhikevich(graph) -> IzhikevichNetwork:
         psi_height=np.concatenate([np.full(p.size, p.surrogate.gamma) for p in pops]) / width,
         psi_scale=np.concatenate([np.full(p.size, p.surrogate.beta) for p in pops]) / width,
         surrogate_function=functions.pop(), tau_out_ms=graph.readout.tau_out_ms, loss=graph.readout.loss,
-        **_matrices(graph))
+        integration=integration, tau_syn_ms=tau_syn, **_matrices(graph))
 
 
 def euler_step(net: IzhikevichNetwork, v: np.ndarray, u: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +152,19 @@ def surrogate(net: IzhikevichNetwork, v_pre: np.ndarray) -> np.ndarray:
 
 
 def simulate_izhikevich(net: IzhikevichNetwork, inputs: np.ndarray) -> IzhikevichRun:
-    """Run ``net`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in); see the module docstring."""
+    """Run ``net`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in) with its integration (Euler: the module
+    docstring; spinnaker_rk2: :func:`neuroport.emulator.izhikevich_rk2.simulate_rk2`)."""
+    return INTEGRATORS[net.integration](net, inputs)
+
+
+def _simulate_rk2(net: IzhikevichNetwork, inputs: np.ndarray) -> IzhikevichRun:
+    from neuroport.emulator.izhikevich_rk2 import simulate_rk2
+
+    return simulate_rk2(net, inputs)
+
+
+def simulate_euler(net: IzhikevichNetwork, inputs: np.ndarray) -> IzhikevichRun:
+    """The Euler run of ``net`` (module docstring)."""
     x = np.asarray(inputs, dtype=np.float64)
     batch, n_steps, n_in = x.shape
     drive = (x.reshape(-1, n_in) @ net.w_in.T).reshape(batch, n_steps, -1) + net.i_offset
@@ -160,6 +180,10 @@ def simulate_izhikevich(net: IzhikevichNetwork, inputs: np.ndarray) -> Izhikevic
         out["z"][:, t], out["v"][:, t], out["u"][:, t], out["psi"][:, t] = z, v, u, surrogate(net, v_pre)
     y = leaky_sum(out["z"] @ net.w_out.T, net.kappa)
     return IzhikevichRun(y=y, **out)
+
+
+INTEGRATORS: dict[str, Callable[[IzhikevichNetwork, np.ndarray], IzhikevichRun]] = {
+    "euler": simulate_euler, "spinnaker_rk2": _simulate_rk2}
 
 
 def _simulate_lif(graph, inputs: np.ndarray):

@@ -162,7 +162,12 @@ def _state(batch: int, n: int) -> dict[str, np.ndarray]:
 
 def emulate_spinnaker(graph: SpiNNakerGraph, inputs: np.ndarray, *,
                       probe_states: bool = True) -> tuple[Trace, ActivityStats]:
-    """Run ``graph`` on 0/1 ``inputs`` (batch, n_steps, n_in); the readout is the readout population's V words."""
+    """Run ``graph`` on 0/1 ``inputs`` (batch, n_steps, n_in); the readout is the readout population's V words.
+    IZK_curr_exp graphs run :func:`neuroport.emulator.spinnaker_izhikevich.emulate_spinnaker_izhikevich`."""
+    if graph.neurons.cell == "IZK_curr_exp":
+        from neuroport.emulator.spinnaker_izhikevich import emulate_spinnaker_izhikevich
+
+        return emulate_spinnaker_izhikevich(graph, inputs, probe_states=probe_states)
     x = np.asarray(inputs, dtype=np.int64)
     batch, n_steps, n_in = x.shape
     if n_in != graph.n_in:

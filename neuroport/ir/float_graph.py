@@ -118,9 +118,14 @@ class Izhikevich:
     i_offset: np.ndarray  # constant input current
     psi_width_mv: np.ndarray  # voltage scale of the surrogate
     surrogate: Surrogate = field(default_factory=Surrogate)
+    # "euler" (above) or "spinnaker_rk2": sPyNNaker's IZK_curr_exp, exponential current synapses of time constant
+    # tau_syn_ms and its RK2 midpoint step (neuroport/emulator/izhikevich_rk2.py)
+    integration: str = "euler"
+    tau_syn_ms: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def array_fields(self) -> dict[str, np.ndarray]:
         names = ("a", "b", "c_mv", "d", "v_init_mv", "u_init", "i_offset", "psi_width_mv")
+        names += ("tau_syn_ms",) if self.integration != "euler" else ()
         return {n: getattr(self, n) for n in names}
 
     def __eq__(self, other: object) -> bool:

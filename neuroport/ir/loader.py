@@ -135,12 +135,22 @@ IZHIKEVICH_DEFAULTS = {"a": 0.02, "b": 0.2, "c_mv": -65.0, "d": 2.0, "v_init_mv"
                        "i_offset": 0.0, "psi_width_mv": 10.0}
 
 
+IZHIKEVICH_INTEGRATIONS = ("euler", "spinnaker_rk2")  # neuroport/emulator/izhikevich.py, izhikevich_rk2.py
+
+
 def _izhikevich_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
     fields = {key: per_neuron(s, key, size, rng, default) for key, default in IZHIKEVICH_DEFAULTS.items()}
     if np.any(fields["psi_width_mv"] <= 0):
         raise s.fail("expected a positive surrogate width in mV", "psi_width_mv")
     if np.any(fields["c_mv"] >= Izhikevich.v_peak_mv):
         raise s.fail(f"the reset voltage must be below the spike peak ({Izhikevich.v_peak_mv} mV)", "c_mv")
+    fields["integration"] = s.string("integration", "euler", choices=IZHIKEVICH_INTEGRATIONS)
+    if fields["integration"] == "euler":
+        if s.has("tau_syn_ms"):
+            raise s.fail("tau_syn_ms (exponential synapses) needs `integration: spinnaker_rk2`; the Euler model has "
+                         "delta-current input", "tau_syn_ms")
+    else:
+        fields["tau_syn_ms"] = per_neuron(s, "tau_syn_ms", size, rng, 5.0, positive=True)  # PyNN's IZK_curr_exp default
     return fields
 
 

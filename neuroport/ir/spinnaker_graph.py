@@ -14,6 +14,7 @@ model is ``v_scale`` words (``v_scale = 2^15 · mV per float unit``).  A synapse
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -72,6 +73,36 @@ class SpiNNakerNeurons:
     rho: np.ndarray  # custom ALIF: threshold-adaptation decay (0 for LIF)
     b_inc: np.ndarray  # custom ALIF: threshold step per spike in mV words (0 for LIF)
     populations: tuple[tuple[str, str, int, int], ...]  # (name, float model, start, stop)
+    cell: ClassVar[str] = "IF_curr_delta"  # the sPyNNaker model they are lowered to
+    kinds: ClassVar[tuple[str, ...]] = ("lif",)  # float population kinds it runs exactly
+
+    @property
+    def size(self) -> int:
+        return int(self.v_thresh.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class SpiNNakerIzhikevichNeurons:
+    """Per-neuron words of sPyNNaker ``IZK_curr_exp`` neurons (shape (n,), int64 s16.15 unless noted): the PyNN
+    parameters (each exactly an s16.15 value) and what the chip derives from them
+    (:mod:`neuroport.emulator.spinnaker_izhikevich`)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray  # mV
+    d: np.ndarray
+    v_init: np.ndarray  # mV
+    u_init: np.ndarray
+    i_offset: np.ndarray  # nA
+    tau_syn: np.ndarray  # ms, tau_syn_E = tau_syn_I
+    v_thresh: np.ndarray  # mV: IZK_curr_exp's static threshold, 30 mV
+    reset_h: np.ndarray  # the RK2 step h = timestep (ms word)
+    spike_h: np.ndarray  # h of the step after a spike: reset_h × 1.85k
+    syn_decay: np.ndarray  # u0.32: expulr(−kdivk(ts, τ_syn))
+    syn_init: np.ndarray  # u0.32: (kdivk(τ_syn, ts) × (1.0ulr − decay)) >> 15
+    populations: tuple[tuple[str, str, int, int], ...]
+    cell: ClassVar[str] = "IZK_curr_exp"
+    kinds: ClassVar[tuple[str, ...]] = ("izhikevich",)
 
     @property
     def size(self) -> int:
@@ -86,7 +117,7 @@ class SpiNNakerGraph:
     hw_name: str
     hw_sha256: str
     dt_ms: float
-    neurons: SpiNNakerNeurons
+    neurons: SpiNNakerNeurons | SpiNNakerIzhikevichNeurons
     readout: SpiNNakerNeurons
     projections: tuple[SpiNNakerProjection, ...]
     n_inputs: int
@@ -120,8 +151,12 @@ class SpiNNakerGraph:
     def of(self, dense: str) -> tuple[SpiNNakerProjection, ...]:
         return tuple(p for p in self.projections if p.dense == dense)
 
+    def _shape(self, dense: str) -> tuple[int, int]:
+        return {"w_in": (self.n_rec, self.n_in), "w_rec": (self.n_rec, self.n_rec), "w_out": (self.n_out, self.n_rec)}[dense]
+
     def _union(self, dense: str) -> MaskView:
-        return MaskView(np.logical_or.reduce([p.mask for p in self.of(dense)]))
+        """The synapses of a matrix over its receptors (all False for a matrix without projections)."""
+        return MaskView(np.logical_or.reduce([np.zeros(self._shape(dense), dtype=bool), *(p.mask for p in self.of(dense))]))
 
     @property
     def w_in(self) -> MaskView:
@@ -137,4 +172,4 @@ class SpiNNakerGraph:
 
     def weights_na(self, dense: str) -> np.ndarray:
         """The signed weights the board holds, in nA: Σ over receptors of sign · stored · 2^weight_exp."""
-        return sum(p.sign * p.weights * 2.0**p.weight_exp for p in self.of(dense))
+        return sum((p.sign * p.weights * 2.0**p.weight_exp for p in self.of(dense)), np.zeros(self._shape(dense)))

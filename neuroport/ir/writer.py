@@ -24,6 +24,8 @@ def _values(array: np.ndarray) -> float | list[float]:
 def _population(p: LIF) -> dict[str, Any]:
     out: dict[str, Any] = {"name": p.name, "model": p.kind, "size": p.size}
     out.update({k: _values(v) for k, v in p.array_fields().items()})
+    if getattr(p, "integration", "euler") != "euler":  # Izhikevich with sPyNNaker's RK2 + exponential synapses
+        out["integration"] = p.integration
     out["surrogate"] = {"function": p.surrogate.function, "gamma": p.surrogate.gamma, "beta": p.surrogate.beta}
     return out
 

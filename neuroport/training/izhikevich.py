@@ -22,7 +22,8 @@ The rest is the LIF networks' e-prop (:mod:`neuroport.training.gradients`): ē =
 g_ji = Σ_t L_j[t] ē_ji[t] + R_j Σ_t e_ji[t], g^out_kj = Σ_t err_k[t] z̄^κ_j[t].  Without recurrent weights this
 is the exact gradient of (1 − κ) · loss + the rate regularizer (the surrogate gradient, with the reset stopped);
 with them, e-prop's usual approximation (no gradient through W_rec z in the learning signal).
-Memory O(batch × synapses); the traces are streamed through time.
+Memory O(batch × synapses); the traces are streamed through time.  ``integration: spinnaker_rk2`` (sPyNNaker's
+IZK_curr_exp) adds the synaptic current to the eligibility vector: :mod:`neuroport.training.izhikevich_rk2`.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class _Traces:
         self.eps_v, self.eps_u, self.e_bar, self.e_sum = (np.zeros(shape) for _ in range(4))
         self.grad = np.zeros((n_post, n_pre))
 
-    def step(self, jac: tuple[np.ndarray, ...], dt: float, pre: np.ndarray, psi: np.ndarray,
+    def step(self, jac: tuple[np.ndarray, ...], pre: np.ndarray, psi: np.ndarray,
              kappa: float, learning_signal: np.ndarray) -> None:
-        d_vv, d_vu, d_uv, d_uu = jac
+        d_vv, d_vu, d_uv, d_uu, dt = jac
         eps_v = d_vv * self.eps_v + d_vu * self.eps_u + dt * pre[:, None, :]
         self.eps_u = d_uv * self.eps_v + d_uu * self.eps_u
         self.eps_v = eps_v
@@ -70,6 +71,28 @@ class _Traces:
         self.e_bar = kappa * self.e_bar + (1.0 - kappa) * e
         self.e_sum += e
         self.grad += np.einsum("bj,bji->ji", learning_signal, self.e_bar)
+
+
+def _euler_jacobian(net: IzhikevichNetwork, run: IzhikevichRun, t: int, v_post: np.ndarray, u_post: np.ndarray,
+                    z_prev: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(D_vv, D_vu, D_uv, D_uu, input gain dt) of the Euler step t."""
+    return (*_jacobian(net, v_post, z_prev), net.dt_ms)
+
+
+def _rk2_model() -> tuple[Callable[..., tuple[np.ndarray, ...]], type]:
+    from neuroport.training.izhikevich_rk2 import RK2Traces, rk2_jacobian
+
+    return rk2_jacobian, RK2Traces
+
+
+# integration → (Jacobian of step t, eligibility-trace class); spinnaker_rk2: neuroport.training.izhikevich_rk2
+TRACE_MODELS: dict[str, Callable[[], tuple[Callable[..., tuple[np.ndarray, ...]], type]]] = {
+    "euler": lambda: (_euler_jacobian, _Traces), "spinnaker_rk2": _rk2_model}
+
+
+def trace_model(integration: str) -> tuple[Callable[..., tuple[np.ndarray, ...]], type]:
+    """(Jacobian of step t, eligibility-trace class) of an integration (TRACE_MODELS)."""
+    return TRACE_MODELS[integration]()
 
 
 def izhikevich_gradients(net: IzhikevichNetwork, x: np.ndarray, run: IzhikevichRun, batch: Batch, *, feedback: str,
@@ -80,18 +103,20 @@ def izhikevich_gradients(net: IzhikevichNetwork, x: np.ndarray, run: IzhikevichR
         raise UnsupportedError("Izhikevich e-prop needs one readout time constant for all readouts", path="readout.tau_out_ms")
     kappa, b_mat = float(net.kappa[0]), feedback_matrix(net, feedback, b_random)
     batch_n, n_steps, n_in = x.shape
-    traces = {"w_in": _Traces(batch_n, net.n_rec, n_in), "w_rec": _Traces(batch_n, net.n_rec, net.n_rec)}
+    jacobian, trace_class = trace_model(net.integration)
+    traces = {"w_in": trace_class(batch_n, net.n_rec, n_in), "w_rec": trace_class(batch_n, net.n_rec, net.n_rec)}
     v_post = np.broadcast_to(net.v_init_mv, (batch_n, net.n_rec))
+    u_post = np.broadcast_to(net.u_init, (batch_n, net.n_rec))
     z_prev = np.zeros((batch_n, net.n_rec))
     z_bar_out, g_out = np.zeros((batch_n, net.n_rec)), np.zeros((net.n_out, net.n_rec))
     for t in range(n_steps):
-        jac = _jacobian(net, v_post, z_prev)
+        jac = jacobian(net, run, t, v_post, u_post, z_prev)
         signal = err[:, t] @ b_mat.T
-        traces["w_in"].step(jac, net.dt_ms, x[:, t], run.psi[:, t], kappa, signal)
-        traces["w_rec"].step(jac, net.dt_ms, z_prev, run.psi[:, t], kappa, signal)
+        traces["w_in"].step(jac, x[:, t], run.psi[:, t], kappa, signal)
+        traces["w_rec"].step(jac, z_prev, run.psi[:, t], kappa, signal)
         z_bar_out = kappa * z_bar_out + run.z[:, t]
         g_out += err[:, t].T @ z_bar_out
-        v_post, z_prev = run.v[:, t], run.z[:, t]
+        v_post, u_post, z_prev = run.v[:, t], run.u[:, t], run.z[:, t]
     reg = rate_signal(net, run, c_reg, f_target_hz)[:, :, None]
     g_in, g_rec = (tr.grad + np.sum(reg * tr.e_sum, axis=0) for tr in traces.values())
     return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
