@@ -92,10 +92,22 @@ def test_forward_matches_nest_izhikevich(izh_graph, tmp_path, dt_ms):
     assert run.z.sum() > 10  # the comparison covers spikes and resets
 
 
-def _torch_gradients(net, x: np.ndarray, batch: Batch, c_reg: float, f_target_hz: float):
+def euler_step(torch, t64, net):
+    """One forward-Euler step of NEST's ``izhikevich`` as a function of (v, u, z, input current, recurrent current,
+    carry): v' = v + dt (0.04 v² + 5 v + 140 − u + I), u' = u + dt a (b v − u), I = i_offset + input + recurrent."""
+    a, b, dt, i_offset = t64(net.a), t64(net.b), net.dt_ms, t64(net.i_offset)
+
+    def step(v, u, z, i_in, i_rec, carry):
+        current = i_offset + i_in + i_rec
+        return v + dt * (0.04 * v * v + 5 * v + 140 - u + current), u + dt * a * (b * v - u), carry
+
+    return step
+
+
+def torch_gradients(net, x: np.ndarray, batch: Batch, c_reg: float, f_target_hz: float, make_step=euler_step):
     """Autograd (BPTT) of the same forward, written independently: H with the surrogate ψ as its derivative, the
-    spike in the reset detached.  Returns d/dW_in and d/dW_rec of (1 − κ)·loss + ½ c_reg Σ (rate − f)², and
-    d/dW_out of loss."""
+    spike in the reset detached; ``make_step(torch, t64, net)`` gives the integration step (:func:`euler_step`).
+    Returns d/dW_in and d/dW_rec of (1 − κ)·loss + ½ c_reg Σ (rate − f)², and d/dW_out of loss."""
     torch = pytest.importorskip("torch")
     t64 = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
 
@@ -112,12 +124,12 @@ def _torch_gradients(net, x: np.ndarray, batch: Batch, c_reg: float, f_target_hz
             return grad * psi
 
     w_in, w_rec, w_out = (t64(w).requires_grad_() for w in (net.w_in, net.w_rec, net.w_out))
-    a, b, c, d, dt = t64(net.a), t64(net.b), t64(net.c_mv), t64(net.d), net.dt_ms
+    c, d, dt, step = t64(net.c_mv), t64(net.d), net.dt_ms, make_step(torch, t64, net)
     v, u = t64(net.v_init_mv).expand(x.shape[0], -1), t64(net.u_init).expand(x.shape[0], -1)
-    kappa, y, z, zs, ys = float(net.kappa[0]), 0.0, torch.zeros(x.shape[0], net.n_rec, dtype=torch.float64), [], []
+    z = torch.zeros(x.shape[0], net.n_rec, dtype=torch.float64)
+    carry, kappa, y, zs, ys = 0.0 * z, float(net.kappa[0]), 0.0, [], []
     for t in range(x.shape[1]):
-        current = t64(net.i_offset) + t64(x[:, t]) @ w_in.T + z @ w_rec.T
-        v_pre, u_pre = v + dt * (0.04 * v * v + 5 * v + 140 - u + current), u + dt * a * (b * v - u)
+        v_pre, u_pre, carry = step(v, u, z, t64(x[:, t]) @ w_in.T, z @ w_rec.T, carry)
         z = Spike.apply(v_pre)
         v, u = v_pre * (1 - z.detach()) + c * z.detach(), u_pre + d * z.detach()
         y = kappa * y + z @ w_out.T
@@ -132,23 +144,28 @@ def _torch_gradients(net, x: np.ndarray, batch: Batch, c_reg: float, f_target_hz
     return g_in.numpy(), g_rec.numpy(), g_out.numpy()
 
 
+def random_batch(rng, n, steps, n_in, window=40):
+    """Bernoulli(0.3) inputs, a random class per sample, the loss counted from step ``window`` on."""
+    x = (rng.random((n, steps, n_in)) < 0.3).astype(np.float64)
+    labels = rng.integers(0, 2, n)
+    targets = np.zeros((n, steps, 2))
+    targets[np.arange(n), :, labels] = 1.0
+    mask = np.zeros((n, steps), dtype=bool)
+    mask[:, window:] = True
+    return Batch(inputs=x, targets=targets, loss_mask=mask, labels=labels)
+
+
 @pytest.mark.parametrize("c_reg", [0.0, 3.0])
 def test_eprop_equals_autograd_without_recurrence(izh_graph, c_reg):
     net = assemble_izhikevich(izh_graph)
     width_mv = 100.0  # ψ > 0 for v' within 100 mV of the peak: most steps carry gradient
     net = replace(net, w_rec=np.zeros_like(net.w_rec), psi_scale=np.full(net.n_rec, 1.0 / width_mv))
-    rng = np.random.default_rng(2)
-    x = (rng.random((3, 60, net.n_in)) < 0.3).astype(np.float64)
-    labels = rng.integers(0, 2, 3)
-    targets = np.zeros((3, 60, 2))
-    targets[np.arange(3), :, labels] = 1.0
-    mask = np.zeros((3, 60), dtype=bool)
-    mask[:, 40:] = True
-    batch = Batch(inputs=x, targets=targets, loss_mask=mask, labels=labels)
+    batch = random_batch(np.random.default_rng(2), 3, 60, net.n_in)
+    x = batch.inputs
     run = simulate_izhikevich(net, x)
     assert run.z.sum() > 20 and np.count_nonzero(run.psi) > 100  # spikes, resets and ψ inside the window
     grads = izhikevich_gradients(net, x, run, batch, feedback="symmetric", b_random=None, c_reg=c_reg, f_target_hz=10.0)
-    g_in, _, g_out = _torch_gradients(net, x, batch, c_reg, 10.0)
+    g_in, _, g_out = torch_gradients(net, x, batch, c_reg, 10.0)
     assert np.abs(g_in).max() > 1e-3
     np.testing.assert_allclose(grads.w_in, g_in * net.w_in_plastic, rtol=0, atol=1e-10)
     np.testing.assert_allclose(grads.w_out, g_out, rtol=0, atol=1e-10)
@@ -171,7 +188,7 @@ def test_eprop_equals_autograd_on_a_feedforward_recurrent_block(izh_graph):
     run = simulate_izhikevich(net, x)
     assert run.z[:, :, :2].sum() > 10  # the first layer spikes into the second
     grads = izhikevich_gradients(net, x, run, batch, feedback="symmetric", b_random=None, c_reg=1.0)
-    g_in, g_rec, _ = _torch_gradients(net, x, batch, 1.0, 10.0)
+    g_in, g_rec, _ = torch_gradients(net, x, batch, 1.0, 10.0)
     assert np.abs(g_rec[2:, :2]).max() > 1e-3
     np.testing.assert_allclose(grads.w_rec[2:, :2], g_rec[2:, :2], rtol=0, atol=1e-10)
     np.testing.assert_allclose(grads.w_in[2:], g_in[2:], rtol=0, atol=1e-10)
@@ -290,9 +307,15 @@ def _cli(*args):
 ])
 def test_cli_refusals(tmp_path, capsys, args, message):
     """Every stage that cannot run an Izhikevich network says so in one line, with exit status 2."""
+    assert_cli_refuses(tmp_path, capsys, IZH, args, message)
+
+
+def assert_cli_refuses(tmp_path, capsys, doc: dict, args: tuple[str, ...], message: str) -> None:
+    """`neuroport ARGS` on the model ``doc`` ({model}, {tmp} filled in; -o for train and compile) exits with status 2
+    and prints ``error: MESSAGE`` without a traceback."""
     from neuroport.cli import main
 
-    model = write_yaml(tmp_path, IZH)
+    model = write_yaml(tmp_path, doc)
     extra = ("-o", str(tmp_path / "out")) if args[0] in ("train", "compile") else ()
     with pytest.raises(SystemExit) as exit_info:
         main([a.format(model=model, tmp=tmp_path) for a in args] + list(extra))

@@ -15,10 +15,9 @@ from neuroport.emulator.izhikevich import assemble_izhikevich, simulate_izhikevi
 from neuroport.errors import ModelError
 from neuroport.ir.loader import load_model
 from neuroport.ir.writer import write_model
-from neuroport.tasks import Batch
 from neuroport.training.izhikevich import izhikevich_gradients
 from tests.conftest import write_yaml
-from tests.test_izhikevich import IZH, LIF_ONLY, LOIHI
+from tests.test_izhikevich import IZH, LIF_ONLY, LOIHI, assert_cli_refuses, random_batch, torch_gradients
 
 RK2 = copy.deepcopy(IZH)
 RK2["populations"][0].update(integration="spinnaker_rk2", tau_syn_ms=4.0)
@@ -69,72 +68,35 @@ def test_exponential_synapse_is_sPyNNakers(rk2_graph):
     np.testing.assert_allclose(run.j_syn[0, :, 0], expected, rtol=0, atol=1e-12)
 
 
-def _torch_gradients(net, x: np.ndarray, batch: Batch, c_reg: float, f_target_hz: float):
-    """Autograd of the RK2 forward written independently from sPyNNaker's kernel (the spike in the reset and the
-    step length h detached, ψ as the derivative of H)."""
-    torch = pytest.importorskip("torch")
-    t64 = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
-
-    class Spike(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, v_pre):
-            ctx.save_for_backward(v_pre)
-            return (v_pre >= 30.0).double()
-
-        @staticmethod
-        def backward(ctx, grad):
-            (v_pre,) = ctx.saved_tensors
-            psi = t64(net.psi_height) * torch.clamp(1.0 - t64(net.psi_scale) * torch.abs(v_pre - 30.0), min=0.0)
-            return grad * psi
-
-    w_in, w_rec, w_out = (t64(w).requires_grad_() for w in (net.w_in, net.w_rec, net.w_out))
-    a, b, c, d, dt, m = t64(net.a), t64(net.b), t64(net.c_mv), t64(net.d), net.dt_ms, 0.040008544921875
+def rk2_step(torch, t64, net):
+    """sPyNNaker's RK2 midpoint step, written independently from its kernel, carrying the synaptic current J:
+    J ← λ J + g (input + recurrent), h = dt (1 + 0.85 z) (the step after a spike is longer, h detached),
+    η = v + h/2 (140 + I − u + (5 + M v) v), β = h/2 a (b v − u), v' = v + h (140 + I − u − β + (5 + M η) η),
+    u' = u + a h (−u − β + b η), I = J + i_offset."""
+    a, b, dt, m = t64(net.a), t64(net.b), net.dt_ms, 0.040008544921875
     lam = torch.exp(-dt / t64(net.tau_syn_ms))
-    gain = t64(net.tau_syn_ms) / dt * (1 - lam)
-    v, u = t64(net.v_init_mv).expand(x.shape[0], -1), t64(net.u_init).expand(x.shape[0], -1)
-    z = torch.zeros(x.shape[0], net.n_rec, dtype=torch.float64)
-    j, kappa, y, zs, ys = 0.0 * z, float(net.kappa[0]), 0.0, [], []
-    for t in range(x.shape[1]):
-        j = lam * j + gain * (t64(x[:, t]) @ w_in.T + z @ w_rec.T)
+    gain, i_offset = t64(net.tau_syn_ms) / dt * (1 - lam), t64(net.i_offset)
+
+    def step(v, u, z, i_in, i_rec, j):
+        j = lam * j + gain * (i_in + i_rec)
         h = dt * (1.0 + 0.85 * z.detach())
-        current = j + t64(net.i_offset)
+        current = j + i_offset
         eta = v + h / 2 * (140 + current - u + (5 + m * v) * v)
         beta = h / 2 * a * (b * v - u)
-        v_pre = v + h * (140 + current - u - beta + (5 + m * eta) * eta)
-        u_pre = u + a * h * (-u - beta + b * eta)
-        z = Spike.apply(v_pre)
-        v, u = v_pre * (1 - z.detach()) + c * z.detach(), u_pre + d * z.detach()
-        y = kappa * y + z @ w_out.T
-        zs.append(z)
-        ys.append(y)
-    y_all, mask = torch.stack(ys, 1), t64(batch.loss_mask)[..., None]
-    loss = -(mask * t64(batch.targets) * torch.log_softmax(y_all, -1)).sum()
-    rate = torch.stack(zs, 1).mean(1)
-    reg = 0.5 * c_reg * ((rate - f_target_hz * dt * 1e-3) ** 2).sum()
-    g_out = torch.autograd.grad(loss, w_out, retain_graph=True)[0]
-    g_in, g_rec = torch.autograd.grad((1 - kappa) * loss + reg, (w_in, w_rec))
-    return g_in.numpy(), g_rec.numpy(), g_out.numpy()
+        return v + h * (140 + current - u - beta + (5 + m * eta) * eta), u + a * h * (-u - beta + b * eta), j
 
-
-def _batch(rng, n, steps, n_in, window=40):
-    x = (rng.random((n, steps, n_in)) < 0.3).astype(np.float64)
-    labels = rng.integers(0, 2, n)
-    targets = np.zeros((n, steps, 2))
-    targets[np.arange(n), :, labels] = 1.0
-    mask = np.zeros((n, steps), dtype=bool)
-    mask[:, window:] = True
-    return Batch(inputs=x, targets=targets, loss_mask=mask, labels=labels)
+    return step
 
 
 @pytest.mark.parametrize("c_reg", [0.0, 3.0])
 def test_eprop_equals_autograd_without_recurrence(rk2_graph, c_reg):
     net = assemble_izhikevich(rk2_graph)
     net = replace(net, w_rec=np.zeros_like(net.w_rec), psi_scale=np.full(net.n_rec, 0.01))
-    batch = _batch(np.random.default_rng(2), 3, 60, net.n_in)
+    batch = random_batch(np.random.default_rng(2), 3, 60, net.n_in)
     run = simulate_izhikevich(net, batch.inputs)
     assert run.z.sum() > 20 and np.count_nonzero(run.psi) > 100 and (run.h_ms > 1.0).any()
     grads = izhikevich_gradients(net, batch.inputs, run, batch, feedback="symmetric", b_random=None, c_reg=c_reg)
-    g_in, _, g_out = _torch_gradients(net, batch.inputs, batch, c_reg, 10.0)
+    g_in, _, g_out = torch_gradients(net, batch.inputs, batch, c_reg, 10.0, rk2_step)
     assert np.abs(g_in).max() > 1e-3
     np.testing.assert_allclose(grads.w_in, g_in * net.w_in_plastic, rtol=0, atol=1e-9 * np.abs(g_in).max())
     np.testing.assert_allclose(grads.w_out, g_out, rtol=0, atol=1e-10)
@@ -146,11 +108,11 @@ def test_eprop_equals_autograd_on_a_feedforward_recurrent_block(rk2_graph):
     w_rec = np.zeros_like(net.w_rec)
     w_rec[2:, :2] = np.random.default_rng(8).normal(0.0, 10.0, (3, 2))
     net = replace(net, w_rec=w_rec, w_rec_plastic=w_rec != 0, psi_scale=np.full(net.n_rec, 0.01))
-    batch = _batch(np.random.default_rng(3), 2, 60, net.n_in, window=0)
+    batch = random_batch(np.random.default_rng(3), 2, 60, net.n_in, window=0)
     run = simulate_izhikevich(net, batch.inputs)
     assert run.z[:, :, :2].sum() > 10
     grads = izhikevich_gradients(net, batch.inputs, run, batch, feedback="symmetric", b_random=None, c_reg=1.0)
-    g_in, g_rec, _ = _torch_gradients(net, batch.inputs, batch, 1.0, 10.0)
+    g_in, g_rec, _ = torch_gradients(net, batch.inputs, batch, 1.0, 10.0, rk2_step)
     assert np.abs(g_rec[2:, :2]).max() > 1e-3
     np.testing.assert_allclose(grads.w_rec[2:, :2], g_rec[2:, :2], rtol=0, atol=1e-9 * np.abs(g_rec).max())
     np.testing.assert_allclose(grads.w_in[2:], g_in[2:], rtol=0, atol=1e-9 * np.abs(g_in).max())
@@ -272,15 +234,7 @@ def test_mixed_integrations_are_refused(tmp_path):
 ])
 def test_cli_refusals_other_targets(tmp_path, capsys, args, message):
     """Only numpy e-prop and SpiNNaker run the RK2 model; the other stages refuse it as any Izhikevich network."""
-    from neuroport.cli import main
-
-    model = write_yaml(tmp_path, RK2)
-    extra = ("-o", str(tmp_path / "out")) if args[0] in ("train", "compile") else ()
-    with pytest.raises(SystemExit) as exit_info:
-        main([a.format(model=model, tmp=tmp_path) for a in args] + list(extra))
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert f"error: {message}" in err and "Traceback" not in err
+    assert_cli_refuses(tmp_path, capsys, RK2, args, message)
 
 
 def test_training_lowers_the_loss(tmp_path):

@@ -25,6 +25,7 @@ import numpy as np
 
 OFFSET_GEN, DELAY_IN_REC, DELAY_REC_OUT, DELAY_OUT_NORM = 1, 1, 1, 1  # NEST's hard-coded e-prop offsets (steps)
 TOTAL_OFFSET = OFFSET_GEN + DELAY_IN_REC + DELAY_REC_OUT + DELAY_OUT_NORM
+MODELS = ("eprop_iaf_bsshslm_2020", "eprop_iaf_adapt_bsshslm_2020")  # recurrent neuron models: LIF, ALIF
 
 
 def neuron_params(meta: dict, spec: dict, j: int) -> dict:
@@ -41,12 +42,12 @@ def neuron_params(meta: dict, spec: dict, j: int) -> dict:
     return p
 
 
-def create_recurrent(nest, meta: dict, spec: dict):
-    """One NEST node per recurrent neuron, created in neuroport's order (so node i + first id is neuron i)."""
+def create_recurrent(nest, meta: dict, spec: dict, models: tuple[str, str] = MODELS, params=neuron_params):
+    """One NEST node per recurrent neuron, created in neuroport's order (so node i + first id is neuron i): of model
+    ``models[1]`` where the neuron is adaptive, else ``models[0]``, with parameters ``params(meta, spec, j)``."""
     nodes = None
     for j in range(len(spec["v_th"])):
-        model = "eprop_iaf_adapt_bsshslm_2020" if spec["adaptive"][j] else "eprop_iaf_bsshslm_2020"
-        node = nest.Create(model, 1, neuron_params(meta, spec, j))
+        node = nest.Create(models[1] if spec["adaptive"][j] else models[0], 1, params(meta, spec, j))
         nodes = node if nodes is None else nodes + node
     return nodes
 
@@ -177,11 +178,16 @@ def recurrent_events(events, rec) -> dict[str, np.ndarray]:
     return out
 
 
-def main(spec_path: str, out_path: str) -> None:
+def run_files(run_spec, spec_path: str, out_path: str) -> None:
+    """Load SPEC.npz (plain arrays and a JSON ``meta``), call ``run_spec(spec, meta)`` and save its arrays to OUT.npz."""
     with np.load(spec_path) as data:
         spec = {k: data[k] for k in data.files}
     meta = json.loads(str(spec.pop("meta")))
-    np.savez(out_path, **run(spec, meta))
+    np.savez(out_path, **run_spec(spec, meta))
+
+
+def main(spec_path: str, out_path: str) -> None:
+    run_files(run, spec_path, out_path)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ after step S + 2 (S: the stream's length): every spike of the stream has then be
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
-from neuroport.backends.nest.runner import connect_matrix, matrix_of
+from neuroport.backends.nest.runner import connect_matrix, create_recurrent, matrix_of, run_files
 
 OFFSET_GEN, TOTAL_OFFSET = 1, 2  # generator offset; generator + input delay (the example's total_offset)
 SURROGATE_NAMES = {"arctan": "arctan_derivative"}  # neuroport name → NEST name where they differ
@@ -35,15 +34,6 @@ def neuron_params(meta: dict, spec: dict, j: int) -> dict:
     if spec["adaptive"][j]:
         p.update(adapt_beta=float(spec["adapt_beta"][j]), adapt_tau=float(spec["adapt_tau_ms"][j]), adaptation=0.0)
     return p
-
-
-def create_recurrent(nest, meta: dict, spec: dict):
-    """One node per recurrent neuron, in neuroport's order."""
-    nodes = None
-    for j in range(len(spec["v_th"])):
-        node = nest.Create("eprop_iaf_adapt" if spec["adaptive"][j] else "eprop_iaf", 1, neuron_params(meta, spec, j))
-        nodes = node if nodes is None else nodes + node
-    return nodes
 
 
 def set_signals(gen_in, gen_target, gen_window, spec: dict, dt: float) -> None:
@@ -72,7 +62,7 @@ def build(nest, spec: dict, meta: dict):
     dt = float(meta["dt_ms"])
     n_in, n_out = spec["w_in"].shape[1], spec["w_out"].shape[0]
     gen_in, parrots = nest.Create("spike_generator", n_in), nest.Create("parrot_neuron", n_in)
-    rec = create_recurrent(nest, meta, spec)
+    rec = create_recurrent(nest, meta, spec, ("eprop_iaf", "eprop_iaf_adapt"), neuron_params)
     readouts = nest.Create("eprop_readout", n_out, [
         {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "tau_m": float(t),
          "eprop_isi_trace_cutoff": float(meta["cutoff_ms"])} for t in spec["tau_out_ms"]])
@@ -121,10 +111,7 @@ def run(spec: dict, meta: dict) -> dict[str, np.ndarray]:
 
 
 def main(spec_path: str, out_path: str) -> None:
-    with np.load(spec_path) as data:
-        spec = {k: data[k] for k in data.files}
-    meta = json.loads(str(spec.pop("meta")))
-    np.savez(out_path, **run(spec, meta))
+    run_files(run, spec_path, out_path)
 
 
 if __name__ == "__main__":

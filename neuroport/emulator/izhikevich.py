@@ -24,7 +24,7 @@ import numpy as np
 from neuroport.emulator.reference import leaky_sum
 from neuroport.errors import UnsupportedError
 from neuroport.ir.float_graph import Izhikevich
-from neuroport.ir.network import projection_blocks
+from neuroport.ir.network import dense_matrices
 
 # ψ / height at the scaled distance x ≥ 0 (the formulas of float_graph.Surrogate, as emulator.kernels)
 SURROGATE_SHAPES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -86,25 +86,6 @@ class IzhikevichRun:
     y: np.ndarray
 
 
-def _matrices(graph) -> dict[str, np.ndarray]:
-    """w_in, w_rec, w_out with their masks and plastic flags (the layout of neuroport.ir.network.assemble)."""
-    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
-    shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
-    out = {k: np.zeros(s) for k, s in shapes.items()}
-    out.update({f"{k}_{kind}": np.zeros(s, dtype=bool) for k, s in shapes.items() for kind in ("mask", "plastic")})
-    for proj in graph.projections:
-        name, tgt, src = projection_blocks(graph, proj)
-        mask = np.ones(proj.weights.shape, dtype=bool) if proj.mask is None else proj.mask
-        for t_slice, t0 in tgt:
-            for s_slice, s0 in src:
-                rows = slice(t0, t0 + t_slice.stop - t_slice.start)
-                cols = slice(s0, s0 + s_slice.stop - s_slice.start)
-                out[name][t_slice, s_slice] = np.where(mask[rows, cols], proj.weights[rows, cols], 0.0)
-                out[f"{name}_mask"][t_slice, s_slice] = mask[rows, cols]
-                out[f"{name}_plastic"][t_slice, s_slice] = mask[rows, cols] & proj.plastic
-    return out
-
-
 def assemble_izhikevich(graph) -> IzhikevichNetwork:
     """The dense :class:`IzhikevichNetwork` of a graph whose populations are all Izhikevich."""
     for i, pop in enumerate(graph.populations):
@@ -134,7 +115,7 @@ def assemble_izhikevich(graph) -> IzhikevichNetwork:
         psi_height=np.concatenate([np.full(p.size, p.surrogate.gamma) for p in pops]) / width,
         psi_scale=np.concatenate([np.full(p.size, p.surrogate.beta) for p in pops]) / width,
         surrogate_function=functions.pop(), tau_out_ms=graph.readout.tau_out_ms, loss=graph.readout.loss,
-        integration=integration, tau_syn_ms=tau_syn, **_matrices(graph))
+        integration=integration, tau_syn_ms=tau_syn, **dense_matrices(graph)[0])
 
 
 def euler_step(net: IzhikevichNetwork, v: np.ndarray, u: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

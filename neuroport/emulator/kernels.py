@@ -35,16 +35,21 @@ def surrogate_shape(code, x):  # pragma: no cover
     return 1.0 / (1.0 + x * x)
 
 
+@njit(cache=True, inline="always")
+def _outputs(batch, n_steps, n, record_states):  # pragma: no cover
+    """Zeroed z, ψ (batch, n_steps, n) and v, a records (batch, n_steps or 0 unless ``record_states``, n)."""
+    z = np.zeros((batch, n_steps, n), dtype=np.float64)
+    psi = np.zeros((batch, n_steps, n), dtype=np.float64)
+    states = n_steps if record_states else 0
+    return z, psi, np.zeros((batch, states, n), dtype=np.float64), np.zeros((batch, states, n), dtype=np.float64)
+
+
 @njit(cache=True, parallel=True)
 def lif_alif_steps(drive, w_pre_post, alpha, rho, v_th, beta, n_ref, psi_height, psi_width, shape, record_states):  # pragma: no cover
     """Run all steps; returns (z, ψ, v, a) of shape (batch, n_steps, n) (v, a: (batch, 0, n) unless
     ``record_states``).  ψ = height · shape(width · |d|) while free, else 0 (height γ/v_th, width β/v_th)."""
     batch, n_steps, n = drive.shape
-    z = np.zeros((batch, n_steps, n), dtype=np.float64)
-    psi = np.zeros((batch, n_steps, n), dtype=np.float64)
-    states = n_steps if record_states else 0
-    v_rec = np.zeros((batch, states, n), dtype=np.float64)
-    a_rec = np.zeros((batch, states, n), dtype=np.float64)
+    z, psi, v_rec, a_rec = _outputs(batch, n_steps, n, record_states)
     for b in prange(batch):
         v = np.zeros(n)
         a = np.zeros(n)
@@ -100,11 +105,7 @@ def lif_alif_steps_delayed(drive, w_groups, delays, alpha, rho, v_th, beta, n_re
 
     (the reset and a ← ρ a + z[t−1] stay one-step); the spike trains written so far are the delay line."""
     batch, n_steps, n = drive.shape
-    z = np.zeros((batch, n_steps, n), dtype=np.float64)
-    psi = np.zeros((batch, n_steps, n), dtype=np.float64)
-    states = n_steps if record_states else 0
-    v_rec = np.zeros((batch, states, n), dtype=np.float64)
-    a_rec = np.zeros((batch, states, n), dtype=np.float64)
+    z, psi, v_rec, a_rec = _outputs(batch, n_steps, n, record_states)
     for b in prange(batch):
         v = np.zeros(n)
         a = np.zeros(n)

@@ -147,14 +147,16 @@ def refuse_non_lif(graph: FloatGraph) -> None:
                 f"`neuroport train --engine numpy`", path=f"populations[{i}].model")
 
 
-def assemble(graph: FloatGraph) -> Network:
-    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
-    refuse_non_lif(graph)
+def dense_matrices(graph: FloatGraph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The projections of any graph laid out as dense matrices (see the module docstring for the layout).
+
+    Returns ({w_in, w_rec, w_out} with their ``_mask`` and ``_plastic`` flags, {w_in, w_rec, w_out: delays in
+    steps}); weights outside the mask are 0, absent synapses have delay 1.
+    """
     n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
     shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
     mats = {k: np.zeros(s) for k, s in shapes.items()}
-    masks = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
-    plastic = {k: np.zeros(s, dtype=bool) for k, s in shapes.items()}
+    mats.update({f"{k}_{kind}": np.zeros(s, dtype=bool) for k, s in shapes.items() for kind in ("mask", "plastic")})
     delays = {k: np.ones(s, dtype=np.int64) for k, s in shapes.items()}
     for proj in graph.projections:
         name, tgt, src = projection_blocks(graph, proj)
@@ -165,9 +167,17 @@ def assemble(graph: FloatGraph) -> Network:
                 cols = slice(s0, s0 + s_slice.stop - s_slice.start)
                 block_mask = mask[rows, cols]
                 mats[name][t_slice, s_slice] = np.where(block_mask, proj.weights[rows, cols], 0.0)
-                masks[name][t_slice, s_slice] = block_mask
-                plastic[name][t_slice, s_slice] = block_mask & proj.plastic
+                mats[f"{name}_mask"][t_slice, s_slice] = block_mask
+                mats[f"{name}_plastic"][t_slice, s_slice] = block_mask & proj.plastic
                 delays[name][t_slice, s_slice] = np.where(block_mask, proj.delay_steps, 1)
+    return mats, delays
+
+
+def assemble(graph: FloatGraph) -> Network:
+    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
+    refuse_non_lif(graph)
+    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
+    mats, delays = dense_matrices(graph)
     pops = graph.populations
     beta = np.concatenate([p.adaptation()[0] for p in pops])
     tau_a = np.concatenate([p.adaptation()[1] for p in pops])
@@ -188,8 +198,6 @@ def assemble(graph: FloatGraph) -> Network:
         tau_out_ms=graph.readout.tau_out_ms,
         loss=graph.readout.loss,
         **mats,
-        **{f"{k}_mask": v for k, v in masks.items()},
-        **{f"{k}_plastic": v for k, v in plastic.items()},
         delays=delays if any(p.delay_steps != 1 for p in graph.projections) else None,
     )
 

@@ -36,52 +36,16 @@ def draw(seed: int) -> dict[str, np.ndarray]:
 
 
 def main(model: str, out: str, seed: int) -> None:  # pragma: no cover - runs in the NEST subprocess
-    import nest
-    import run_nest_neurons  # the recorder helper of tests/nest (this script runs from that folder)
+    import run_nest_neurons  # the network builder of tests/nest (this script runs from that folder)
 
-    run_nest_neurons.STEPS = STEPS
-    recorded = run_nest_neurons.recorded
-    nest.set_verbosity("M_ERROR")
-    nest.ResetKernel()
-    nest.SetKernelStatus({"resolution": 1.0, "eprop_reset_neurons_on_update": False})
-    d = draw(seed)
-    params = {"E_L": 0.0, "V_m": 0.0, "V_th": 0.6, "tau_m": 20.0, "t_ref": 3.0, "C_m": 1.0, "I_e": 0.0,
-              "surrogate_gradient_function": "piecewise_linear", "surrogate_gradient_height": 0.5,
-              "surrogate_gradient_width": 0.6}
-    if "adapt" in model:
-        params.update(adapt_tau=50.0, adapt_beta=0.2)
-    neurons = nest.Create(model, N, params)
-    readout = nest.Create("eprop_readout_bsshslm_2020", N_OUT, {"E_L": 0.0, "V_m": 0.0, "tau_m": 20.0, "C_m": 1.0, "I_e": 0.0})
-    generators = nest.Create("spike_generator", N_IN)
-    for i in range(N_IN):
-        generators[i].spike_times = [float(t) for t in np.flatnonzero(d["x"][:, i])]
-    connect = lambda pre, post, w, delay: nest.Connect(pre, post, syn_spec={"weight": w, "delay": float(delay)})  # noqa: E731
-    for j in range(N):
-        for i in range(N_IN):
-            connect(generators[i], neurons[j], d["w_in"][j, i], d["d_in"][j, i])
-        for i in (i for i in range(N) if i != j):
-            connect(neurons[i], neurons[j], d["w_rec"][j, i], d["d_rec"][j, i])
-        for k in range(N_OUT):
-            connect(neurons[j], readout[k], d["w_out"][k, j], d["d_out"][k, j])
-    names = ["V_m", "surrogate_gradient"] + (["V_th_adapt"] if "adapt" in model else [])
-    meter = nest.Create("multimeter", {"record_from": names, "interval": 1.0})
-    readout_meter = nest.Create("multimeter", {"record_from": ["V_m"], "interval": 1.0})
-    spikes = nest.Create("spike_recorder")
-    nest.Connect(meter, neurons)
-    nest.Connect(readout_meter, readout)
-    nest.Connect(neurons, spikes)
-    nest.Simulate(float(STEPS + 1))
-    arrays = recorded(meter.events, names, neurons[0].global_id, N)
-    arrays["spikes"] = recorded(spikes.events, ["spikes"], neurons[0].global_id, N)["spikes"]
-    arrays["readout"] = recorded(readout_meter.events, ["V_m"], readout[0].global_id, N_OUT)["V_m"]
-    np.savez(out, **d, **arrays)
+    run_nest_neurons.run(model, draw(seed), out)
 
 
 @pytest.mark.nest
 @pytest.mark.parametrize("model,adaptive", [("eprop_iaf_bsshslm_2020", False), ("eprop_iaf_adapt_bsshslm_2020", True)])
 def test_delayed_reference_equals_nest(tmp_path, model, adaptive):
     from neuroport.emulator.reference import simulate
-    from tests.nest.test_reference_vs_nest import V_TH, network
+    from tests.nest.test_reference_vs_nest import assert_equals_nest, network
 
     out = tmp_path / "nest.npz"
     subprocess.run([sys.executable, __file__, model, str(out), "3"], check=True, capture_output=True, text=True,
@@ -92,12 +56,7 @@ def test_delayed_reference_equals_nest(tmp_path, model, adaptive):
     delays = {"w_in": nest["d_in"], "w_rec": np.where(nest["w_rec"] != 0, nest["d_rec"], 1), "w_out": nest["d_out"]}
     run = simulate(net.__class__(**{**net.__dict__, "delays": delays}), nest["x"][None])
     assert nest["spikes"].sum() >= 10, "the case must spike"
-    np.testing.assert_array_equal(run.z[0], nest["spikes"])
-    np.testing.assert_allclose(run.v[0], nest["V_m"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(run.psi[0], nest["surrogate_gradient"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(run.y[0, :-1], nest["readout"][1:], rtol=0, atol=1e-12)
-    if adaptive:
-        np.testing.assert_allclose(V_TH + 0.2 * run.a[0], nest["V_th_adapt"], rtol=0, atol=1e-12)
+    assert_equals_nest(run, nest, adaptive)
     undelayed = simulate(net, nest["x"][None])
     assert not np.array_equal(undelayed.z[0], nest["spikes"]), "the delays must change the run"
 

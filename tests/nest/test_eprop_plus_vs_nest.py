@@ -17,7 +17,7 @@ from neuroport.backends.nest.engine_plus import nest_plus_train_on_batches, plus
 
 from neuroport.ir.float_graph import EpropPlus, EpropRule, Optimizer
 from neuroport.training.eprop_plus import train_plus_on_batches
-from tests.nest.test_eprop_vs_nest import batches, network
+from tests.nest.test_eprop_vs_nest import assert_cli_engines_agree, batches, network
 
 pytestmark = pytest.mark.nest
 
@@ -73,25 +73,9 @@ def test_nest_refusals_name_what_nest_eprop_plus_cannot_express():
 
 def test_train_cli_engines_agree_on_eprop_plus(tmp_path):
     """`neuroport train --engine nest` and `--engine numpy` on an e-prop+ model file: same curve and weights."""
-    import json
-
-    from click.testing import CliRunner
-
-    from neuroport.cli import cli
-
     text = open("examples/pattern_generation_eprop_plus.yaml").read()
     text = text.replace("size: 100\n", "size: 10\n").replace("duration_ms: 1000", "duration_ms: 100")
     text = text.replace("learning_rate: 9.0e-7", "learning_rate: 1.0e-4")
     model = tmp_path / "tiny_plus.yaml"
     model.write_text(text)
-    curves, weights = {}, {}
-    for engine in ("numpy", "nest"):
-        out = tmp_path / engine
-        result = CliRunner().invoke(cli, ["train", str(model), "--engine", engine, "-i", "3", "-o", str(out), "--json"])
-        assert result.exit_code == 0, result.output
-        curves[engine] = json.loads((out / "curve.json").read_text())["history"]
-        with np.load(out / "model.weights.npz") as data:
-            weights[engine] = {k: data[k] for k in data.files}
-    np.testing.assert_allclose([h["loss"] for h in curves["numpy"]], [h["loss"] for h in curves["nest"]], rtol=1e-9)
-    for name, value in weights["numpy"].items():
-        np.testing.assert_allclose(value, weights["nest"][name], rtol=0, atol=1e-9 * max(np.abs(value).max(), 1))
+    assert_cli_engines_agree(model, tmp_path)

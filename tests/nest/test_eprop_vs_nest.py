@@ -117,6 +117,12 @@ def test_refusals_name_what_nest_cannot_express():
 
 def test_train_cli_engines_agree(tmp_path, tiny_model):
     """`neuroport train --engine nest` and `--engine numpy` on a model file: same curve, same trained weights."""
+    assert_cli_engines_agree(tiny_model, tmp_path)
+
+
+def assert_cli_engines_agree(model, tmp_path) -> None:
+    """3 iterations of `neuroport train MODEL --engine numpy` and `--engine nest`: the same loss curve (1e-9
+    relative) and the same trained weights (1e-9 of each tensor's largest magnitude, at least 1e-9)."""
     import json
 
     from click.testing import CliRunner
@@ -126,7 +132,7 @@ def test_train_cli_engines_agree(tmp_path, tiny_model):
     curves, weights = {}, {}
     for engine in ("numpy", "nest"):
         out = tmp_path / engine
-        result = CliRunner().invoke(cli, ["train", str(tiny_model), "--engine", engine, "-i", "3", "-o", str(out), "--json"])
+        result = CliRunner().invoke(cli, ["train", str(model), "--engine", engine, "-i", "3", "-o", str(out), "--json"])
         assert result.exit_code == 0, result.output
         curves[engine] = json.loads((out / "curve.json").read_text())["history"]
         with np.load(out / "model.weights.npz") as data:

@@ -49,6 +49,12 @@ def test_reference_equals_nest_neurons(tmp_path, model, adaptive, seed):
     nest = run_nest(model, tmp_path, seed)
     run = simulate(network(nest["w_in"], nest["w_rec"], nest["w_out"], adaptive), nest["x"][None])
     assert nest["spikes"].sum() >= 5, "the case must spike"
+    assert_equals_nest(run, nest, adaptive)
+
+
+def assert_equals_nest(run, nest: dict[str, np.ndarray], adaptive: bool) -> None:
+    """Spikes, V_m, ψ, the readout's V_m and (``adaptive``) the threshold V_th + β a of sample 0 of ``run`` equal
+    NEST's recordings to 1e-12."""
     np.testing.assert_array_equal(run.z[0], nest["spikes"])
     np.testing.assert_allclose(run.v[0], nest["V_m"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(run.psi[0], nest["surrogate_gradient"], rtol=0, atol=1e-12)

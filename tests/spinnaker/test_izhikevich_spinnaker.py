@@ -7,21 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from neuroport.cli import cli
 from tests.conftest import write_yaml
+from tests.test_cli import run
 from tests.test_izhikevich_rk2 import RK2
 
 pytest.importorskip("spynnaker")
 pytest.importorskip("pyNN")
 pytestmark = pytest.mark.spinnaker
-
-
-def run(*args):
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def test_compile_lowers_to_izk_curr_exp_and_maps(tmp_path):
