@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> None:
         "task": f"evidence_accumulation as reinforcement learning: actions sampled at {DECISIONS[graph.learning.reward.decision]}, "
                 f"reward {graph.learning.reward.reward_correct:g} if correct else {graph.learning.reward.reward_wrong:g}",
         "model": str(Path(args.model).relative_to(ROOT)) if Path(args.model).is_relative_to(ROOT) else args.model,
-        "command": " ".join(["neuroport"] + command[1:]).replace(f"{ROOT}/", ""),
+        "command": (f"benchmarks/ea_reward.py {' '.join(sys.argv[1:] if argv is None else argv)} (in-process numpy engine)"
+                    if args.progress_every else " ".join(["neuroport"] + command[1:]).replace(f"{ROOT}/", "")),
         "variant": "reward_based", "feedback": graph.learning.feedback,
         "reward": {k: getattr(graph.learning.reward, k) for k in ("gamma", "c_value", "c_entropy", "reward_correct",
                                                                   "reward_wrong", "decision", "value_tau_ms")},

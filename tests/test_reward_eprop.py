@@ -212,3 +212,17 @@ def test_example_loads_with_random_critic_feedback(capsys):
     main(["check", str(EXAMPLE)])
     assert ("reward   actor-critic: γ=0.0, c_value=1.0, c_entropy=0.0, reward 1.0/0.0, actions every_step, "
             "critic τ 20.0 ms") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("engine", "message"), [
+    ("bptt", "error: --engine bptt cannot train this model: learning.variant 'reward_based': the BPTT baseline "
+             "simulates the bsshslm_2020 network only"),
+    ("nest", "error: learning.variant: --engine nest trains variants bsshslm_2020, eprop_plus, not 'reward_based'"),
+])
+def test_supervised_engines_refuse_reward_based(tmp_path, capsys, engine, message):
+    """BPTT and NEST train supervised e-prop: a reward-based model is refused, never trained with its labels."""
+    pytest.importorskip({"bptt": "torch", "nest": "nest"}[engine])
+    with pytest.raises(SystemExit) as stop:
+        main(["train", str(EXAMPLE), "--engine", engine, "-i", "1", "-o", str(tmp_path / engine)])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "Traceback" not in err and message in err
