@@ -424,3 +424,15 @@ def test_bptt_and_nest_engines_refuse_delays(tmp_path, tiny_doc):
         train_bptt(graph, 1)
     assert "projections[].delay_steps: NEST's e-prop synapses need a delay of exactly one step" in refusals(
         assemble(graph), graph.learning)
+
+
+def test_check_shows_the_delays(capsys):
+    from neuroport.cli import main
+
+    try:
+        main(["check", "examples/pattern_generation_delays.yaml"])
+    except SystemExit as stop:
+        assert stop.code in (0, None)
+    out = capsys.readouterr().out
+    assert "fast_to_slow: fast → slow  200×200, 40,000 synapses (100%), delay 8 steps" in out
+    assert "fast_recurrent: fast → fast  200×200, 39,800 synapses (100%)\n" in out

@@ -33,6 +33,7 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "synapses": p.n_synapses,
             "density": p.n_synapses / p.weights.size,
             "plastic": p.plastic,
+            "delay_steps": p.delay_steps,
             "weight_range": [float(p.weights.min()), float(p.weights.max())],
         }
         for p in graph.projections
@@ -97,9 +98,10 @@ def _render(s: dict[str, Any]) -> str:
     r = s["readout"]
     lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}")
     for p in s["projections"]:
+        delay = "" if p["delay_steps"] == 1 else f", delay {p['delay_steps']} steps"
         lines.append(
             f"  proj     {p['name']}: {'+'.join(p['source'])} → {'+'.join(p['target'])}  {p['shape'][0]}×{p['shape'][1]}, "
-            f"{p['synapses']:,} synapses ({p['density']:.0%}){'' if p['plastic'] else ', frozen'}"
+            f"{p['synapses']:,} synapses ({p['density']:.0%}){'' if p['plastic'] else ', frozen'}{delay}"
         )
     lines.append(f"  weights  {s['weight_memory_bytes'] / 1024:.1f} KiB as float64")
     if s["learning"]:
