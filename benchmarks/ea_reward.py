@@ -30,12 +30,13 @@ from neuroport.ir.loader import load_model
 from neuroport.ir.network import assemble
 from neuroport.reporters.plots import _pyplot
 from neuroport.training.eprop import task_of
-from neuroport.training.reward_eprop import decision_mask
+from neuroport.training.reward_eprop import evidence_mask
 
 ROOT = Path(__file__).parents[1]
 THESIS_REWARD_ITERATIONS = 8880  # the thesis' reward-based e-prop on evidence accumulation (brief of issue #10)
 WINDOW, THRESHOLD = 10, 0.08
-DECISIONS = {"every_step": "every step of the recall window", "last_step": "the last step of the recall window only"}
+DECISIONS = {"every_step": "every step of the recall window", "last_step": "the last step of the recall window only",
+             "window_mean": "the end of the recall window, one per trial, from softmax of the readout averaged over it"}
 TEST_SEED, TEST_SAMPLES = 104729, 256
 
 
@@ -47,11 +48,12 @@ def solved_at(errors: list[float]) -> int | None:
 
 
 def greedy_test_error(model: Path) -> float:
-    """Misclassification of the greedy policy, argmax_k Σ_t m[t] y_k[t] over the decision steps, on held-out trials."""
+    """Misclassification of the greedy policy, argmax_k Σ_t m[t] y_k[t] over the steps the policy reads (the decision
+    steps, or the window for window_mean), on held-out trials."""
     graph = load_model(model)
     batch = task_of(graph).batch(np.random.default_rng(TEST_SEED), TEST_SAMPLES)
     run = simulate(assemble(graph), batch.inputs, record_states=False)
-    evidence = np.sum(run.y * decision_mask(batch, graph.learning.reward.decision)[..., None], axis=1)
+    evidence = np.sum(run.y * evidence_mask(batch, graph.learning.reward.decision)[..., None], axis=1)
     return float(np.mean(np.argmax(evidence, axis=1) != batch.labels))
 
 
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--out", default=str(ROOT / "results" / "evidence_accumulation_reward"))
     parser.add_argument("--json", dest="json_path", default=str(ROOT / "results" / "ea_reward.json"))
-    parser.add_argument("--decision", choices=("every_step", "last_step"), default=None,
+    parser.add_argument("--decision", choices=tuple(DECISIONS), default=None,
                         help="override learning.reward.decision (the model is copied into --out as source.yaml)")
     parser.add_argument("--progress-every", type=int, default=0,
                         help="train in this process (what `neuroport train` runs, same outputs but the plots) and "

@@ -22,6 +22,7 @@ from neuroport.training.onchip import train_onchip
 from neuroport.training.reward_eprop import decision_mask, reward_gradients, rewards_of, sample_actions, td_errors
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "evidence_accumulation_reward.yaml"
+ONE_DECISION = EXAMPLE.with_name("evidence_accumulation_reward_one_decision.yaml")
 
 
 def tiny_doc(**reward) -> dict:
@@ -55,7 +56,8 @@ def load_doc(tmp_path: Path, doc: dict):
 
 def torch_objective_gradients(net, spec: RewardSpec, w_value, batch, run, actions):
     """Autograd of E = Σ_t D[t] (−m log π_a − c_V V) − c_H Σ_t m H, with D = R − V from returns computed here,
-    through the same dynamics (straight-through spikes with the simulator's ψ, reset detached: e-prop's model)."""
+    through the same dynamics (straight-through spikes with the simulator's ψ, reset detached: e-prop's model).
+    window_mean: π = softmax of the readout averaged over the task's loss mask, taken at the last masked step."""
     torch = pytest.importorskip("torch")
     t64 = lambda a: torch.tensor(np.asarray(a, dtype=np.float64))  # noqa: E731
     w_in, w_out, w_v = (t64(w).requires_grad_(True) for w in (net.w_in, net.w_out, w_value))
@@ -83,6 +85,10 @@ def torch_objective_gradients(net, spec: RewardSpec, w_value, batch, run, action
         returns[:, t] = r[:, t] + (spec.gamma * returns[:, t + 1] if t + 1 < n_t else 0.0)
     advantage = t64(returns) - value.detach()
     log_pi = torch.log_softmax(y, dim=-1)
+    if spec.decision == "window_mean":
+        window = t64(batch.loss_mask)
+        y_bar = (y * window[..., None]).sum(1) / window.sum(1, keepdim=True)
+        log_pi = torch.log_softmax(y_bar, dim=-1)[:, None, :].expand(-1, n_t, -1)
     chosen = torch.gather(log_pi, 2, t64(np.maximum(actions, 0)).long()[..., None])[..., 0]
     entropy = -(log_pi.exp() * log_pi).sum(-1)
     mt = t64(m)
@@ -91,7 +97,7 @@ def torch_objective_gradients(net, spec: RewardSpec, w_value, batch, run, action
     return w_in.grad.numpy(), w_out.grad.numpy(), w_v.grad.numpy()
 
 
-@pytest.mark.parametrize("decision", ["every_step", "last_step"])
+@pytest.mark.parametrize("decision", ["every_step", "last_step", "window_mean"])
 def test_gradients_equal_autograd_without_recurrence(tmp_path, decision):
     graph = load_doc(tmp_path, tiny_doc(decision=decision))
     net, rule, spec = assemble(graph), graph.learning, graph.learning.reward
@@ -101,7 +107,10 @@ def test_gradients_equal_autograd_without_recurrence(tmp_path, decision):
     assert run.z.sum() > 50 and np.count_nonzero(run.psi) > 100  # the check is not vacuous
     taken = grads.episodes.actions[grads.episodes.decisions]
     assert taken.size == (80 if decision == "every_step" else 8) and np.all(taken >= 0)
-    assert decision == "last_step" or set(np.unique(taken)) == {0, 1}
+    if decision == "window_mean":  # the policy signal reaches every step of the window, not only the last
+        assert np.count_nonzero(grads.episodes.spread) == 80
+        np.testing.assert_allclose(grads.episodes.spread.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert decision != "every_step" or set(np.unique(taken)) == {0, 1}
     g_in, g_out, g_v = torch_objective_gradients(net, spec, spec.value_weights, batch, run, grads.episodes.actions)
     assert np.abs(g_in).max() > 1e-3
     np.testing.assert_allclose(grads.w_in, g_in, rtol=1e-9, atol=1e-11)
@@ -212,6 +221,15 @@ def test_example_loads_with_random_critic_feedback(capsys):
     main(["check", str(EXAMPLE)])
     assert ("reward   actor-critic: γ=0.0, c_value=1.0, c_entropy=0.0, reward 1.0/0.0, actions every_step, "
             "critic τ 20.0 ms") in capsys.readouterr().out
+
+
+def test_one_decision_example_differs_only_in_the_decision(capsys):
+    """The one-decision example is the every-step one with ``decision: window_mean`` and reward_wrong −1."""
+    graph, every_step = load_model(ONE_DECISION), load_model(EXAMPLE)
+    assert graph.learning.reward == replace(every_step.learning.reward, decision="window_mean", reward_wrong=-1.0)
+    np.testing.assert_array_equal(assemble(graph).w_rec, assemble(every_step).w_rec)
+    main(["check", str(ONE_DECISION)])
+    assert "reward 1.0/-1.0, actions window_mean, critic τ 20.0 ms" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("engine", "message"), [

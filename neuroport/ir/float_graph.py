@@ -184,14 +184,15 @@ class Optimizer:
     epsilon: float = 1e-8
 
 
-REWARD_DECISIONS = ("every_step", "last_step")
+REWARD_DECISIONS = ("every_step", "last_step", "window_mean")
 
 
 @dataclass(frozen=True, eq=False)
 class RewardSpec:
     """Reward-based e-prop (actor-critic, Bellec et al. 2020, Methods): the readout is the policy, π = softmax(y),
     and a critic V[t] = κ_V V[t−1] + Σ_j w_V[j] z_j[t] (a leaky readout used in training only) learns the value.
-    Actions are sampled at the task's decision steps (``every_step`` of its loss mask, or its ``last_step``) and
+    Actions are sampled at the task's decision steps (``every_step`` of its loss mask, or its ``last_step``; or
+    ``window_mean``: one action per trial from softmax of the readout averaged over the window) and
     rewarded ``reward_correct`` / ``reward_wrong`` against the label; ``gamma`` is the discount per step,
     ``c_value`` and ``c_entropy`` weigh the critic and the entropy bonus.  ``value_feedback`` is B^V (n_rec,) for
     random feedback (symmetric: B^V = w_V)."""

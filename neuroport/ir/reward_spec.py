@@ -9,7 +9,8 @@
         c_entropy: 0.0            # entropy bonus of the policy
         reward_correct: 1.0       # reward of an action that matches the label
         reward_wrong: 0.0         # ... and of one that does not
-        decision: every_step      # actions at every step of the task's decision window, or its last_step only
+        decision: every_step      # actions at every step of the task's decision window, or its last_step only,
+                                  # or window_mean: one action per trial from softmax(readout averaged over it)
         value_tau_ms: 20.0        # time constant of the critic's leaky readout
         value_init: {values: [...]}                  # optional, one per neuron; default zeros (or {file, key},
                                                      # or {distribution: normal, gain})

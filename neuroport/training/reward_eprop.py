@@ -24,6 +24,16 @@ entropy term) and g^V_j = −c_V Σ_t D[t] z̄^{κ_V}_j[t].  The second line abo
 per-step signal per readout channel, err[t] = (D[t] (π[t] − onehot(a[t])) m[t] + entropy, −c_V D[t]), through the
 compiled backward pass of supervised e-prop (:func:`neuroport.emulator.kernels.eprop_gradients`) with feedback
 [B^π, B^V].  Firing-rate regularization and the optimizer are those of :mod:`neuroport.training.eprop`.
+
+With ``decision: window_mean`` a trial is one decision: one action a ~ π̄ = softmax(ȳ), ȳ = (1/M) Σ_t w[t] y[t]
+the readout averaged over the M steps of the recall window w (the quantity the greedy policy decides on), drawn
+and rewarded at the window's last step t_d (m[t] = 1 there only).  E's policy term is D[t_d] (−log π̄_a) and its
+entropy term −c_H H(π̄); since ∂ȳ/∂y[t] = w[t] / M, the chain rule spreads the one decision's signal over the window:
+
+    ∂(−log π̄_a)/∂y_k[t] = (w[t] / M) (π̄_k − 1[a = k])
+    ΔW_ji = −η Σ_t [D[t_d] (w[t] / M) Σ_k B^π_jk (π̄_k − 1[a = k]) − c_V D[t] B^V_j] ē_ji[t]
+
+(plus the entropy bonus, c_H (w[t] / M) Σ_k B^π_jk π̄_k (log π̄_k + H(π̄))); the critic is unchanged.
 """
 
 from __future__ import annotations
@@ -66,16 +76,31 @@ class Episodes:
     delta: np.ndarray
     advantage: np.ndarray  # D[t] = Σ_{t'≥t} γ^{t'−t} δ[t']
     evidence: np.ndarray  # (batch, n_actions): Σ_t m[t] y[t], what the greedy policy decides on
+    spread: np.ndarray | None = None  # window_mean: w[t] / M, how the one decision's signal reaches each y[t]
 
 
 def decision_mask(batch: Batch, decision: str) -> np.ndarray:
-    """m[t]: every step of the task's loss mask (``every_step``) or the last masked step of each sequence."""
+    """m[t]: every step of the task's loss mask (``every_step``) or the last masked step of each sequence
+    (``last_step``, and ``window_mean``, whose one action is drawn there)."""
     if decision == "every_step":
         return batch.loss_mask.copy()
     last = batch.n_steps - 1 - np.argmax(batch.loss_mask[:, ::-1], axis=1)
     mask = np.zeros_like(batch.loss_mask)
     mask[np.arange(batch.size), last] = batch.loss_mask.any(axis=1)
     return mask
+
+
+def evidence_mask(batch: Batch, decision: str) -> np.ndarray:
+    """The steps whose readout the policy (and the greedy decision) reads: the decision steps, or the whole window
+    for ``window_mean``."""
+    return batch.loss_mask.copy() if decision == "window_mean" else decision_mask(batch, decision)
+
+
+def window_policy(y: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """π̄ = softmax((1/M) Σ_t w[t] y[t]) broadcast over the steps (batch, T, n), and w[t] / M (batch, T)."""
+    spread = window / np.maximum(window.sum(axis=1, keepdims=True), 1)
+    pi_bar = softmax(np.sum(y * spread[..., None], axis=1))
+    return np.broadcast_to(pi_bar[:, None, :], y.shape).copy(), spread
 
 
 def sample_actions(pi: np.ndarray, decisions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -102,25 +127,28 @@ def play(net: Network, spec: RewardSpec, w_value: np.ndarray, run: FloatRun, bat
     """Sample (or take the given) actions on a simulated batch and score them: π, V, r, δ, D."""
     if batch.labels is None:
         raise ModelError("reward-based e-prop needs a task with class labels to reward the actions", path="task")
-    pi = softmax(run.y)
+    pi, spread = window_policy(run.y, batch.loss_mask) if spec.decision == "window_mean" else (softmax(run.y), None)
     value = leaky_sum(run.z @ w_value[:, None], np.array([np.exp(-net.dt_ms / spec.value_tau_ms)]))[..., 0]
     decisions = decision_mask(batch, spec.decision)
     actions = sample_actions(pi, decisions, rng) if actions is None else actions
     rewards = rewards_of(actions, batch.labels, decisions, spec)
     delta = td_errors(rewards, value, spec.gamma)
     advantage = backward_filter(delta[..., None], np.array([spec.gamma]))[..., 0]
-    evidence = np.sum(run.y * decisions[..., None], axis=1)
-    return Episodes(pi, value, decisions, actions, rewards, delta, advantage, evidence)
+    evidence = np.sum(run.y * evidence_mask(batch, spec.decision)[..., None], axis=1)
+    return Episodes(pi, value, decisions, actions, rewards, delta, advantage, evidence, spread)
 
 
 def channel_errors(ep: Episodes, spec: RewardSpec) -> np.ndarray:
-    """err[t] (batch, T, n_actions + 1): D (π − onehot(a)) m + c_H m π (log π + H) for the policy, −c_V D for V."""
+    """err[t] (batch, T, n_actions + 1): D (π − onehot(a)) m + c_H m π (log π + H) for the policy, −c_V D for V;
+    with ``window_mean`` the policy term of the trial's one decision, times w[t] / M at each step of the window."""
     n_actions = ep.pi.shape[-1]
     onehot = (ep.actions[..., None] == np.arange(n_actions)).astype(np.float64)
     log_pi = np.log(ep.pi + 1e-12)
     entropy = -np.sum(ep.pi * log_pi, axis=-1, keepdims=True)
     m = ep.decisions[..., None]
     policy = m * (ep.advantage[..., None] * (ep.pi - onehot) + spec.c_entropy * ep.pi * (log_pi + entropy))
+    if ep.spread is not None:  # one decision per trial: ∂ȳ/∂y[t] = w[t] / M
+        policy = ep.spread[..., None] * policy.sum(axis=1, keepdims=True)
     return np.concatenate([policy, -spec.c_value * ep.advantage[..., None]], axis=-1)
 
 
