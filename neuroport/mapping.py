@@ -26,17 +26,13 @@ class MaskView:
 
 @dataclass(frozen=True, eq=False)
 class Structure:
-    """Connectivity of a network for mapping, from a FixedGraph or a float Network (same attribute names)."""
+    """What mapping reads of a network: a FixedGraph or a SpiNNakerGraph (same attribute names)."""
 
     n_rec: int
     n_out: int
     w_in: MaskView
     w_rec: MaskView
     w_out: MaskView
-
-    @classmethod
-    def of(cls, net) -> Structure:
-        return cls(net.n_rec, net.n_out, MaskView(net.w_in_mask), MaskView(net.w_rec_mask), MaskView(net.w_out_mask))
 
 
 @dataclass(frozen=True)

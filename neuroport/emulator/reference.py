@@ -32,7 +32,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.trace import ActivityStats
 from neuroport.ir.network import Network
 
 
@@ -105,18 +104,3 @@ def leaky_sum(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
 
     signal = np.ascontiguousarray(signal, dtype=np.float64)
     return kernels.leaky_sum(signal, np.ascontiguousarray(np.broadcast_to(decay, signal.shape[2:]), dtype=np.float64))
-
-
-def float_activity(net: Network, inputs: np.ndarray, run: FloatRun, populations: tuple) -> ActivityStats:
-    """Operation counts of a float run, counted as the emulator counts them (for targets without an emulator
-    profile yet): synaptic events per target (inputs of step t, recurrent spikes of step t − 1 to the
-    recurrent neurons and of step t to the readout), spikes."""
-    batch, n_steps, _ = inputs.shape
-    stats = ActivityStats(batch=batch, n_steps=n_steps, n_neurons=net.n_rec, populations=populations)
-    z_prev = np.zeros_like(run.z)
-    z_prev[:, 1:] = run.z[:, :-1]  # recurrent spikes reach their targets one step later
-    for name, pre, mask in (("w_in", inputs, net.w_in_mask), ("w_rec", z_prev, net.w_rec_mask), ("w_out", run.z, net.w_out_mask)):
-        stats.add_synaptic_ops(name, (pre.reshape(-1, pre.shape[2]).sum(axis=0) @ mask.T.astype(np.float64)).astype(np.int64))
-    stats.active_neuron_updates = stats.neuron_updates
-    stats.finish(run.z.astype(np.uint8))
-    return stats
