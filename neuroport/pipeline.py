@@ -13,14 +13,13 @@ from typing import Any
 import numpy as np
 
 from neuroport.emulator.fixed import emulate
-from neuroport.emulator.reference import simulate
+from neuroport.emulator.reference import simulate_graph
 from neuroport.emulator.spinnaker import emulate_spinnaker
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.ir.network import assemble
 from neuroport.mapping import map_graph
 from neuroport.reporters.energy import EnergyReport, energy_report
 from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
@@ -110,12 +109,7 @@ def compare(graph: FloatGraph, fixed: FixedGraph, batch: Batch) -> Comparison:
     counterpart of the float readout y[t]: the emulator runs one step longer (with no input) and its readout is
     scored from its second step on; its spikes are compared over the sequence.
     """
-    from neuroport.emulator.izhikevich import GRAPH_SIMULATORS, simulate_graph
-
-    if any(p.kind in GRAPH_SIMULATORS for p in graph.populations):  # Izhikevich: its own float forward
-        run = simulate_graph(graph, batch.inputs)
-    else:
-        run = simulate(assemble(graph), batch.inputs, record_states=False)
+    run = simulate_graph(graph, batch.inputs)  # the float model of the graph's neuron model
     padded = np.concatenate([batch.inputs, np.zeros_like(batch.inputs[:, :1])], axis=1)
     trace, stats = emulate_fixed(fixed, padded)
     y_fixed = trace.readout[:, 1:] / fixed.v_scale

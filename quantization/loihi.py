@@ -30,9 +30,6 @@ from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
 EXPONENT_SEARCH = 2  # weight exponents below the one that fits every weight that quantize_dense tries
-# Lava 0.10 DelayDense (PyDelayDenseModelBitAcc): "Loihi 2 has a maximum of 6 bits for delays" (Lava delays 0–63,
-# where Lava's delay 0 is neuroport's delay 1)
-MAX_DELAY_STEPS = 64
 CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
 
 
@@ -144,9 +141,10 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     (batch, steps, n_in), the voltage scale comes from the float ranges seen on them."""
     refuse_foreign_neurons(graph, hw)
     refuse_eprop_plus(graph, hw)
-    too_long = [p.name for p in graph.projections if p.delay_steps > MAX_DELAY_STEPS]
+    max_delay = hw.resource("max_delay_steps")  # Lava DelayDense's 6-bit delays (hw config)
+    too_long = [p.name for p in graph.projections if p.delay_steps > max_delay]
     if too_long:
-        raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {MAX_DELAY_STEPS}, the longest "
+        raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {max_delay}, the longest "
                                "delay of Loihi 2's DelayDense (6-bit delays)")
     net = assemble(graph)
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
-from neuroport.emulator.izhikevich import simulate_graph
+from neuroport.emulator.reference import simulate_graph
 from neuroport.errors import NeuroportError
 from neuroport.ir.writer import write_model
 from neuroport.pipeline import task_batch

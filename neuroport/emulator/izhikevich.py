@@ -167,18 +167,6 @@ INTEGRATORS: dict[str, Callable[[IzhikevichNetwork, np.ndarray], IzhikevichRun]]
     "euler": simulate_euler, "spinnaker_rk2": _simulate_rk2}
 
 
-def _simulate_lif(graph, inputs: np.ndarray):
-    from neuroport.emulator.reference import simulate
-    from neuroport.ir.network import assemble
-
-    return simulate(assemble(graph), inputs)
-
-
-# the population kind that decides a graph's float simulator (graphs without one are LIF/ALIF)
-GRAPH_SIMULATORS = {Izhikevich.kind: lambda graph, inputs: simulate_izhikevich(assemble_izhikevich(graph), inputs)}
-
-
-def simulate_graph(graph, inputs: np.ndarray):
-    """Float run (with ``.z`` spikes and ``.y`` readout) of any FloatGraph, by its populations' neuron model."""
-    kinds = [p.kind for p in graph.populations if p.kind in GRAPH_SIMULATORS]
-    return GRAPH_SIMULATORS[kinds[0]](graph, inputs) if kinds else _simulate_lif(graph, inputs)
+def simulate_izhikevich_graph(graph, inputs: np.ndarray) -> IzhikevichRun:
+    """Float run of an Izhikevich FloatGraph (the entry of :data:`neuroport.emulator.reference.GRAPH_SIMULATORS`)."""
+    return simulate_izhikevich(assemble_izhikevich(graph), inputs)
