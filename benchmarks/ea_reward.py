@@ -77,13 +77,28 @@ def plot(history: list[dict], solved: int | None, path: Path) -> None:
     plt.close(fig)
 
 
-def with_decision(model: Path, decision: str, out: Path) -> Path:
-    """A copy of ``model`` with ``learning.reward.decision`` replaced (its relative weight paths stay valid)."""
+def variant_of(model: Path, out: Path, *, decision: str | None, seed: int | None, settings: list[str]) -> Path:
+    """A copy of ``model`` in ``out`` (source.yaml) with ``learning.reward.decision``, the model's ``seed`` (weights,
+    feedback, batches, actions) and ``settings`` ("dotted.yaml.path=VALUE", VALUE read as YAML; ``null`` removes the
+    field) replaced; its weights must be drawn, not read from files."""
     doc = yaml.safe_load(model.read_text())
-    doc["learning"].setdefault("reward", {})["decision"] = decision
+    if decision:
+        doc["learning"].setdefault("reward", {})["decision"] = decision
+    if seed is not None:
+        doc["seed"] = seed
+    for setting in settings:
+        path, _, value = setting.partition("=")
+        *parents, key = path.split(".")
+        node = doc
+        for name in parents:
+            node = node.setdefault(name, {})
+        if yaml.safe_load(value) is None:
+            node.pop(key, None)
+        else:
+            node[key] = yaml.safe_load(value)
     out.mkdir(parents=True, exist_ok=True)
     if any("weights" in p for p in doc["projections"]):
-        raise SystemExit("--decision needs a model whose weights are drawn, not read from files")
+        raise SystemExit("--decision / --model-seed / --set need a model whose weights are drawn, not read from files")
     path = out / "source.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -118,12 +133,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", dest="json_path", default=str(ROOT / "results" / "ea_reward.json"))
     parser.add_argument("--decision", choices=tuple(DECISIONS), default=None,
                         help="override learning.reward.decision (the model is copied into --out as source.yaml)")
+    parser.add_argument("--model-seed", type=int, default=None,
+                        help="override the model's seed (initial weights, feedback, batches and actions; the model "
+                             "is copied into --out as source.yaml)")
+    parser.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                        help="override a model field for an ablation, e.g. learning.reward.c_entropy=0 or "
+                             "learning.optimizer.decay=null (repeatable; the model is copied into --out as source.yaml)")
     parser.add_argument("--progress-every", type=int, default=0,
                         help="train in this process (what `neuroport train` runs, same outputs but the plots) and "
                              "write the curve so far to OUT/progress.json every N iterations (long runs)")
     args = parser.parse_args(argv)
-    if args.decision:
-        args.model = str(with_decision(Path(args.model), args.decision, Path(args.out)))
+    if args.decision or args.model_seed is not None or args.set:
+        args.model = str(variant_of(Path(args.model), Path(args.out), decision=args.decision, seed=args.model_seed,
+                                    settings=args.set))
     command = [str(Path(sys.executable).parent / "neuroport"), "train", args.model, "-i", str(args.iterations),
                "-o", args.out, "--json"] + (["--batch-size", str(args.batch_size)] if args.batch_size else [])
     start = time.perf_counter()
@@ -146,6 +168,11 @@ def main(argv: list[str] | None = None) -> None:
         "variant": "reward_based", "feedback": graph.learning.feedback,
         "reward": {k: getattr(graph.learning.reward, k) for k in ("gamma", "c_value", "c_entropy", "reward_correct",
                                                                   "reward_wrong", "decision", "value_tau_ms")},
+        "optimizer": {"name": graph.learning.optimizer.name, "learning_rate": graph.learning.optimizer.learning_rate,
+                      "decay": ({"factor": graph.learning.optimizer.decay_factor,
+                                 "every_iterations": graph.learning.optimizer.decay_every}
+                                if graph.learning.optimizer.decays else None)},
+        "model_seed": graph.seed,
         "batch": args.batch_size or graph.learning.batch_size, "iterations_run": len(history),
         "solved_criterion": f"running mean over {WINDOW} iterations of the greedy misclassification < {THRESHOLD:.0%}",
         "iterations_to_solved": solved,

@@ -122,6 +122,9 @@ def test_defaults_without_a_section(tmp_path):
      "fixed weights; use random feedback"),
     ({"weight_decay": 1e-4}, "learning.weight_decay",
      "e-prop+ (variant eprop_plus) does not support weight_decay: NEST's e-prop optimizers have no weight decay"),
+    ({"optimizer": Optimizer(decay_factor=0.5, decay_every=10)}, "learning.optimizer.decay",
+     "e-prop+ (variant eprop_plus) does not support a learning-rate decay: NEST's e-prop optimizers keep the "
+     "learning rate constant"),
     ({"average_gradient": True}, "learning.average_gradient",
      "e-prop+ (variant eprop_plus) does not support average_gradient: e-prop+ has no update interval to average over"),
     ({"learning_window_steps": 10}, "learning.learning_window_ms",

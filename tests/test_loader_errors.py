@@ -60,6 +60,14 @@ CASES = [
     ("populations_not_list", _set(["populations"], {"name": "lif"}), "populations", "expected a non-empty list, got a mapping"),
     ("nan_number", _set(["dt_ms"], float("nan")), "dt_ms", "expected a finite number"),
     ("no_readout_projection", lambda d: d["projections"].pop(), "projections", "no projection reaches the readout"),
+    ("decay_factor_above_one", _set(["learning", "optimizer", "decay"], {"factor": 1.5, "every_iterations": 10}),
+     "learning.optimizer.decay.factor", "expected a decay factor 0 < factor ≤ 1, got 1.5"),
+    ("decay_every_zero", _set(["learning", "optimizer", "decay"], {"factor": 0.5, "every_iterations": 0}),
+     "learning.optimizer.decay.every_iterations", "expected an integer ≥ 1, got 0"),
+    ("decay_typo", _set(["learning", "optimizer", "decay"], {"factor": 0.5, "every": 10}),
+     "learning.optimizer.decay.every_iterations", "required field is missing"),
+    ("optimizer_typo", _set(["learning", "optimizer", "decy"], {"factor": 0.5}),
+     "learning.optimizer.decy", "unknown field (did you mean 'decay'?)"),
 ]
 
 

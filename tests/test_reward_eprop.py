@@ -224,12 +224,17 @@ def test_example_loads_with_random_critic_feedback(capsys):
 
 
 def test_one_decision_example_differs_only_in_the_decision(capsys):
-    """The one-decision example is the every-step one with ``decision: window_mean`` and reward_wrong −1."""
+    """The one-decision example is the every-step one with ``decision: window_mean``, reward_wrong −1, an entropy
+    bonus 0.5 and a learning rate decayed ×0.7 every 100 iterations."""
     graph, every_step = load_model(ONE_DECISION), load_model(EXAMPLE)
-    assert graph.learning.reward == replace(every_step.learning.reward, decision="window_mean", reward_wrong=-1.0)
+    assert graph.learning.reward == replace(every_step.learning.reward, decision="window_mean", reward_wrong=-1.0,
+                                            c_entropy=0.5)
+    assert graph.learning.optimizer == replace(every_step.learning.optimizer, decay_factor=0.7, decay_every=100)
     np.testing.assert_array_equal(assemble(graph).w_rec, assemble(every_step).w_rec)
     main(["check", str(ONE_DECISION)])
-    assert "reward 1.0/-1.0, actions window_mean, critic τ 20.0 ms" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "adam η=0.005 (×0.7 every 100 iterations), batch 64" in out
+    assert "c_entropy=0.5, reward 1.0/-1.0, actions window_mean, critic τ 20.0 ms" in out
 
 
 @pytest.mark.parametrize(("engine", "message"), [

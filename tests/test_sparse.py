@@ -37,3 +37,16 @@ def test_random_sparse_structure():
     sources = np.repeat(np.arange(1000), np.diff(dense.indptr))
     assert np.all(np.bincount(dense.indices, minlength=500) == 20)
     assert not np.any(sources[: dense.n_synapses] == dense.indices)
+
+
+def test_sparse_emulator_refuses_delays(tmp_path, tiny_doc):
+    """The sparse emulator has no ring buffer: a projection with delay_steps > 1 is refused, not run undelayed."""
+    import pytest
+
+    from neuroport.errors import UnsupportedError
+    from tests.conftest import write_yaml
+
+    tiny_doc["projections"][1]["delay_steps"] = 3
+    fixed = quantize(load_model(write_yaml(tmp_path, tiny_doc)), load_hw("loihi2"))
+    with pytest.raises(UnsupportedError, match="delays up to 3 steps; emulate it with neuroport.emulator.fixed"):
+        run_sparse_graph(fixed, np.zeros((5, fixed.w_in.weights.shape[1]), dtype=bool))

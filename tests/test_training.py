@@ -118,3 +118,30 @@ def test_every_surrogate_shape_in_the_simulation():
         run = simulate(dc_replace(base, surrogate_function=name), x)
         expected = 0.3 / 0.5 * shape(2.0 * np.abs(run.v[0, :, 0] - 0.5) / 0.5)
         np.testing.assert_allclose(run.psi[0, :, 0], expected, rtol=1e-12, atol=1e-15)
+
+
+def test_learning_rate_decay_schedule_by_hand(tmp_path, tiny_doc):
+    """optimizer.decay: η_k = η · factor^⌊k / every⌋ in SGD and Adam steps by hand; the model file round-trips it."""
+    from neuroport.ir.float_graph import Optimizer
+    from neuroport.ir.writer import write_model
+    from neuroport.training.eprop import AdamState, optimizer_step
+    from tests.conftest import write_yaml
+
+    sgd = Optimizer(name="sgd", learning_rate=0.1, decay_factor=0.5, decay_every=2)
+    assert [sgd.learning_rate_at(k) for k in range(5)] == [0.1, 0.1, 0.05, 0.05, 0.025]
+    state, w = AdamState(np.zeros(1), np.zeros(1)), np.zeros(1)
+    for _ in range(5):
+        w = optimizer_step(sgd, w, np.ones(1), state)
+    assert w[0] == pytest.approx(-(0.1 + 0.1 + 0.05 + 0.05 + 0.025), abs=1e-15)
+    adam = Optimizer(learning_rate=0.1, decay_factor=0.5, decay_every=1, epsilon=0.0)
+    state, g = AdamState(np.zeros(2), np.zeros(2), step=3), np.array([2.0, -3.0])  # the 4th step: η_3 = 0.1 · 0.5³
+    new = optimizer_step(adam, np.zeros(2), g, state)
+    b1, b2 = adam.beta1, adam.beta2
+    expected = -0.0125 * np.sqrt(1 - b2**4) / (1 - b1**4) * (1 - b1) / np.sqrt(1 - b2) * np.sign(g)
+    np.testing.assert_allclose(new, expected, rtol=1e-12)
+
+    tiny_doc["learning"]["optimizer"]["decay"] = {"factor": 0.5, "every_iterations": 100}
+    graph = load_model(write_yaml(tmp_path, tiny_doc))
+    assert (graph.learning.optimizer.decay_factor, graph.learning.optimizer.decay_every) == (0.5, 100)
+    write_model(graph, tmp_path / "again.yaml")
+    assert load_model(tmp_path / "again.yaml").learning.optimizer == graph.learning.optimizer

@@ -54,6 +54,8 @@ def refusals(net: Network, rule: EpropRule) -> list[str]:
                        "so only random feedback can be expressed")
     if rule.weight_decay:
         reasons.append("learning.weight_decay: NEST's e-prop optimizers have no weight decay")
+    if rule.optimizer.decays:
+        reasons.append("learning.optimizer.decay: NEST's e-prop optimizers keep the learning rate constant")
     if np.unique(net.tau_out_ms).size != 1:
         reasons.append("readout time constants differ: NEST's e-prop synapse has one tau_m_readout")
     if not np.all(net.w_out_plastic == net.w_out_mask) or not np.all(net.w_in_plastic == net.w_in_mask) \

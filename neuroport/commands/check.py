@@ -54,6 +54,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
         "learning": None if learning is None else {
             "variant": learning.variant, "feedback": learning.feedback, "optimizer": learning.optimizer.name,
             "learning_rate": learning.optimizer.learning_rate, "batch_size": learning.batch_size,
+            "learning_rate_decay": None if not learning.optimizer.decays else {
+                "factor": learning.optimizer.decay_factor, "every_iterations": learning.optimizer.decay_every},
             "reward": None if learning.reward is None else {
                 k: getattr(learning.reward, k) for k in ("gamma", "c_value", "c_entropy", "reward_correct",
                                                           "reward_wrong", "decision", "value_tau_ms")},
@@ -106,7 +108,10 @@ def _render(s: dict[str, Any]) -> str:
     lines.append(f"  weights  {s['weight_memory_bytes'] / 1024:.1f} KiB as float64")
     if s["learning"]:
         lr = s["learning"]
-        lines.append(f"  learning e-prop ({lr['variant']}), {lr['feedback']} feedback, {lr['optimizer']} η={lr['learning_rate']}, batch {lr['batch_size']}")
+        decay = lr["learning_rate_decay"]
+        decay = f" (×{decay['factor']} every {decay['every_iterations']} iterations)" if decay else ""
+        lines.append(f"  learning e-prop ({lr['variant']}), {lr['feedback']} feedback, {lr['optimizer']} η={lr['learning_rate']}"
+                     f"{decay}, batch {lr['batch_size']}")
         if lr.get("reward"):
             rw = lr["reward"]
             lines.append(f"  reward   actor-critic: γ={rw['gamma']}, c_value={rw['c_value']}, c_entropy={rw['c_entropy']}, "

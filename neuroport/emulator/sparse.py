@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 
 
@@ -38,6 +39,10 @@ class SparseDense:
 
     @staticmethod
     def from_dense(dense: FixedDense) -> SparseDense:
+        if dense.max_delay > 1:
+            raise UnsupportedError(f"the sparse emulator delivers every spike one step after it is sent, but this "
+                                   f"projection has delays up to {dense.max_delay} steps; emulate it with "
+                                   "neuroport.emulator.fixed (whose ring buffer honours delay_steps)")
         by_source = dense.mask.T
         sources, targets = np.nonzero(by_source)
         indptr = np.zeros(by_source.shape[0] + 1, dtype=np.int64)

@@ -175,13 +175,25 @@ class Projection:
 
 @dataclass(frozen=True)
 class Optimizer:
-    """Gradient descent (``sgd``: W −= η g) or Adam (β1, β2, ε as in NEST's examples)."""
+    """Gradient descent (``sgd``: W −= η_k g) or Adam (β1, β2, ε as in NEST's examples), with the learning rate
+    η_k = η · decay_factor^⌊k / decay_every⌋ at optimizer step k = 0, 1, … (one step per batch; ``decay_every`` 0
+    keeps η constant, as NEST's optimizers do)."""
 
     name: str = "adam"
     learning_rate: float = 5e-3
     beta1: float = 0.9
     beta2: float = 0.999
     epsilon: float = 1e-8
+    decay_factor: float = 1.0
+    decay_every: int = 0  # optimizer steps (iterations) between decays; 0: no decay
+
+    @property
+    def decays(self) -> bool:
+        return self.decay_every > 0 and self.decay_factor != 1.0
+
+    def learning_rate_at(self, step: int) -> float:
+        """η_k for optimizer step ``step`` (counted from 0)."""
+        return self.learning_rate * self.decay_factor ** (step // self.decay_every) if self.decays else self.learning_rate
 
 
 REWARD_DECISIONS = ("every_step", "last_step", "window_mean")

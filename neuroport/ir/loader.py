@@ -199,6 +199,19 @@ def _projection(s: Section, index: int, graph: FloatGraph, base_dir: Path) -> Pr
     return proj
 
 
+def _decay(opt: Section) -> dict[str, Any]:
+    """``optimizer.decay: {factor, every_iterations}``: η_k = η · factor^⌊k / every_iterations⌋."""
+    if not opt.has("decay"):
+        opt.raw("decay", None)
+        return {}
+    d = opt.section("decay")
+    factor, every = d.number("factor", positive=True), d.integer("every_iterations", minimum=1)
+    if factor > 1:
+        raise d.fail(f"expected a decay factor 0 < factor ≤ 1, got {factor}", "factor")
+    d.finish()
+    return {"decay_factor": factor, "decay_every": every}
+
+
 def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
     feedback = s.string("feedback", "random", choices=FEEDBACKS)
     opt = s.section("optimizer", {})
@@ -208,6 +221,7 @@ def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
         beta1=opt.number("beta1", 0.9, non_negative=True),
         beta2=opt.number("beta2", 0.999, non_negative=True),
         epsilon=opt.number("epsilon", 1e-8, positive=True),
+        **_decay(opt),
     )
     opt.finish()
     reg = s.section("regularization", {})

@@ -46,7 +46,9 @@ def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -
     out: dict[str, Any] = {
         "variant": r.variant, "feedback": r.feedback, "weight_decay": r.weight_decay,
         "optimizer": {"name": r.optimizer.name, "learning_rate": r.optimizer.learning_rate, "beta1": r.optimizer.beta1,
-                      "beta2": r.optimizer.beta2, "epsilon": r.optimizer.epsilon},
+                      "beta2": r.optimizer.beta2, "epsilon": r.optimizer.epsilon}
+                     | ({"decay": {"factor": r.optimizer.decay_factor, "every_iterations": r.optimizer.decay_every}}
+                        if r.optimizer.decays else {}),
         "batch_size": r.batch_size, "regularization": {"c_reg": r.c_reg, "f_target_hz": r.f_target_hz},
         "weight_min": r.weight_min, "weight_max": r.weight_max, "average_gradient": r.average_gradient,
     }

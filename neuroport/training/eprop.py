@@ -4,9 +4,10 @@ One iteration: draw a batch from the model's task, simulate (:mod:`neuroport.emu
 e-prop gradients (:mod:`neuroport.training.gradients`, sequence-batched or online — the same numbers), average
 them over the batch and take one optimizer step:
 
-    SGD:   W ← W − η ḡ
-    Adam:  m ← β1 m + (1 − β1) ḡ,  v ← β2 v + (1 − β2) ḡ²,  η_t = η √(1 − β2^t) / (1 − β1^t)
+    SGD:   W ← W − η_k ḡ
+    Adam:  m ← β1 m + (1 − β1) ḡ,  v ← β2 v + (1 − β2) ḡ²,  η_t = η_k √(1 − β2^t) / (1 − β1^t)
            W ← W − η_t m / (√v + ε)                    (TensorFlow's form, as NEST's e-prop models)
+    η_k = η · decay_factor^⌊k / decay_every⌋ at step k = t − 1 (``optimizer.decay``; η without it)
     then W ← clip(W, weight_min, weight_max).
 ḡ is the gradient summed over a sequence and averaged over the batch (NEST's ``average_gradient`` also divides
 it by the learning window).
@@ -56,12 +57,13 @@ class AdamState:
 
 def optimizer_step(opt: Optimizer, weights: np.ndarray, grad: np.ndarray, state: AdamState) -> np.ndarray:
     """Return the updated weights (see the module docstring)."""
-    if opt.name == "sgd":
-        return weights - opt.learning_rate * grad
+    learning_rate = opt.learning_rate_at(state.step)
     state.step += 1
+    if opt.name == "sgd":
+        return weights - learning_rate * grad
     state.m = opt.beta1 * state.m + (1 - opt.beta1) * grad
     state.v = opt.beta2 * state.v + (1 - opt.beta2) * grad**2
-    lr_t = opt.learning_rate * np.sqrt(1 - opt.beta2**state.step) / (1 - opt.beta1**state.step)
+    lr_t = learning_rate * np.sqrt(1 - opt.beta2**state.step) / (1 - opt.beta1**state.step)
     return weights - lr_t * state.m / (np.sqrt(state.v) + opt.epsilon)
 
 

@@ -53,6 +53,8 @@ def refusals(net: Network, rule: EpropRule) -> list[tuple[str, str]]:
         (rule.feedback != "random", "learning.feedback",
          f"feedback '{rule.feedback}': e-prop+ learning-signal connections have fixed weights; use random feedback"),
         (rule.weight_decay != 0, "learning.weight_decay", "weight_decay: NEST's e-prop optimizers have no weight decay"),
+        (rule.optimizer.decays, "learning.optimizer.decay",
+         "a learning-rate decay: NEST's e-prop optimizers keep the learning rate constant"),
         (rule.average_gradient, "learning.average_gradient",
          "average_gradient: e-prop+ has no update interval to average over"),
         (rule.learning_window_steps is not None, "learning.learning_window_ms",

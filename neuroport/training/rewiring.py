@@ -148,10 +148,11 @@ class RewiringState:
         weights = {k: w.copy() for k, w in weights.items()}
         self.active = {m: a.copy() for m, a in self.active.items()}  # networks built earlier keep their masks
         config, n_new = self.plan.config, 0
+        learning_rate = self.rule.optimizer.learning_rate_at(len(self.rewired))  # η_k of the step just taken
         for pool in self.plan.pools:
             w, sign, active = weights[pool.matrix].ravel(), self.signs[pool.matrix].ravel(), self.active[pool.matrix].ravel()
             before = active[pool.index]
-            theta, now = deep_r_step(sign[pool.index] * w[pool.index], before, learning_rate=self.rule.optimizer.learning_rate,
+            theta, now = deep_r_step(sign[pool.index] * w[pool.index], before, learning_rate=learning_rate,
                                      l1=config.l1, temperature=config.temperature, rng=self.rng)
             n_new += int(np.count_nonzero(now & ~before))
             active[pool.index] = now

@@ -111,8 +111,10 @@ def test_second_step_spike_truncates_nest_gradient():
 def test_refusals_name_what_nest_cannot_express():
     net, feedback = network("mse", False)
     assert refusals(net, EpropRule(feedback="random", feedback_weights=feedback)) == []
-    reasons = refusals(net, EpropRule(feedback="symmetric", weight_decay=1e-4))
+    reasons = refusals(net, EpropRule(feedback="symmetric", weight_decay=1e-4,
+                                      optimizer=Optimizer(decay_factor=0.5, decay_every=10)))
     assert any("fixed weights" in r for r in reasons) and any("weight decay" in r for r in reasons)
+    assert "learning.optimizer.decay: NEST's e-prop optimizers keep the learning rate constant" in reasons
 
 
 def test_train_cli_engines_agree(tmp_path, tiny_model):
