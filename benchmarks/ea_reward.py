@@ -87,7 +87,9 @@ def variant_of(model: Path, out: Path, *, decision: str | None, seed: int | None
     if seed is not None:
         doc["seed"] = seed
     for setting in settings:
-        path, _, value = setting.partition("=")
+        path, sep, value = setting.partition("=")
+        if not sep or not path or not value.strip():
+            raise SystemExit(f"--set {setting!r}: expected PATH=VALUE (VALUE null removes the field)")
         *parents, key = path.split(".")
         node = doc
         for name in parents:

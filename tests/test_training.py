@@ -145,3 +145,39 @@ def test_learning_rate_decay_schedule_by_hand(tmp_path, tiny_doc):
     assert (graph.learning.optimizer.decay_factor, graph.learning.optimizer.decay_every) == (0.5, 100)
     write_model(graph, tmp_path / "again.yaml")
     assert load_model(tmp_path / "again.yaml").learning.optimizer == graph.learning.optimizer
+    tiny_doc["learning"]["optimizer"]["decay"] = None  # null: a constant η, as if absent
+    assert not load_model(write_yaml(tmp_path, tiny_doc)).learning.optimizer.decays
+
+
+@pytest.mark.parametrize("reward_based", [False, True])
+def test_trainers_take_the_decayed_step(tmp_path, tiny_doc, reward_based):
+    """With SGD, the second step of a run decayed ×0.25 after one iteration is exactly 0.25 × the undecayed one
+    (same weights and batch before it): the supervised and the reward-based trainers both follow the schedule."""
+    from neuroport.ir.float_graph import Optimizer
+    from tests.conftest import write_yaml
+
+    if reward_based:
+        tiny_doc["learning"].update(variant="reward_based", reward={"gamma": 0.5, "reward_wrong": -1.0})
+    graph = load_model(write_yaml(tmp_path, tiny_doc))
+
+    def w_rec_after(iterations: int, decay_factor: float):
+        optimizer = Optimizer(name="sgd", learning_rate=1e-4, decay_factor=decay_factor, decay_every=1)
+        trained = train_eprop(dataclasses.replace(graph, learning=dataclasses.replace(graph.learning, optimizer=optimizer)),
+                              iterations, batch_size=2).graph
+        return assemble(trained).w_rec
+
+    first = w_rec_after(1, 0.25)
+    np.testing.assert_array_equal(first, w_rec_after(1, 1.0))
+    plain, decayed = w_rec_after(2, 1.0) - first, w_rec_after(2, 0.25) - first
+    assert np.abs(plain).max() > 1e-6
+    np.testing.assert_allclose(decayed, 0.25 * plain, rtol=1e-9, atol=1e-15)
+
+
+def test_onchip_training_refuses_a_decay(tmp_path, tiny_doc):
+    from neuroport.errors import UnsupportedError
+    from neuroport.training.onchip import train_onchip
+    from tests.conftest import write_yaml
+
+    tiny_doc["learning"]["optimizer"]["decay"] = {"factor": 0.5, "every_iterations": 10}
+    with pytest.raises(UnsupportedError, match="on-chip training does not read learning.optimizer.decay: .*--schedule"):
+        train_onchip(load_model(write_yaml(tmp_path, tiny_doc)), 1, chips=1)

@@ -201,8 +201,7 @@ def _projection(s: Section, index: int, graph: FloatGraph, base_dir: Path) -> Pr
 
 def _decay(opt: Section) -> dict[str, Any]:
     """``optimizer.decay: {factor, every_iterations}``: η_k = η · factor^⌊k / every_iterations⌋."""
-    if not opt.has("decay"):
-        opt.raw("decay", None)
+    if opt.raw("decay", None) is None:  # absent or null: a constant η
         return {}
     d = opt.section("decay")
     factor, every = d.number("factor", positive=True), d.integer("every_iterations", minimum=1)

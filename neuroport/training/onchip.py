@@ -33,13 +33,18 @@ HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
 
 
-def refuse_reward_based(graph: FloatGraph) -> None:
-    """On-chip learning is supervised e-prop; a reward_based model is trained in float and deployed."""
+def refuse_float_only(graph: FloatGraph) -> None:
+    """On-chip learning is supervised e-prop with the rule's own integer rates: a reward_based model is trained in
+    float and deployed, and the float optimizer's learning-rate decay has no on-chip counterpart but ``--schedule``."""
     if graph.learning is not None and graph.learning.variant == "reward_based":
         raise UnsupportedError(
             "on-chip training does not support learning.variant 'reward_based': the on-chip e-prop engine learns "
             "from a supervised readout error and has no critic, action sampling or TD error; train it with "
             "`neuroport train` (float reward-based e-prop) and deploy the trained model for inference")
+    if graph.learning is not None and graph.learning.optimizer.decays:
+        raise UnsupportedError(
+            "on-chip training does not read learning.optimizer.decay: the on-chip rule has its own integer learning "
+            "rates (--rates); change them during training with --schedule, and remove the decay from the model")
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +66,7 @@ def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None 
     and then ``rates`` (an OnChipRule override; JSON lists become tuples)."""
     from neuroport.pipeline import quantize
 
-    refuse_reward_based(graph)
+    refuse_float_only(graph)
     net = assemble(graph)
     fixed = quantize(graph, load_hw(hw_name))
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
@@ -114,7 +119,7 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
     ``schedule``: rule overrides from a given sequence on (module docstring)."""
     from neuroport.pipeline import quantize
 
-    refuse_reward_based(graph)
+    refuse_float_only(graph)
     if graph.learning is not None and graph.learning.rewiring is not None:
         raise UnsupportedError("on-chip training does not rewire (learning.rewiring): the on-chip e-prop engine keeps "
                                "its synapse structure fixed; train with `neuroport train` (float e-prop + DEEP R) and "
