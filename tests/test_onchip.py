@@ -104,13 +104,14 @@ def test_fused_kernel_follows_a_rule_switch(tmp_path, tiny_doc, seed, rates, swi
     _check_fused(tmp_path, tiny_doc, seed, rates, switch)
 
 
-def _check_fused(tmp_path, tiny_doc, seed: int, rates: dict, switch: dict | None = None) -> None:
+def _check_fused(tmp_path, tiny_doc, seed: int, rates: dict, switch: dict | None = None, alif: bool = True) -> None:
     """Three learning sequences on both paths (``switch``: the rule becomes rates ∪ switch after the first) and
-    one frozen one; everything the engines hold must agree."""
+    one frozen one; everything the engines hold must agree.  ``tiny_doc``: the model (any doc); ``alif``: the
+    case must exercise ALIF adaptation."""
     tiny_doc["seed"] = seed
     model = write_yaml(tmp_path, tiny_doc)
     graph, fixed, net = load_model(model), quantize(load_model(model), load_hw("loihi2")), assemble(load_model(model))
-    assert np.any(fixed.neurons.a_inc > 0), "the case must exercise ALIF adaptation"
+    assert np.any(fixed.neurons.a_inc > 0) or not alif, "the case must exercise ALIF adaptation"
     rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **rates)
     reference, fused = (OnChipTrainer(fixed, rule, 3, 20.0, 20.0) for _ in range(2))
     for k, batch in enumerate(draw_batches(graph, 3, batch_size=3, seed=seed)):
@@ -127,6 +128,8 @@ def _check_fused(tmp_path, tiny_doc, seed: int, rates: dict, switch: dict | None
             assert (other.time_step, other.state.updates, other.state.saturations) == \
                    (engine.time_step, engine.state.updates, engine.state.saturations)
     assert sum(e.state.saturations.get("w", 0) for e in reference.engines.values()) > 0 or seed != 11
+    for name, dense in fixed.dense().items():  # absent synapses stay absent on both paths
+        assert np.all(reference.weights(name)[:, ~dense.mask] == 0) and np.all(fused.weights(name)[:, ~dense.mask] == 0)
     assert reference.stats.overflow == fused.stats.overflow
     frozen = draw_batches(graph, 1, batch_size=3, seed=seed + 1)[0]
     np.testing.assert_array_equal(fused.run(frozen, learn=False).readout, reference.run_reference(frozen, learn=False).readout)
@@ -169,3 +172,58 @@ def test_schedule_switches_the_rule_and_keeps_the_state(tiny_model):
     assert [s.error for s in switched.history][:2] == plain[:2]
     reference = train_onchip(graph, 4, chips=2, held_out=2, rates=rates)
     assert not np.array_equal(switched.fixed.w_rec.weights, reference.fixed.w_rec.weights)
+
+
+# ---- two layers in sequence (tests/conftest.py TWO_LAYER: clock → l1 ↔ l1 → l2 ↔ l2 → readout) -------------------
+
+L1, L2 = slice(0, 6), slice(6, 11)  # the layers' neurons in the assembled network
+
+
+@pytest.mark.parametrize(("l2_model", "seed", "rates"), [
+    ("lif", 3, {"w_exponent": -5, "out_exponent": -5}),
+    ("lif", 11, {"w_exponent": -3, "out_exponent": -2, "out_err_shift": 2, "hidden_impulse": 5}),  # saturating weights
+    ("lif", 5, {"w_exponent": -5, "decimate": 2, "tag_exponent": -5, "tag_decay": (-3, -4), "out_decimate": 1,
+                "reg_target": 328, "reg_shift": 6}),
+    ("alif", 7, {"w_exponent": -5, "alif_impulse": 8, "alif_tau": 200, "alif_scale": (-1, -6), "reg_target": 200,
+                 "reg_shift": 3, "reg_window": True}),  # ALIF eligibility in layer 2 only
+])
+def test_fused_kernel_is_the_numpy_specification_on_two_layers(tmp_path, two_layer_doc, l2_model, seed, rates):
+    """The compiled sequence equals run_reference bit for bit on the two-layer network too (one w_rec with the
+    l1 → l1, l1 → l2 and l2 → l2 blocks and absent l2 → l1 synapses)."""
+    if l2_model == "alif":
+        two_layer_doc["populations"][1].update(model="alif", tau_a_ms=200.0, beta=0.2)
+    _check_fused(tmp_path, two_layer_doc, seed, rates, alif=l2_model == "alif")
+
+
+def test_two_layer_on_chip_training_learns_every_block_and_keeps_absent_synapses_at_zero(tmp_path, two_layer_doc):
+    """train_onchip on the two-layer network: learning off, the trainer is the fixed-point emulator; after a few
+    sequences every block has learned — layer 1 too, from its own rows of the random feedback B — and the absent
+    synapses (l2 → l1, input → l2, l1 → readout, the diagonals) are still 0, on every chip."""
+    from neuroport.training.onchip import onchip_setup, train_onchip
+
+    graph = load_model(write_yaml(tmp_path, two_layer_doc))
+    rates = {"w_exponent": -5, "out_exponent": -5}
+    chip = onchip_setup(graph, rates=rates)
+    start = chip.fixed.dense()
+    assert not start["w_rec"].mask[L1, L2].any() and start["w_rec"].mask[L2, L1].all()
+    assert not start["w_in"].mask[L2].any() and not start["w_out"].mask[:, L1].any()
+    assert np.all(chip.rule.feedback[L1] != 0), "layer 1 needs a learning signal of its own"
+    trainer = chip.trainer(2)
+    batches = draw_batches(graph, 4, batch_size=2, seed=3)
+    sample = trainer.run(batches[0], learn=False)
+    trace, _ = emulate(chip.fixed, batches[0].inputs)
+    assert trace.spikes[..., L1].sum() > 20 and trace.spikes[..., L2].sum() > 20
+    np.testing.assert_array_equal(sample.readout, trace.readout)
+    for batch in batches:
+        trainer.run(batch)
+    for name, dense in start.items():
+        w = trainer.weights(name)
+        assert np.all(w[:, ~dense.mask] == 0), name
+        assert np.count_nonzero(w[0] != dense.weights) >= 3, f"{name} must learn"
+    for block in ((L1, L1), (L2, L1), (L2, L2)):
+        assert np.count_nonzero(trainer.weights("w_rec")[0][block] != start["w_rec"].weights[block]) >= 2, block
+    result = train_onchip(graph, 4, chips=2, held_out=2, seed=3, rates=rates)  # the public engine: chip 0's weights
+    for name, dense in result.fixed.dense().items():
+        np.testing.assert_array_equal(dense.mask, start[name].mask)
+        assert np.all(dense.weights[~dense.mask] == 0), name
+        np.testing.assert_array_equal(dense.weights, trainer.weights(name)[0], err_msg=name)

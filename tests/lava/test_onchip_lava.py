@@ -87,3 +87,36 @@ def test_odd_feedback_is_refused(tiny_model):
     odd = replace(rule, feedback=rule.feedback | 1)
     with pytest.raises(UnsupportedError, match="even"):
         train_on_loihi_sim(fixed, odd, batch, tau_m, tau_out)
+
+
+L1, L2 = slice(0, 6), slice(6, 11)  # tests/conftest.py TWO_LAYER: the layers' neurons in the assembled network
+
+
+@pytest.mark.parametrize("options", [{}, {**OPTIONS, "error": "mse"}], ids=["plain", "every-option-alif-l2"])
+def test_lava_learns_exactly_the_emulators_weights_on_two_layers(two_layer_doc, tmp_path, options):
+    """The two-layer network (clock → l1 ↔ l1 → l2 ↔ l2 → readout): every matrix has absent synapses, so all three
+    are LearningSparse (input → l2, l2 → l1 and l1 → readout absent).  Lava and the emulator agree at every readout
+    step and on every learned weight; every block learns — l1 from its own rows of the random feedback — and the
+    absent synapses stay 0.  ``every-option-alif-l2``: layer 2 adaptive, with the rule options of
+    test_lava_learns_exactly_with_every_rule_option (MSE error: one readout)."""
+    from neuroport.backends.loihi.onchip import train_on_loihi_sim
+
+    from tests.conftest import write_yaml
+
+    if options:
+        two_layer_doc["populations"][1].update(model="alif", tau_a_ms=200.0, beta=0.2)
+    fixed, rule, batch, tau_m, tau_out = setup(write_yaml(tmp_path, two_layer_doc), **options)
+    start = fixed.dense()
+    assert not any(d.mask.all() for d in start.values())
+    assert (options != {}) == bool(np.any(fixed.neurons.a_inc[L2] > 0)) and not np.any(fixed.neurons.a_inc[L1] > 0)
+    lava = train_on_loihi_sim(fixed, rule, batch, tau_m, tau_out)
+    weights, readout = emulator_run(fixed, rule, batch, tau_m, tau_out)
+    assert lava.spikes[..., L1].sum() > 20 and lava.spikes[..., L2].sum() > 20
+    np.testing.assert_array_equal(lava.readout, readout)
+    for name, w in weights.items():
+        np.testing.assert_array_equal(lava.weights[name], w, err_msg=name)
+        assert np.all(w[~start[name].mask] == 0), name
+        assert np.count_nonzero(w != start[name].weights) >= 3, f"{name} must have learned"
+    for block in ((L1, L1), (L2, L1), (L2, L2)):
+        assert np.count_nonzero(weights["w_rec"][block] != start["w_rec"].weights[block]) >= 2, block
+    assert multiprocessing.active_children() == []
