@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from neuroport.training.eprop import task_of, train_eprop
 from neuroport.training.gradients import backward_filter
 from neuroport.training.onchip import train_onchip
 from neuroport.training.reward_eprop import decision_mask, reward_gradients, rewards_of, sample_actions, td_errors
+from neuroport.training.reward_online import online_reward_gradients
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "evidence_accumulation_reward.yaml"
 ONE_DECISION = EXAMPLE.with_name("evidence_accumulation_reward_one_decision.yaml")
@@ -199,10 +201,10 @@ def test_yaml_refusals(tmp_path, edit, path, message):
     assert str(tmp_path / "model.yaml") in str(err.value)
 
 
-def test_online_mode_and_on_chip_are_refused(tmp_path, capsys):
+def test_unknown_mode_and_on_chip_are_refused(tmp_path, capsys):
     graph = load_doc(tmp_path, tiny_doc())
-    with pytest.raises(UnsupportedError, match="reward-based e-prop is computed in sequence mode only, not 'online'"):
-        train_eprop(graph, 1, mode="online")
+    with pytest.raises(UnsupportedError, match="reward-based e-prop has modes 'sequence' and 'online', not 'batch'"):
+        train_eprop(graph, 1, mode="batch")
     with pytest.raises(UnsupportedError, match="on-chip training does not support learning.variant 'reward_based'"):
         train_onchip(graph, 1, chips=1)
     with pytest.raises(SystemExit) as stop:
@@ -249,3 +251,64 @@ def test_supervised_engines_refuse_reward_based(tmp_path, capsys, engine, messag
         main(["train", str(EXAMPLE), "--engine", engine, "-i", "1", "-o", str(tmp_path / engine)])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "Traceback" not in err and message in err
+
+
+def recurrent_doc(decision: str, gamma: float, feedback: str) -> dict:
+    """:func:`tiny_doc` with recurrent weights, firing-rate regularization and the given decision, γ and feedback."""
+    doc = tiny_doc(decision=decision, gamma=gamma)
+    doc["learning"].update(feedback=feedback, regularization={"c_reg": 0.5, "f_target_hz": 5.0})
+    doc["projections"].append({"name": "rec", "source": ["lif", "alif"], "target": ["lif", "alif"],
+                               "init": {"distribution": "normal", "gain": 1.0}})
+    return doc
+
+
+@pytest.mark.parametrize("feedback", ["symmetric", "random"])
+@pytest.mark.parametrize("gamma", [0.0, 0.8])
+@pytest.mark.parametrize("decision", ["every_step", "last_step", "window_mean"])
+def test_online_gradients_equal_sequence_gradients(tmp_path, decision, gamma, feedback):
+    """Per-synapse F_γ traces times δ[t] one step late (online) = D[t] L[t] ē[t] summed backwards (sequence), for all
+    four matrices, with recurrence, LIF and ALIF neurons, c_entropy 0.1 and c_reg 0.5, for the same actions."""
+    graph = load_doc(tmp_path, recurrent_doc(decision, gamma, feedback))
+    net, rule, spec = assemble(graph), graph.learning, graph.learning.reward
+    assert rule.c_reg == 0.5 and spec.c_entropy == 0.1 and spec.gamma == gamma and np.any(net.w_rec != 0)
+    assert np.any(net.beta > 0) and np.any(net.beta == 0)  # ALIF and LIF neurons
+    batch = task_of(graph).batch(np.random.default_rng(5), 4)
+    seq = reward_gradients(net, rule, spec.value_weights, batch, np.random.default_rng(9))
+    run = simulate(net, batch.inputs)
+    assert run.z.sum() > 30 and np.count_nonzero(run.psi) > 100  # not vacuous
+    on = online_reward_gradients(net, rule, spec.value_weights, batch, np.random.default_rng(1), seq.episodes.actions)
+    drawn = online_reward_gradients(net, rule, spec.value_weights, batch, np.random.default_rng(9))
+    np.testing.assert_array_equal(drawn.episodes.actions, seq.episodes.actions)  # same draws from the same generator
+    for name in ("w_in", "w_rec", "w_out", "w_value"):
+        expected = getattr(seq, name)
+        assert np.abs(expected).max() > 1e-6, name
+        np.testing.assert_allclose(getattr(on, name), expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+        np.testing.assert_array_equal(getattr(drawn, name), getattr(on, name))
+    np.testing.assert_array_equal(on.episodes.delta, seq.episodes.delta)
+    assert on.rate_hz == seq.rate_hz
+
+
+def test_online_training_equals_sequence_training(tmp_path):
+    graph = load_doc(tmp_path, recurrent_doc("every_step", 0.8, "random"))
+    online, sequence = (train_eprop(graph, 3, mode=mode) for mode in ("online", "sequence"))
+    for name in ("w_in", "w_rec", "w_out"):
+        a, b = getattr(assemble(online.graph), name), getattr(assemble(sequence.graph), name)
+        assert np.abs(a - getattr(assemble(graph), name)).max() > 1e-4, name  # training moved it
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(online.graph.learning.reward.value_weights, sequence.graph.learning.reward.value_weights,
+                               rtol=0, atol=1e-10)
+    assert [h.train_error for h in online.history] == [h.train_error for h in sequence.history]
+    np.testing.assert_allclose([h.loss for h in online.history], [h.loss for h in sequence.history], rtol=1e-12)
+
+
+def test_cli_trains_a_reward_model_online(tmp_path, capsys):
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump(tiny_doc(decision="window_mean")))
+    main(["train", str(path), "--mode", "online", "-i", "2", "-o", str(tmp_path / "online")])
+    main(["train", str(path), "--mode", "sequence", "-i", "2", "-o", str(tmp_path / "sequence")])
+    capsys.readouterr()
+    online, sequence = (load_model(tmp_path / d / "model.yaml") for d in ("online", "sequence"))
+    assert len(json.loads((tmp_path / "online" / "curve.json").read_text())["history"]) == 2
+    np.testing.assert_allclose(assemble(online).w_in, assemble(sequence).w_in, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(online.learning.reward.value_weights, sequence.learning.reward.value_weights,
+                               rtol=0, atol=1e-10)

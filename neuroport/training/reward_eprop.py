@@ -24,6 +24,8 @@ entropy term) and g^V_j = −c_V Σ_t D[t] z̄^{κ_V}_j[t].  The second line abo
 per-step signal per readout channel, err[t] = (D[t] (π[t] − onehot(a[t])) m[t] + entropy, −c_V D[t]), through the
 compiled backward pass of supervised e-prop (:func:`neuroport.emulator.kernels.eprop_gradients`) with feedback
 [B^π, B^V].  Firing-rate regularization and the optimizer are those of :mod:`neuroport.training.eprop`.
+The first line, streamed forward in time with per-synapse traces (``mode="online"``), is
+:mod:`neuroport.training.reward_online`: the same numbers (tests/test_reward_eprop.py, rtol 1e-10).
 
 With ``decision: window_mean`` a trial is one decision: one action a ~ π̄ = softmax(ȳ), ȳ = (1/M) Σ_t w[t] y[t]
 the readout averaged over the M steps of the recall window w (the quantity the greedy policy decides on), drawn
@@ -207,9 +209,11 @@ def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None =
                        batch_size: int | None = None,
                        on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
     """Train ``graph``'s policy and critic with reward-based e-prop, one optimizer step per batch of episodes."""
-    if mode != "sequence":
-        raise UnsupportedError(f"reward-based e-prop is computed in sequence mode only, not '{mode}': the online form "
-                               "(per-synapse F_γ-filtered traces multiplied by each δ[t] as it arrives) is not built")
+    from neuroport.training.reward_online import online_reward_gradients  # it imports this module
+
+    compute = {"sequence": reward_gradients, "online": online_reward_gradients}.get(mode)
+    if compute is None:
+        raise UnsupportedError(f"reward-based e-prop has modes 'sequence' and 'online', not '{mode}'")
     rule = rule_of(graph)
     seed = graph.seed if seed is None else seed
     net, spec = assemble(graph), rule.reward
@@ -220,7 +224,7 @@ def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None =
     actions_rng, history = np.random.default_rng([seed, ACTION_STREAM]), []
     for it, batch in enumerate(batches_of(graph, iterations, seed, batch_size or rule.batch_size)):
         net = replace(net, **{name: weights[name] for name in MATRICES})
-        grads = reward_gradients(net, rule, weights["w_value"], batch, actions_rng)
+        grads = compute(net, rule, weights["w_value"], batch, actions_rng)
         for name, w in weights.items():
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * w * plastic[name]
             new = optimizer_step(rule.optimizer, w, mean_grad, states[name])
