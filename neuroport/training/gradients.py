@@ -158,7 +158,7 @@ def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *
     err, loss, n_errors = output_error(net, run, batch)
     if np.unique(net.kappa).size != 1:
         raise ValueError("online e-prop needs one readout time constant for all readouts")
-    kappa, alpha, rho, beta = float(net.kappa[0]), net.alpha, net.rho, net.beta
+    kappa = float(net.kappa[0])
     err_ext, b_ext = aligned_feedback(err, feedback_matrix(net, feedback, b_random), net)
     batch_n, n_steps, n_in = x.shape
     n = net.n_rec
@@ -169,17 +169,13 @@ def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *
     g_in, g_rec = np.zeros((n, n_in)), np.zeros((n, n))
     g_out = np.zeros((net.n_out, n))
     psi_prev = np.zeros((batch_n, n))
-    a_col, r_col, b_col = alpha[None, :, None], rho[None, :, None], beta[None, :, None]
     groups = {name: net.delay_groups(name) for name in ("w_in", "w_rec", "w_out")}
     z_bar_out = np.zeros((len(groups["w_out"]), batch_n, n))  # one κ-filtered train per readout delay group
     for t in range(n_steps):
-        psi = run.psi[:, t][:, :, None]
-        pp = psi_prev[:, :, None]
-        eps_in = pp * x_bar + (r_col - b_col * pp) * eps_in  # uses x̄[t−1]
-        eps_rec = pp * z_bar + (r_col - b_col * pp) * eps_rec
-        x_bar = a_col * x_bar + arriving(x, t, groups["w_in"], 1)
-        z_bar = a_col * z_bar + arriving(run.z, t, groups["w_rec"], 0)
-        e_in, e_rec = psi * (x_bar - b_col * eps_in), psi * (z_bar - b_col * eps_rec)
+        eps_in, x_bar, e_in = eligibility_step(net, eps_in, x_bar, run.psi[:, t], psi_prev,
+                                               arriving(x, t, groups["w_in"], 1))
+        eps_rec, z_bar, e_rec = eligibility_step(net, eps_rec, z_bar, run.psi[:, t], psi_prev,
+                                                 arriving(run.z, t, groups["w_rec"], 0))
         learning_signal = err_ext[:, t] @ b_ext.T  # (batch, n); with readout delays it reads ahead (aligned_feedback)
         ebar_in = kappa * ebar_in + (1 - kappa) * e_in
         ebar_rec = kappa * ebar_rec + (1 - kappa) * e_rec
@@ -196,6 +192,18 @@ def online_gradients(net: Network, x: np.ndarray, run: FloatRun, batch: Batch, *
     g_rec += np.sum(reg * esum_rec, axis=0)
     return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic, w_out=g_out * net.w_out_plastic,
                      loss=loss, n_errors=n_errors, rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
+
+
+def eligibility_step(net: Network, eps: np.ndarray, pre: np.ndarray, psi: np.ndarray, psi_prev: np.ndarray,
+                     arrived: np.ndarray | float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the per-synapse traces (batch, n_post, n_pre); returns (ε^a[t], x̄[t], e[t]):
+
+        ε^a[t] = ψ[t−1] x̄[t−1] + (ρ − β ψ[t−1]) ε^a[t−1],   x̄[t] = α x̄[t−1] + arrived[t],   e[t] = ψ[t] (x̄[t] − β ε^a[t])
+    """
+    r_col, b_col, pp = net.rho[None, :, None], net.beta[None, :, None], psi_prev[:, :, None]
+    eps = pp * pre + (r_col - b_col * pp) * eps  # uses x̄[t−1]
+    pre = net.alpha[None, :, None] * pre + arrived
+    return eps, pre, psi[:, :, None] * (pre - b_col * eps)
 
 
 def arriving(train: np.ndarray, t: int, groups: list[tuple[int, np.ndarray | None]], lag: int) -> np.ndarray | float:

@@ -107,9 +107,30 @@ def window_policy(y: np.ndarray, window: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def sample_actions(pi: np.ndarray, decisions: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """a[t] ~ π[t] by inverse CDF with one uniform number per step; −1 where m[t] = 0."""
-    u = rng.random(pi.shape[:2])
+    return inverse_cdf(pi, decisions, rng.random(pi.shape[:2]))
+
+
+def inverse_cdf(pi: np.ndarray, decisions: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The action whose cumulative probability first exceeds u (π over the last axis); −1 where m = 0."""
     actions = np.minimum((u[..., None] >= np.cumsum(pi, axis=-1)).sum(axis=-1), pi.shape[-1] - 1)
     return np.where(decisions, actions, -1)
+
+
+def policy_terms(pi: np.ndarray, actions: np.ndarray, decisions: np.ndarray, c_entropy: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per readout channel (π over the last axis): the policy gradient's (π − onehot(a)) m and the entropy bonus's
+    c_H m π (log π + H), H = −Σ_k π_k log π_k."""
+    onehot = (actions[..., None] == np.arange(pi.shape[-1])).astype(np.float64)
+    log_pi = np.log(pi + 1e-12)
+    entropy = -np.sum(pi * log_pi, axis=-1, keepdims=True)
+    m = decisions[..., None]
+    return m * (pi - onehot), m * c_entropy * pi * (log_pi + entropy)
+
+
+def feedback_of(net: Network, rule: EpropRule, w_value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(B^π (n_rec, n_actions), B^V (n_rec,)): W_outᵀ and w_V for symmetric feedback, else the fixed random ones."""
+    if rule.feedback == "symmetric":
+        return net.w_out.T, w_value
+    return rule.feedback_weights, rule.reward.value_feedback
 
 
 def rewards_of(actions: np.ndarray, labels: np.ndarray, decisions: np.ndarray, spec: RewardSpec) -> np.ndarray:
@@ -143,12 +164,8 @@ def play(net: Network, spec: RewardSpec, w_value: np.ndarray, run: FloatRun, bat
 def channel_errors(ep: Episodes, spec: RewardSpec) -> np.ndarray:
     """err[t] (batch, T, n_actions + 1): D (π − onehot(a)) m + c_H m π (log π + H) for the policy, −c_V D for V;
     with ``window_mean`` the policy term of the trial's one decision, times w[t] / M at each step of the window."""
-    n_actions = ep.pi.shape[-1]
-    onehot = (ep.actions[..., None] == np.arange(n_actions)).astype(np.float64)
-    log_pi = np.log(ep.pi + 1e-12)
-    entropy = -np.sum(ep.pi * log_pi, axis=-1, keepdims=True)
-    m = ep.decisions[..., None]
-    policy = m * (ep.advantage[..., None] * (ep.pi - onehot) + spec.c_entropy * ep.pi * (log_pi + entropy))
+    err, ent = policy_terms(ep.pi, ep.actions, ep.decisions, spec.c_entropy)
+    policy = ep.advantage[..., None] * err + ent
     if ep.spread is not None:  # one decision per trial: ∂ȳ/∂y[t] = w[t] / M
         policy = ep.spread[..., None] * policy.sum(axis=1, keepdims=True)
     return np.concatenate([policy, -spec.c_value * ep.advantage[..., None]], axis=-1)
@@ -175,9 +192,7 @@ def reward_gradients(net: Network, rule: EpropRule, w_value: np.ndarray, batch: 
     err = channel_errors(ep, spec)
     decay = np.append(net.kappa, np.exp(-net.dt_ms / spec.value_tau_ms))
     err_filtered = np.ascontiguousarray(backward_filter(err, decay))  # Σ_{t≥s} κ^{t−s} err[t]: ē's filter moved
-    b_policy = net.w_out.T if rule.feedback == "symmetric" else rule.feedback_weights
-    b_value = w_value if rule.feedback == "symmetric" else spec.value_feedback
-    feedback = np.ascontiguousarray(np.column_stack([b_policy, b_value]))
+    feedback = np.ascontiguousarray(np.column_stack(feedback_of(net, rule, w_value)))
     x = np.ascontiguousarray(batch.inputs, dtype=np.float64)
     g_in, g_rec = eprop_gradients(err_filtered, feedback, rate_signal(net, run, rule.c_reg, rule.f_target_hz),
                                   run.psi, x, run.z, *(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.beta)))

@@ -34,8 +34,16 @@ from neuroport.emulator.reference import FloatRun, simulate
 from neuroport.ir.float_graph import EpropRule, RewardSpec
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
-from neuroport.training.gradients import rate_signal, softmax
-from neuroport.training.reward_eprop import RewardGradients, decision_mask, play
+from neuroport.training.gradients import eligibility_step, rate_signal, softmax
+from neuroport.training.reward_eprop import (
+    RewardGradients,
+    decision_mask,
+    feedback_of,
+    inverse_cdf,
+    play,
+    policy_terms,
+    rewards_of,
+)
 
 
 @dataclass(eq=False)
@@ -76,11 +84,7 @@ class Eligibility:
     def advance(self, net: Network, psi: np.ndarray, psi_prev: np.ndarray, arrived: np.ndarray | float,
                 decays: tuple[float, float], w: np.ndarray) -> None:
         """One step of the traces: ε^a with x̄[t−1], then x̄, e, ē, ē^V, S and Σ e."""
-        a_col, r_col, b_col = net.alpha[None, :, None], net.rho[None, :, None], net.beta[None, :, None]
-        pp = psi_prev[:, :, None]
-        self.eps = pp * self.pre + (r_col - b_col * pp) * self.eps
-        self.pre = a_col * self.pre + arrived
-        e = psi[:, :, None] * (self.pre - b_col * self.eps)
+        self.eps, self.pre, e = eligibility_step(net, self.eps, self.pre, psi, psi_prev, arrived)
         self.ebar = decays[0] * self.ebar + e
         self.ebar_v = decays[1] * self.ebar_v + e
         if w.any():
@@ -108,11 +112,7 @@ class Signals:
 def step_signals(pi: np.ndarray, actions: np.ndarray, m: np.ndarray, spec: RewardSpec, b_policy: np.ndarray,
                  b_value: np.ndarray) -> Signals:
     """The per-step signals from π[t] (or π̄), a[t] and m[t] (log π + 1e-12 as the sequence form)."""
-    onehot = (actions[:, None] == np.arange(pi.shape[1])).astype(np.float64)
-    log_pi = np.log(pi + 1e-12)
-    entropy = -np.sum(pi * log_pi, axis=-1, keepdims=True)
-    err = m[:, None] * (pi - onehot)
-    ent = m[:, None] * spec.c_entropy * pi * (log_pi + entropy)
+    err, ent = policy_terms(pi, actions, m, spec.c_entropy)
     return Signals(err, ent, err @ b_policy.T, ent @ b_policy.T, -spec.c_value * b_value)
 
 
@@ -147,10 +147,7 @@ class Stream:
 
 def choose(pi: np.ndarray, m: np.ndarray, u: np.ndarray | None, given: np.ndarray | None) -> np.ndarray:
     """a[t]: the given action, or a ~ π[t] by inverse CDF of u[t] (``sample_actions``'s rule); −1 where m[t] = 0."""
-    if given is not None:
-        return given
-    sampled = np.minimum((u[:, None] >= np.cumsum(pi, axis=-1)).sum(axis=-1), pi.shape[-1] - 1)
-    return np.where(m, sampled, -1)
+    return given if given is not None else inverse_cdf(pi, m, u)
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,7 +190,7 @@ def online_step(s: Setting, st: Stream, run: FloatRun, x: np.ndarray, t: int, u:
     st.out.push(spec.gamma, sig.err[:, :, None] * p_out[:, None, :])
     st.out_direct += sig.ent.T @ p_out
     st.value.push(spec.gamma, -spec.c_value * st.z_value)
-    st.v, st.r = value, np.where(m, np.where(a == s.labels, spec.reward_correct, spec.reward_wrong), 0.0)
+    st.v, st.r = value, rewards_of(a[:, None], s.labels, m[:, None], spec)[:, 0]
     return a
 
 
@@ -202,8 +199,7 @@ def setting_of(net: Network, rule: EpropRule, w_value: np.ndarray, batch: Batch)
     spec = rule.reward
     if np.unique(net.kappa).size != 1:
         raise ValueError("online reward-based e-prop needs one readout time constant for all readouts")
-    b_policy = net.w_out.T if rule.feedback == "symmetric" else rule.feedback_weights
-    b_value = w_value if rule.feedback == "symmetric" else spec.value_feedback
+    b_policy, b_value = feedback_of(net, rule, w_value)
     window = batch.loss_mask.astype(np.float64) if spec.decision == "window_mean" else np.zeros(batch.loss_mask.shape)
     decays = (float(net.kappa[0]), float(np.exp(-net.dt_ms / spec.value_tau_ms)))
     return Setting(net, spec, w_value, b_policy, b_value, decays, decision_mask(batch, spec.decision), window,
