@@ -17,27 +17,36 @@ from typing import Any
 
 import yaml
 
+from neuroport import safe_yaml
 from neuroport.errors import ModelError, NeuroportError
 
 _MISSING = object()
 
 
 def read_yaml(file: str | Path, error: type[NeuroportError] = ModelError) -> Any:
-    """Parse a YAML file; a missing file or a syntax error becomes a one-line error with the position."""
+    """Parse a YAML file within :mod:`neuroport.safe_yaml`'s limits (size, depth, alias expansion); a missing file,
+    a syntax error or a refused document becomes a one-line error with the position."""
     path = Path(file)
     try:
+        if path.stat().st_size > safe_yaml.MAX_BYTES:
+            raise error(f"the file is {path.stat().st_size:,} bytes, more than the {safe_yaml.MAX_BYTES:,} a YAML "
+                        "document may have", file=str(file))
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error("file not found", file=str(file)) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise error(f"cannot read the file ({exc.__class__.__name__}: {exc})", file=str(file)) from None
     try:
-        return yaml.safe_load(text)
+        return safe_yaml.load(text)
+    except safe_yaml.YamlLimitError as exc:
+        raise error(f"YAML document refused: {exc}", file=str(file)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"YAML syntax error{where}: {problem}", file=str(file)) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of more than 4300 digits, a bad date
+        raise error(f"YAML value cannot be read ({exc.__class__.__name__}: {str(exc).splitlines()[0]})", file=str(file)) from None
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
