@@ -35,8 +35,10 @@ from neuroport.ir.float_graph import (
     TaskSpec,
 )
 from neuroport.ir.initializers import feedback_weights, projection_weights
+from neuroport.ir.preflight import BATCH_WHY, MAX_BATCH, preflight
+from neuroport.ir.ranges import dt_ms_of, model_name, physical_range
 from neuroport.ir.reward_spec import check_reward_model, read_reward
-from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml
+from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml, short_repr
 
 STREAM_PARAMS, STREAM_WEIGHTS, STREAM_FEEDBACK = 1, 2, 3
 
@@ -49,13 +51,14 @@ def load_model(file: str | Path) -> FloatGraph:
     if version > SCHEMA_VERSION:
         raise top.fail(f"model format version {version} is newer than this neuroport supports ({SCHEMA_VERSION}); upgrade neuroport", "neuroport")
     seed = top.integer("seed", 0, minimum=0)
-    dt_ms = top.number("dt_ms", 1.0, positive=True)
+    dt_ms = dt_ms_of(top)
+    preflight(top, dt_ms)  # task parameters and the memory estimate, before any array is allocated
     inp = _input(top.section("input"))
     populations = tuple(_population(s, i, seed) for i, s in enumerate(top.sections("populations")))
     readout = _readout(top.section("readout"))
     _unique_names(top, inp, populations, readout)
     partial = FloatGraph(
-        name=top.string("name"), dt_ms=dt_ms, seed=seed, input=inp, populations=populations,
+        name=model_name(top), dt_ms=dt_ms, seed=seed, input=inp, populations=populations,
         readout=readout, projections=(), description=str(top.raw("description", "")),
     )
     base_dir = Path(file).parent
@@ -94,7 +97,7 @@ def per_neuron(s: Section, key: str, size: int, rng: np.random.Generator, defaul
     if isinstance(value, list):
         if len(value) != size:
             raise s.fail(f"expected {size} values (one per neuron), got {len(value)}", key)
-        return np.array([s.check_number(v, key, positive=positive, non_negative=non_negative) for v in value])
+        return physical_range(s, key, np.array([s.check_number(v, key, positive=positive, non_negative=non_negative) for v in value]))
     if isinstance(value, dict):
         spread = Section(value, file=s.file, path=s.child_path(key), error=s.error)
         raw = spread.raw("uniform")
@@ -104,8 +107,9 @@ def per_neuron(s: Section, key: str, size: int, rng: np.random.Generator, defaul
         if high < low:
             raise spread.fail(f"expected low ≤ high, got [{low}, {high}]", "uniform")
         spread.finish()
+        physical_range(s, key, np.array([low, high]))
         return rng.uniform(low, high, size)
-    return np.full(size, s.check_number(value, key, positive=positive, non_negative=non_negative))
+    return physical_range(s, key, np.full(size, s.check_number(value, key, positive=positive, non_negative=non_negative)))
 
 
 def _population(s: Section, index: int, seed: int) -> LIF:
@@ -176,6 +180,7 @@ def _readout(s: Section) -> Readout:
         tau_arr = np.array([s.check_number(v, "tau_out_ms", positive=True) for v in tau])
     else:
         tau_arr = np.full(size, s.check_number(tau, "tau_out_ms", positive=True))
+    physical_range(s, "tau_out_ms", tau_arr)
     out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES))
     s.finish()
     return out
@@ -236,7 +241,7 @@ def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
         feedback_weights=None if b_spec is None else feedback_weights(b_spec, (graph.n_recurrent, graph.readout.size), rng, base_dir),
         weight_decay=s.number("weight_decay", 0.0, non_negative=True),
         optimizer=optimizer,
-        batch_size=s.integer("batch_size", 32, minimum=1),
+        batch_size=s.integer("batch_size", 32, minimum=1, maximum=MAX_BATCH, why=BATCH_WHY),
         c_reg=c_reg,
         f_target_hz=f_target,
         learning_window_steps=window,
@@ -282,7 +287,7 @@ def _rewiring(s: Section, graph: FloatGraph) -> Rewiring:
     """``learning.rewiring`` (DEEP R): the projections it rewires must exist, be sparse (have a mask) and plastic."""
     names = s.raw("projections")
     if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
-        raise s.fail(f"expected a non-empty list of projection names, got {names!r}", "projections")
+        raise s.fail(f"expected a non-empty list of projection names, got {short_repr(names)}", "projections")
     rewiring = Rewiring(projections=tuple(names), l1=s.number("l1", 0.0, non_negative=True),
                         temperature=s.number("temperature", 0.0, non_negative=True),
                         self_connections=s.boolean("self_connections", False), seed=s.integer("seed", 0, minimum=0))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,17 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     if not close and len(word) >= 3:
         close = [c for c in choices if c.startswith(word)][:1]
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+MAX_FLOAT_INT = 10**308  # larger integers do not convert to float64
+
+
+def short_repr(value: Any, width: int = 60) -> str:
+    """``repr(value)`` cut to ``width`` characters, so that a huge list makes a short message."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring, short.maxother = 2, 4, 4, width, width
+    text = short.repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _type_name(value: Any) -> str:
@@ -124,12 +136,16 @@ class Section:
             raise self.fail(f"expected a node name or a list of node names, got {_type_name(value)}", key)
         return tuple(items)
 
-    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> int:
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None, maximum: int | None = None,
+                why: str = "") -> int:
+        """An integer (not a bool, not a float) in [minimum, maximum]; ``why`` explains the range when refused."""
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(f"expected an integer, got {_type_name(value)} ({value!r})", key)
+            raise self.fail(f"expected an integer, got {_type_name(value)} ({short_repr(value)})", key)
         if minimum is not None and value < minimum:
-            raise self.fail(f"expected an integer ≥ {minimum}, got {value}", key)
+            raise self.fail(f"expected an integer ≥ {minimum}, got {short_repr(value)}", key)
+        if maximum is not None and value > maximum:
+            raise self.fail(f"expected an integer ≤ {maximum:,}, got {short_repr(value)}" + (f" ({why})" if why else ""), key)
         return value
 
     def number(
@@ -140,7 +156,9 @@ class Section:
 
     def check_number(self, value: Any, key: str | int, *, positive: bool = False, non_negative: bool = False) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(f"expected a number, got {_type_name(value)} ({value!r})", key)
+            raise self.fail(f"expected a number, got {_type_name(value)} ({short_repr(value)})", key)
+        if isinstance(value, int) and abs(value) > MAX_FLOAT_INT:
+            raise self.fail(f"expected a finite number, got an integer of {len(str(abs(value)))} digits", key)
         if not math.isfinite(value):
             raise self.fail(f"expected a finite number, got {value}", key)
         if positive and value <= 0:
@@ -152,7 +170,7 @@ class Section:
     def boolean(self, key: str, default: Any = _MISSING) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            raise self.fail(f"expected true or false, got {_type_name(value)} ({value!r})", key)
+            raise self.fail(f"expected true or false, got {_type_name(value)} ({short_repr(value)})", key)
         return value
 
     def finish(self) -> None:

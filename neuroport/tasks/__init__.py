@@ -7,13 +7,10 @@ imported only when used.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-
-from neuroport.errors import ModelError
 
 TASKS: dict[str, str] = {
     "evidence_accumulation": "neuroport.tasks.evidence_accumulation:EvidenceAccumulation",
@@ -59,12 +56,9 @@ class Task(Protocol):
 
 
 def make_task(name: str, params: dict[str, Any], *, n_in: int, n_out: int, dt_ms: float) -> Task:
-    """Build a task; unknown parameters or sizes that do not fit the model raise a ModelError."""
-    if name not in TASKS:
-        raise ModelError(f"unknown task '{name}'; known tasks: {', '.join(sorted(TASKS))}", path="task.name")
-    module, factory = TASKS[name].split(":")
-    cls = getattr(importlib.import_module(module), factory)
-    try:
-        return cls(n_in=n_in, n_out=n_out, dt_ms=dt_ms, **params)
-    except TypeError as exc:
-        raise ModelError(f"bad task parameters for '{name}': {exc}", path="task.params") from None
+    """Build a task; parameters are checked by name, type and range first (:func:`neuroport.tasks.params.validate_task`),
+    so unknown parameters, bad values or sizes that do not fit the model raise a ModelError naming the field."""
+    from neuroport.tasks.params import task_class, validate_task
+
+    validate_task(name, params, n_in=n_in, n_out=n_out, dt_ms=dt_ms)
+    return task_class(name)(n_in=n_in, n_out=n_out, dt_ms=dt_ms, **params)

@@ -14,11 +14,32 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.tasks import Batch
+from neuroport.tasks.params import MAX_COUNT, Param, duration, rate
 from neuroport.tasks.poisson import poisson_spikes, steps
 
 
 class EvidenceAccumulation:
     loss = "cross_entropy"
+    PARAMS = {
+        "n_cues": Param("int", low=1, high=MAX_COUNT), "cue_ms": duration(), "gap_ms": duration(positive=False),
+        "delay_ms": duration(positive=False), "recall_ms": duration(), "cue_rate_hz": rate(),
+        "background_rate_hz": rate(), "side_probabilities": Param("numbers", low=0.0, high=1.0, why="a probability"),
+    }
+
+    @staticmethod
+    def size_problem(p: dict, n_in: int, n_out: int) -> tuple[str, str] | None:
+        if n_in % 4 or n_out != 2:
+            return ("input.size" if n_in % 4 else "readout.size",
+                    f"evidence accumulation needs n_in divisible by 4 and 2 readouts, got n_in={n_in}, n_out={n_out}")
+        if p["n_cues"] % 2 == 0:
+            return "task.params.n_cues", f"n_cues must be odd so that one side always wins, got {p['n_cues']}"
+        return None
+
+    @staticmethod
+    def sequence_steps(p: dict, dt_ms: float) -> int:
+        """n_cues · (cue + gap) + delay + recall, each rounded to steps."""
+        return p["n_cues"] * (steps(p["cue_ms"], dt_ms) + steps(p["gap_ms"], dt_ms)) + steps(p["delay_ms"], dt_ms) \
+            + steps(p["recall_ms"], dt_ms)
 
     def __init__(
         self, *, n_in: int, n_out: int, dt_ms: float, n_cues: int = 7, cue_ms: float = 100.0, gap_ms: float = 50.0,

@@ -21,6 +21,7 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.tasks import Batch
+from neuroport.tasks.params import Param, duration
 from neuroport.tasks.poisson import SILENT_STEPS, steps
 
 SPLITS = {"train": ("Train", "train"), "test": ("Test", "test")}
@@ -38,8 +39,36 @@ def class_files(root: Path, split: str, n_classes: int) -> list[tuple[Path, int]
     return files
 
 
+MAX_SENSOR_SIDE = 4096  # pixels; event cameras: ATIS 304 × 240 (N-MNIST: 34 × 34), Prophesee Gen4 1280 × 720
+
+
 class NMNIST:
     loss = "cross_entropy"
+    PARAMS = {
+        "root": Param("string"), "split": Param("string", choices=tuple(SPLITS)),
+        "sensor_size": Param("numbers", length=2, low=1, high=MAX_SENSOR_SIDE, why="pixels of an event camera"),
+        "duration_ms": duration(), "recall_ms": duration(nullable=True), "downsample": Param("int", low=1, high=MAX_SENSOR_SIDE),
+        "denoise_us": Param("number", low=0.0, high=1e3 * 1e7, nullable=True, why="µs, at most a sequence"),
+        "bin_ms": duration(nullable=True),
+    }
+
+    @staticmethod
+    def size_problem(p: dict, n_in: int, n_out: int) -> tuple[str, str] | None:
+        if any(isinstance(v, float) and not v.is_integer() for v in p["sensor_size"]):
+            return "task.params.sensor_size", f"expected whole pixel counts, got {p['sensor_size']}"
+        width, height = (int(side) // p["downsample"] for side in p["sensor_size"])
+        if width < 1 or height < 1:
+            return "task.params.downsample", f"downsampling by {p['downsample']} leaves no pixel of a {p['sensor_size']} sensor"
+        if n_in != 2 * width * height:
+            return "input.size", (f"the input must have 2 × {width} × {height} = {2 * width * height} neurons for this "
+                                  f"sensor and downsampling, got {n_in}")
+        if p["recall_ms"] is not None and p["recall_ms"] > p["duration_ms"]:
+            return "task.params.recall_ms", f"the recall window ({p['recall_ms']} ms) exceeds duration_ms ({p['duration_ms']})"
+        return None
+
+    @staticmethod
+    def sequence_steps(p: dict, dt_ms: float) -> int:
+        return steps(p["duration_ms"], p["bin_ms"] or dt_ms)
 
     def __init__(self, *, n_in: int, n_out: int, dt_ms: float, root: str, split: str = "train",
                  sensor_size: tuple[int, int] = (34, 34), duration_ms: float = 300.0, recall_ms: float | None = None,

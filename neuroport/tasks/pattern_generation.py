@@ -14,11 +14,34 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.tasks import Batch
+from neuroport.tasks.params import MAX_COUNT, MAX_RATE_HZ, Param, duration, rate
 from neuroport.tasks.poisson import poisson_spikes, steps
+
+MAX_AMPLITUDE = 1e6  # the target is normalised to a peak of 1; amplitudes only weigh the sines against each other
 
 
 class PatternGeneration:
     loss = "mse"
+    PARAMS = {
+        "duration_ms": duration(), "n_groups": Param("int", low=1, high=MAX_COUNT),
+        "frequencies_hz": Param("numbers", low=0.0, high=MAX_RATE_HZ, why="a sine above 10 kHz aliases at any dt ≥ 0.05 ms"),
+        "rate_hz": rate(), "pattern_seed": Param("int", low=0, high=2**63 - 2),
+        "amplitude_range": Param("numbers", length=2, low=0.0, high=MAX_AMPLITUDE, why="relative amplitudes"),
+        "frozen_input": Param("bool"),
+    }
+
+    @staticmethod
+    def size_problem(p: dict, n_in: int, n_out: int) -> tuple[str, str] | None:
+        low, high = p["amplitude_range"]
+        if low > high:
+            return "task.params.amplitude_range", f"expected [low, high] with low ≤ high, got [{low}, {high}]"
+        if n_in % p["n_groups"]:
+            return "task.params.n_groups", f"n_in ({n_in}) must be divisible by n_groups ({p['n_groups']})"
+        return None
+
+    @staticmethod
+    def sequence_steps(p: dict, dt_ms: float) -> int:
+        return steps(p["duration_ms"], dt_ms)
 
     def __init__(
         self, *, n_in: int, n_out: int, dt_ms: float, duration_ms: float = 1000.0,

@@ -12,11 +12,23 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.tasks import Batch
+from neuroport.tasks.params import duration, rate
 from neuroport.tasks.poisson import poisson_spikes, steps
 
 
 class StoreRecall:
     loss = "cross_entropy"
+    PARAMS = {"cue_ms": duration(), "delay_ms": duration(positive=False), "rate_hz": rate(), "background_rate_hz": rate()}
+
+    @staticmethod
+    def size_problem(p: dict, n_in: int, n_out: int) -> tuple[str, str] | None:
+        if n_in % 4 or n_out != 2:
+            return "input.size" if n_in % 4 else "readout.size", f"store-recall needs n_in divisible by 4 and 2 readouts, got n_in={n_in}, n_out={n_out}"
+        return None
+
+    @staticmethod
+    def sequence_steps(p: dict, dt_ms: float) -> int:
+        return 2 * steps(p["cue_ms"], dt_ms) + steps(p["delay_ms"], dt_ms)
 
     def __init__(
         self, *, n_in: int, n_out: int, dt_ms: float, cue_ms: float = 100.0, delay_ms: float = 400.0,
