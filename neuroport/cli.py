@@ -15,6 +15,7 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
+from neuroport.resources import set_limit_gb
 
 COMMANDS: tuple[str, ...] = (
     "neuroport.commands.check",
@@ -39,14 +40,18 @@ A model file (model.yaml, or NIR) goes through:
 
 \b
 Start with:  neuroport check examples/evidence_accumulation.yaml
-Every command takes --json for scripts and --help for its options.
+Every command takes --json for scripts and --help for its options; `neuroport --memory-limit GB CMD`
+raises (or lowers) the memory a command may plan to use.
 """
 
 
 @click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="neuroport")
-def cli() -> None:
-    pass
+@click.option("--memory-limit", type=click.FloatRange(min=0, min_open=True, max=1e9), default=None, metavar="GB",
+              help="Memory a command may plan to use, in GB [default: $NEUROPORT_MEMORY_LIMIT_GB, else the memory "
+                   "available]; models and runs estimated above it are refused before anything is allocated.")
+def cli(memory_limit: float | None) -> None:
+    set_limit_gb(memory_limit)
 
 
 for _module in COMMANDS:
@@ -66,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
+    except MemoryError as err:  # the estimate (neuroport.resources) was under a limit set above the machine's memory
+        click.echo(f"error: ran out of memory ({err}); lower --memory-limit / NEUROPORT_MEMORY_LIMIT_GB to what "
+                   "this machine has, and the model is refused before it allocates", err=True)
+        sys.exit(2)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)

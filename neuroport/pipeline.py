@@ -64,7 +64,12 @@ def quantize(graph: FloatGraph, hw: HwConfig, calibrate: bool = True) -> FixedGr
 
 
 def task_batch(graph: FloatGraph, n_samples: int, seed: int) -> Batch:
-    """A seeded batch of the model's task (the same data for every engine)."""
+    """A seeded batch of the model's task (the same data for every engine), refused before it is drawn when the
+    memory it and the runs on it need exceed the limit (:mod:`neuroport.resources`)."""
+    from neuroport.ir.preflight import graph_sizes
+    from neuroport.resources import estimate, require
+
+    require(estimate(graph_sizes(graph, batch=n_samples, batch_field="--samples")))
     return task_of(graph).batch(np.random.default_rng(seed), n_samples)
 
 

@@ -9,6 +9,8 @@ import numpy as np
 
 from neuroport.commands.common import echo_json, json_option, load_any_model
 from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.preflight import graph_sizes
+from neuroport.resources import estimate, fmt_bytes
 
 BYTES_PER_FLOAT = 8  # float64 weights in the float IR
 
@@ -68,6 +70,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
                 "optimize_each_step": learning.plus.optimize_each_step},
         },
         "task": None if graph.task is None else graph.task.name,
+        "resources": estimate(graph_sizes(graph)).to_dict(),
+        "warnings": range_warnings(graph),
     }
 
 
@@ -128,7 +132,37 @@ def _render(s: dict[str, Any]) -> str:
                          f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}")
     if s["task"]:
         lines.append(f"  task     {s['task']}")
+    lines.append(_render_resources(s["resources"]))
+    lines += [f"  warning  {w}" for w in s["warnings"]]
     return "\n".join(lines)
+
+
+MULTIPLY_ADDS_PER_S = 1e9  # order of magnitude of one CPU core running numpy's dense products
+
+
+def _render_resources(r: dict[str, Any]) -> str:
+    limit = "unknown" if r["limit_bytes"] is None else fmt_bytes(r["limit_bytes"])
+    top = max(r["items"], key=lambda i: i["bytes"])
+    seconds = r["multiply_adds_per_sequence"] * max(r["batch"], 1) / MULTIPLY_ADDS_PER_S
+    return (f"  memory   ~{fmt_bytes(r['total_bytes'])} estimated (largest: {top['what']}, {fmt_bytes(top['bytes'])}) "
+            f"of {limit} allowed; ~{r['multiply_adds_per_sequence']:.2g} multiply-adds per sequence, "
+            f"order of {seconds:.1g} s per batch of {r['batch']}")
+
+
+def range_warnings(graph: FloatGraph) -> list[str]:
+    """Values that are legal but likely wrong: time constants below dt, Poisson rates that saturate at 1/dt."""
+    out = []
+    for i, p in enumerate(graph.populations):
+        tau = getattr(p, "tau_m_ms", None)
+        if tau is not None and float(np.min(tau)) < graph.dt_ms:
+            out.append(f"populations[{i}].tau_m_ms: {float(np.min(tau)):g} ms is below dt_ms {graph.dt_ms:g}: the "
+                       "membrane forgets its input within one step")
+    if graph.task is not None:
+        max_hz = 1e3 / graph.dt_ms
+        for key, value in graph.task.params.items():
+            if str(key).endswith("_hz") and isinstance(value, (int, float)) and value > max_hz:
+                out.append(f"task.params.{key}: {value:g} Hz exceeds 1/dt = {max_hz:g} Hz: every step spikes")
+    return out
 
 
 @click.command("check")
@@ -139,6 +173,9 @@ def command(model: str, as_json: bool) -> None:
 
     Every problem is reported with the file and the YAML path of the field, e.g.
     `model.yaml: populations[1].tau_m_ms: expected a positive number, got -20`, and exit status 2.
+    Task parameters are checked by name, type and range, and the memory a training batch needs is estimated
+    before anything is allocated: a model above the limit (the available memory, or `neuroport --memory-limit GB`)
+    is refused, naming the field that dominates.
 
     \b
     Example:

@@ -60,8 +60,18 @@ def with_data(graph: FloatGraph, data: str | None) -> FloatGraph:
 
 
 def load_any_model(path: str | Path, data: str | None = None) -> FloatGraph:
-    """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5); ``data`` sets the task's dataset."""
-    return with_data(_load_model_file(path), data)
+    """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5); ``data`` sets the task's dataset.
+    The task's data files are checked, and the model's memory estimate against the limit (NIR graphs are checked
+    here; YAML models already were, before their arrays were built)."""
+    from neuroport.ir.preflight import graph_sizes
+    from neuroport.resources import estimate, require
+    from neuroport.tasks.params import check_task_data
+
+    graph = with_data(_load_model_file(path), data)
+    if graph.task is not None:
+        check_task_data(graph.task.name, graph.task.params, n_out=graph.readout.size, file=str(path))
+    require(estimate(graph_sizes(graph)), file=str(path))
+    return graph
 
 
 def _load_model_file(path: str | Path) -> FloatGraph:

@@ -67,6 +67,17 @@ class NMNIST:
         return None
 
     @staticmethod
+    def data_problem(p: dict, n_out: int) -> tuple[str, str] | None:
+        """(path, message) when the dataset folder of the chosen split is missing or holds no file of a class."""
+        try:
+            class_files(Path(p["root"]).expanduser(), p.get("split", "train"), n_out)
+        except ModelError as err:
+            return "task.params.root", err.message + " (or give the folder with --data)"
+        except OSError as err:
+            return "task.params.root", f"cannot read '{p['root']}': {err.strerror or err}"
+        return None
+
+    @staticmethod
     def sequence_steps(p: dict, dt_ms: float) -> int:
         return steps(p["duration_ms"], p["bin_ms"] or dt_ms)
 

@@ -133,3 +133,11 @@ def validate_task(name: str, params: Any, *, n_in: int, n_out: int, dt_ms: float
         key, message = problem
         raise ModelError(message, file=file, path=key)
     return int(cls.sequence_steps(complete, dt_ms))
+
+
+def check_task_data(name: str, params: dict[str, Any], *, n_out: int, file: str | None = None) -> None:
+    """Tasks that read files (a ``data_problem(params, n_out)`` method) check that their files are there."""
+    problem = getattr(task_class(name), "data_problem", None)
+    message = problem(params, n_out) if problem is not None else None
+    if message is not None:
+        raise ModelError(message[1], file=file, path=message[0])
