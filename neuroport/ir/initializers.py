@@ -14,6 +14,7 @@ self-connections of a square projection.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -40,28 +41,63 @@ def draw(s: Section, shape: tuple[int, int], rng: np.random.Generator) -> np.nda
     return weights
 
 
+NPZ_HEADER_BYTES = 64 * 1024  # an .npy header is 64–4096 bytes; numpy refuses headers above 10,000
+
+
 def load_npz_array(s: Section, shape: tuple[int, int], base_dir: Path) -> np.ndarray:
-    """Read ``{file, key}`` from an .npz; check the shape and that every value is finite."""
+    """Read ``{file, key}`` from an .npz (``np.savez``); check format, dtype, shape and finiteness.
+
+    The archive's directory is read first and the member's uncompressed size compared with what ``shape`` needs
+    (so a decompression bomb is refused before it is inflated); the .npy header must state a plain numeric dtype
+    (no structured or object dtype; nothing is unpickled) and exactly ``shape``; the data must be as long as the
+    header says."""
     file = s.string("file")
     key = s.string("key")
     path = (base_dir / file) if not Path(file).is_absolute() else Path(file)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if key not in data.files:
-                raise s.fail(f"no array '{key}' in {path}; it holds: {', '.join(data.files) or 'nothing'}", "key")
-            array = np.asarray(data[key], dtype=np.float64)
+        array = _read_member(s, path, key, shape)
     except FileNotFoundError:
         raise s.fail(f"weights file not found: {path}", "file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise s.fail(f"cannot read weights file {path}: {exc}", "file") from None
-    if array.shape != shape:
-        raise s.fail(f"weights '{key}' have shape {array.shape}, expected {shape} (targets × sources)", "key")
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as exc:
+        raise s.fail(f"cannot read weights file {path}: {exc.__class__.__name__}: {exc}", "file") from None
     if not np.all(np.isfinite(array)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise s.fail(f"weights '{key}' hold a non-finite value at index {bad}", "key")
     s.raw("mask_key", None)
     s.finish()
     return array
+
+
+def _read_member(s: Section, path: Path, key: str, shape: tuple[int, int]) -> np.ndarray:
+    """The float64 array ``key`` of the .npz at ``path``, checked as :func:`load_npz_array` says."""
+    if not zipfile.is_zipfile(path):
+        kind = "a plain .npy file" if path.read_bytes()[:6] == b"\x93NUMPY" else "not a zip archive"
+        raise s.fail(f"cannot read weights file {path}: it is {kind}; weights are read from an .npz archive (np.savez(file, {key}=array))", "file")
+    with zipfile.ZipFile(path) as archive:
+        members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+        if key not in members:
+            raise s.fail(f"no array '{key}' in {path}; it holds: {', '.join(sorted(members)) or 'nothing'}", "key")
+        info = archive.getinfo(members[key])
+        most = NPZ_HEADER_BYTES + int(np.prod(shape)) * 8
+        if info.file_size > most:
+            raise s.fail(f"array '{key}' in {path} expands to {info.file_size:,} bytes, more than a {shape} array of "
+                         f"8-byte numbers needs ({most:,}); refusing to decompress it", "key")
+        with archive.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in readers:
+                raise s.fail(f"array '{key}' has .npy format version {version}; expected 1.0 or 2.0 (np.savez)", "key")
+            stored, fortran, dtype = readers[version](member)
+            if dtype.hasobject or dtype.fields is not None or dtype.kind not in "biuf":
+                raise s.fail(f"array '{key}' has dtype {dtype}; expected plain numbers (float, int, bool)", "key")
+            if tuple(stored) != shape:
+                raise s.fail(f"weights '{key}' have shape {tuple(stored)}, expected {shape} (targets × sources)", "key")
+            size = int(np.prod(shape)) * dtype.itemsize
+            data = member.read(size + 1)
+    if len(data) != size:
+        raise s.fail(f"array '{key}' in {path} holds {len(data):,} data bytes, its header says {size:,} "
+                     "(truncated or corrupt)", "key")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C").astype(np.float64)
 
 
 def projection_weights(s: Section, shape: tuple[int, int], rng: np.random.Generator, base_dir: Path) -> tuple[np.ndarray, np.ndarray | None]:
