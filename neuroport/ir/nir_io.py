@@ -26,6 +26,7 @@ from neuroport.errors import MissingDependencyError, ModelError
 from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
 from neuroport.ir.network import assemble, with_weights
+from neuroport.ir.nir_checks import check_dt, check_foreign, check_matrix, foreign_layout
 from neuroport.ir.writer import write_model
 
 KEY = "neuroport"
@@ -83,14 +84,8 @@ def write_nir(graph: FloatGraph, path: str | Path) -> Path:
     return Path(path)
 
 
-def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
-    """Rebuild exactly: structure and parameters from the carried YAML, weights from the Linear nodes."""
-    import tempfile
-
-    import yaml
-
-    from neuroport.ir.loader import load_model
-
+def _carried(g: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The carried YAML document (weights as zero inits or carried masks) and the arrays it reads."""
     doc = json.loads(_text(g.metadata[KEY]))
     arrays: dict[str, np.ndarray] = {}
     for proj in doc["projections"]:
@@ -101,18 +96,44 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
             arrays[f"{proj['name']}__mask"] = np.asarray(mask)
     if "learning" in doc and "feedback_init" in doc["learning"]:
         arrays["__feedback__"] = np.asarray(g.metadata["feedback_weights"])
+    for proj in doc["projections"]:
+        if f"{proj['name']}__mask" in arrays:
+            proj["weights"] = {"file": "carried.npz", "key": f"{proj['name']}__mask", "mask_key": f"{proj['name']}__mask"}
+            proj.pop("init")
+    if "__feedback__" in arrays:
+        doc["learning"]["feedback_init"] = {"file": "carried.npz", "key": "__feedback__"}
+    return doc, arrays
+
+
+def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
+    """Rebuild exactly: structure and parameters from the carried YAML, weights from the Linear nodes; the carried
+    document goes through the YAML loader (errors name ``metadata.neuroport.<field>``), the weights through
+    :mod:`neuroport.ir.nir_checks`."""
+    import tempfile
+
+    import yaml
+
+    from neuroport.ir.loader import load_model
+
+    try:
+        doc, arrays = _carried(g)
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+        raise ModelError(f"the carried neuroport metadata is malformed ({exc.__class__.__name__}: {str(exc)[:120]})",
+                         file=file, path=f"metadata.{KEY}") from None
     with tempfile.TemporaryDirectory() as tmp:
-        for proj in doc["projections"]:
-            if f"{proj['name']}__mask" in arrays:
-                proj["weights"] = {"file": "carried.npz", "key": f"{proj['name']}__mask", "mask_key": f"{proj['name']}__mask"}
-                proj.pop("init")
         np.savez(Path(tmp) / "carried.npz", **arrays) if arrays else None
-        if "__feedback__" in arrays:
-            doc["learning"]["feedback_init"] = {"file": "carried.npz", "key": "__feedback__"}
         path = Path(tmp) / "model.yaml"
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
-        skeleton = load_model(path)
-    graph = with_weights(skeleton, *(np.asarray(g.nodes[n].weight, dtype=np.float64) for n in ("w_in", "w_rec", "w_out")))
+        try:
+            skeleton = load_model(path)
+        except ModelError as err:
+            raise ModelError(err.message, file=file, path=f"metadata.{KEY}" + (f".{err.path}" if err.path else "")) from None
+    n_in, n_rec, n_out = skeleton.input.size, skeleton.n_recurrent, skeleton.readout.size
+    shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
+    for name in shapes:
+        if name not in g.nodes:
+            raise ModelError(f"the graph has no node '{name}', which its neuroport metadata needs", file=file, path="nodes")
+    graph = with_weights(skeleton, *(check_matrix(g.nodes[n], n, shape, file) for n, shape in shapes.items()))
     check_graph(graph, file=file)
     return graph
 
@@ -129,8 +150,9 @@ def read_nir(path: str | Path, dt_ms: float | None = None) -> FloatGraph:
         g = nir.read(file)
     except FileNotFoundError:
         raise ModelError("file not found", file=file) from None
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelError(f"not a readable NIR file ({exc.__class__.__name__}: {exc})", file=file) from None
+    except Exception as exc:  # noqa: BLE001 — whatever h5py/nir raise on a corrupt or foreign file is the file's fault
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise ModelError(f"not a readable NIR file ({exc.__class__.__name__}: {first})", file=file) from None
     if KEY in g.metadata:
         return _from_neuroport_metadata(g, file)
     return from_foreign(g, file=file, dt_ms=dt_ms)
@@ -157,16 +179,11 @@ def from_foreign(g: Any, *, file: str, dt_ms: float | None) -> FloatGraph:
     dt_s = dt_ms * 1e-3 if dt_ms is not None else g.metadata.get("dt")
     if dt_s is None:
         raise ModelError("the NIR graph states no time step (metadata 'dt'); give it explicitly", file=file, path="metadata.dt")
-    succ: dict[str, list[str]] = {}
-    for a, b in g.edges:
-        succ.setdefault(a, []).append(b)
+    dt_s = check_dt(dt_s, file)
+    layout = foreign_layout(g, file)
     kinds = {name: type(node).__name__ for name, node in g.nodes.items()}
-    inputs = [n for n, k in kinds.items() if k == "Input"]
-    if len(inputs) != 1:
-        raise ModelError(f"expected one Input node, found {len(inputs)}", file=file, path="nodes")
-    (inp,) = inputs
-    (w_in_name,) = succ[inp]
-    (rec_name,) = [n for n in succ[w_in_name]]
+    rec_name, readout_name, w_in_name, w_out_name = layout.rec, layout.readout, layout.w_in, layout.w_out
+    rec_edges = [layout.w_rec] if layout.w_rec is not None else []
     if kinds[rec_name] not in ("LIF", "CubaLIF"):
         raise ModelError(f"node '{rec_name}' is a {kinds[rec_name]}; neuroport imports LIF (or CubaLIF) recurrent layers",
                          file=file, path=f"nodes.{rec_name}")
@@ -174,14 +191,12 @@ def from_foreign(g: Any, *, file: str, dt_ms: float | None) -> FloatGraph:
     if kinds[rec_name] == "CubaLIF":
         raise ModelError(f"CubaLIF '{rec_name}' has a synaptic current (tau_syn); neuroport's neurons take delta synapses",
                          file=file, path=f"nodes.{rec_name}")
-    outs = succ[rec_name]
-    rec_edges = [n for n in outs if rec_name in succ.get(n, [])]
-    out_edges = [n for n in outs if n not in rec_edges]
-    (w_out_name,) = out_edges
-    (readout_name,) = succ[w_out_name]
     if kinds[readout_name] != "LI":
         raise ModelError(f"readout node '{readout_name}' is a {kinds[readout_name]}; neuroport's readout is a leaky "
                          "integrator (NIR LI) without spikes", file=file, path=f"nodes.{readout_name}")
+    for name in (w_in_name, *rec_edges, w_out_name):
+        _linear_weight(g.nodes[name], name, file)  # a Linear or a bias-free Affine, before its shape is checked
+    check_foreign(g, layout, file)
     tau = np.asarray(rec.tau, dtype=np.float64).reshape(-1)
     scale = (np.asarray(rec.r, dtype=np.float64).reshape(-1) / tau)[:, None]
     w_in = _linear_weight(g.nodes[w_in_name], w_in_name, file) * scale
