@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
+from neuroport import jsonio
 from neuroport.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +41,7 @@ def main() -> None:
     record = {"neurons": args.neurons, "synapses": json.loads(result.output)["weights"], "seconds": times, "best_s": min(times)}
     print(json.dumps(record, indent=1))
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results/compile_time.json").write_text(json.dumps(record, indent=1))
+    (ROOT / "results/compile_time.json").write_text(jsonio.dumps(record, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ accumulators dominate, dense recurrence).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.ir.float_graph import EpropRule, Optimizer
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
@@ -66,7 +66,7 @@ def main() -> None:
         print(f"{name:8s} {values} → {[f'{t:.3f}' for t in times]} s, exponent {exponent:.2f}", flush=True)
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
-    (out / "cost_scaling.json").write_text(json.dumps({"base": BASE, "sweeps": results}, indent=1))
+    (out / "cost_scaling.json").write_text(jsonio.dumps({"base": BASE, "sweeps": results}, indent=1))
     import matplotlib
 
     matplotlib.use("Agg")

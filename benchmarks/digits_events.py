@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.ir import load_model
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.writer import write_model
@@ -146,7 +147,7 @@ def main() -> None:
                            f"--backend-samples {n} --data {shown_data} --json",
                            f"neuroport report {shown} --target loihi-sim --compare loihi1,loihi2 "
                            f"--samples {args.report_samples} --data {shown_data} --json"]}
-    (out / "digits_events.json").write_text(json.dumps(record, indent=1, default=float))
+    (out / "digits_events.json").write_text(jsonio.dumps(record, indent=1, default=float))
     (out / "digits_events.md").write_text(markdown(record))
     print(markdown(record))
 

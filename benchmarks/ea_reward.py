@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from neuroport import jsonio
 from neuroport.emulator.reference import simulate
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import assemble
@@ -119,11 +120,11 @@ def train_in_process(args: argparse.Namespace, command: list[str]) -> None:
     def progress(stats) -> None:
         history.append(asdict(stats))
         if len(history) % args.progress_every == 0:
-            (out / "progress.json").write_text(json.dumps({"command": command[1:], "history": history}))
+            (out / "progress.json").write_text(jsonio.dumps({"command": command[1:], "history": history}))
 
     result = train_eprop(load_model(args.model), args.iterations, batch_size=args.batch_size, on_iteration=progress)
     write_model(result.graph, out / "model.yaml")
-    (out / "curve.json").write_text(json.dumps({"engine": "numpy", "history": history}, indent=1))
+    (out / "curve.json").write_text(jsonio.dumps({"engine": "numpy", "history": history}, indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         "train_seconds": seconds, "seconds_per_iteration": seconds / max(len(history), 1),
         "history": history,
     }
-    Path(args.json_path).write_text(json.dumps(result, indent=1))
+    Path(args.json_path).write_text(jsonio.dumps(result, indent=1))
     plot(history, solved, Path(args.json_path).with_suffix(".png"))
     print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=1))
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
 from neuroport.pipeline import compare, quantize, task_batch
@@ -57,7 +58,7 @@ def train(iterations: int, batch: int, folder: Path) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     seconds = time.perf_counter() - t0
-    (folder / "train_seconds.json").write_text(json.dumps({"iterations": iterations, "seconds": seconds}))
+    (folder / "train_seconds.json").write_text(jsonio.dumps({"iterations": iterations, "seconds": seconds}))
     return seconds
 
 
@@ -71,7 +72,7 @@ def fixed_mask_run(iterations: int, batch: int, path: Path) -> dict:
     record = {"model": f"{MODEL.relative_to(ROOT)} without learning.rewiring (masks frozen)", "batch": batch,
               "iterations_run": iterations, "iterations_to_solved": solved_at(errors),
               "train_seconds": time.perf_counter() - t0, "errors": errors}
-    path.write_text(json.dumps(record, indent=1))
+    path.write_text(jsonio.dumps(record, indent=1))
     return record
 
 
@@ -154,7 +155,7 @@ def main() -> None:
         "loihi2_fixed_accuracy": cmp.fixed_score.get("accuracy"),
         "final_running_error": float(np.mean(errors[-WINDOW:])),
     }
-    (out / "ea_rewiring.json").write_text(json.dumps({**record, "errors": errors}, indent=1, default=float))
+    (out / "ea_rewiring.json").write_text(jsonio.dumps({**record, "errors": errors}, indent=1, default=float))
     plot(errors, dense, fixed, at, out / "ea_rewiring.png")
     print(json.dumps(record, indent=1, default=float))
 

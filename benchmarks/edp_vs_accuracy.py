@@ -7,10 +7,10 @@ Writes results/edp_vs_accuracy.json and .png.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
+from neuroport import jsonio
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
 from neuroport.pipeline import Prepared, compare, cost_report, quantize, task_batch
@@ -49,7 +49,7 @@ def main() -> None:
     fig.tight_layout()
     (ROOT / "results").mkdir(exist_ok=True)
     fig.savefig(ROOT / "results/edp_vs_accuracy.png", dpi=110)
-    (ROOT / "results/edp_vs_accuracy.json").write_text(json.dumps(rows, indent=1))
+    (ROOT / "results/edp_vs_accuracy.json").write_text(jsonio.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ against the emulator's OnChipTrainer), the learned weights compared exactly.  Wr
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import yaml
 
+from neuroport import jsonio
 from neuroport.backend import load_backend
 from neuroport.emulator.fixed import emulate
 from neuroport.hw import load_hw
@@ -134,7 +134,7 @@ def main() -> None:
               f"→ ×{r['speedup_single']:.0f} single, ×{r['speedup_batched_throughput']:.0f} batched")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "emulator_vs_lava.json").write_text(json.dumps({"machine": "2-core shared machine", "rows": rows,
+    (out / "emulator_vs_lava.json").write_text(jsonio.dumps({"machine": "2-core shared machine", "rows": rows,
                                                             "learning": learning}, indent=1))
 
 

@@ -11,7 +11,6 @@ e-prop 308 iterations, BPTT 156, batch 64).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import time
 from dataclasses import asdict
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
 from neuroport.reporters.plots import plot_learning_curve
@@ -62,7 +62,7 @@ def main() -> None:
     summary = {"model": graph.name, "batch": args.batch, "iterations": args.iterations, "thesis": THESIS,
                "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, python {platform.python_version()}",
                "runs": runs}
-    (out / "eprop_vs_bptt.json").write_text(json.dumps(summary, indent=1))
+    (out / "eprop_vs_bptt.json").write_text(jsonio.dumps(summary, indent=1))
     plot_learning_curve({k: v["history"] for k, v in runs.items()}, out / "eprop_vs_bptt.png",
                         title=f"{graph.name}: e-prop vs BPTT (batch {args.batch})")
     rows = ["| method | iterations to < 8 % error (neuroport) | thesis (Hajek 2019) | s / iteration |", "|---|---|---|---|"]

@@ -8,12 +8,12 @@ fit the readout by least squares on the frozen clock input, compute the e-prop g
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.emulator.izhikevich import assemble_izhikevich, simulate_izhikevich
 from neuroport.ir.loader import load_model
 from neuroport.pipeline import task_batch
@@ -51,7 +51,7 @@ def main() -> None:
                 change[f"{name}_{eta}mV"] = round(loss - grads.loss, 4)
         rows.append({"recurrent_gain": gain, "loss": round(grads.loss, 4), "loss_change": change})
         print(rows[-1])
-    (HERE / "descent_check.json").write_text(json.dumps(rows, indent=1))
+    (HERE / "descent_check.json").write_text(jsonio.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import numpy as np
 from neuroport.quantization.loihi import lava_dense_weights
 from onchip_vs_float import BEST_RATES  # the best on-chip rule for evidence accumulation (results/onchip_vs_float.md)
 
+from neuroport import jsonio
 from neuroport.emulator.fixed import emulate
 from neuroport.emulator.onchip import OnChipTrainer
 from neuroport.ir import load_model
@@ -115,7 +116,7 @@ def write(curve: list[dict], args, out: Path, name: str) -> None:
     payload = {"model": name, "warmup_sequences_emulator": args.warmup, "sequences_loihi_sim": args.sequences,
                "held_out": args.held_out, "rates": json.loads(args.rates),
                "all_checkpoints_bit_exact": all(c["exact"] for c in curve), "curve": curve}
-    (out / "loihi_sim_training.json").write_text(json.dumps(payload, indent=1))
+    (out / "loihi_sim_training.json").write_text(jsonio.dumps(payload, indent=1))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot([c["sequences"] for c in curve], [100 * c["error"] for c in curve], "o-", label="loihi-sim (Lava), one chip")
     ax.axvline(args.warmup, color="grey", lw=0.8, ls="--")

@@ -9,12 +9,13 @@ NEST's example reports loss = ½ Σ_t (y − y*)² per 1000-step sequence; MSE =
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import numpy as np
+
+from neuroport import jsonio
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = "eprop_supervised_regression_sine-waves_bsshslm_2020.py"
@@ -41,7 +42,7 @@ def main() -> None:
                "iterations_to_mse_below_0.03": int(np.argmax(mse < 0.03)) + 1 if (mse < 0.03).any() else None,
                "mse": mse.tolist()}
     out = ROOT / "results" / "nest_sine_reference.json"
-    out.write_text(json.dumps(summary, indent=1))
+    out.write_text(jsonio.dumps(summary, indent=1))
     print(f"NEST sine-wave example: MSE {mse[0]:.4f} → {mse[-10:].mean():.4f} (mean of the last 10 of "
           f"{loss.size} iterations), {seconds:.0f} s; → {out}")
 

@@ -26,6 +26,7 @@ from neurobench.metrics.workload import ActivationSparsity, SynapticOperations
 from neurobench.models import SNNTorchModel
 from torch import nn
 
+from neuroport import jsonio
 from neuroport.reporters.neurobench import effective_acs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +75,7 @@ def main() -> None:
     print("NeuroBench:", json.dumps(theirs, default=float))
     print("neuroport: ", json.dumps(ours))
     (ROOT / "results").mkdir(exist_ok=True)
-    (ROOT / "results/neurobench_check.json").write_text(json.dumps({"neurobench": theirs, "neuroport": ours}, indent=1, default=float))
+    (ROOT / "results/neurobench_check.json").write_text(jsonio.dumps({"neurobench": theirs, "neuroport": ours}, indent=1, default=float))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
@@ -25,6 +24,7 @@ import numpy as np
 import yaml
 from neuroport.backends.nest.engine import nest_train_on_batches
 
+from neuroport import jsonio
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
 from neuroport.training.eprop import draw_batches, rule_of, train_on_batches
@@ -80,7 +80,7 @@ def main() -> None:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "numpy_vs_nest.json").write_text(json.dumps({"batch": args.batch, "iterations": args.iterations,
+    (out / "numpy_vs_nest.json").write_text(jsonio.dumps({"batch": args.batch, "iterations": args.iterations,
                                                         "machine": machine, "rows": rows}, indent=1))
     lines = ["| N | synapses | numpy s/it | " + " | ".join(f"NEST {k} thr s/it | ratio" for k in args.threads) +
              " | max rel. loss diff |", "|---" * (4 + 2 * len(args.threads)) + "|"]

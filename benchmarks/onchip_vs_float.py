@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
 from neuroport.training.eprop import draw_batches, rule_of, train_on_batches
@@ -151,7 +152,7 @@ def main() -> None:
 
 def write(summary: dict, out: Path, title: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "onchip_vs_float.json").write_text(json.dumps(summary, indent=1, default=float))
+    (out / "onchip_vs_float.json").write_text(jsonio.dumps(summary, indent=1, default=float))
     plot(summary["runs"], out / "onchip_vs_float.png", f"{title}: on-chip vs float e-prop")
     rows = ["| training | sequences (iterations) to < 8 % | final running error | best | wall time |", "|---|---|---|---|---|"]
     for name, r in summary["runs"].items():

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.emulator.sparse import SparseDense, run_sparse
 from neuroport.ir.fixed_graph import FixedNeurons
 from neuroport.tasks import Batch
@@ -74,7 +75,7 @@ def one_size(n: int, steps: int, seed: int) -> dict:
 def merge_json(path: Path, entries: dict) -> None:
     """Write ``entries`` into the JSON object at ``path``, keeping its other keys."""
     old = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**old, **entries}, indent=1))
+    path.write_text(jsonio.dumps({**old, **entries}, indent=1))
 
 
 TRAIN_LR, TRAIN_C_REG, TRAIN_F_TARGET_HZ = 1e-3, 1.0, 10.0

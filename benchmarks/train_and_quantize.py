@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.emulator.reference import simulate
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
@@ -77,7 +78,7 @@ def main() -> None:
         "train_seconds": seconds, "seconds_per_iteration": seconds / args.iterations,
         "test_samples": args.test_samples, **cmp.to_dict(), "history": history,
     }
-    (out / f"{name}.json").write_text(json.dumps(record, indent=1, default=float))
+    (out / f"{name}.json").write_text(jsonio.dumps(record, indent=1, default=float))
     print(json.dumps({k: v for k, v in record.items() if k != "history"}, indent=1, default=float))
 
 

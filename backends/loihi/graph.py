@@ -11,11 +11,11 @@ d − 1) for a connection with synaptic delays; the neuron and readout processes
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from neuroport import jsonio
 from neuroport.ir.fixed_graph import FixedGraph
 
 LATENCY_OFFSET_STEPS = 1  # Lava's step t + 1 equals the emulator's step t (a Dense buffers its output a step)
@@ -60,7 +60,7 @@ class LavaGraph:
 
     def save(self, folder: str | Path) -> Path:
         path = Path(folder) / "lava_graph.json"
-        path.write_text(json.dumps(self.describe(), indent=2))
+        jsonio.write_json(path, self.describe(), indent=2)
         return path
 
     def to_fixed(self) -> FixedGraph:

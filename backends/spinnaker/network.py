@@ -17,7 +17,6 @@ receptor, so sPyNNaker derives the same shift ``s`` and stores exactly our 16-bi
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from itertools import product
@@ -26,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.errors import UnsupportedError
 from neuroport.ir.spinnaker_graph import RECEPTORS, SpiNNakerGraph, SpiNNakerNeurons
 
@@ -88,11 +88,11 @@ class PyNNNetwork:
         """Write network.json, network.npz, run_pynn.py (and inputs.json when ``inputs`` are given)."""
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "network.json").write_text(json.dumps(self.spec(), indent=2))
+        jsonio.write_json(out / "network.json", self.spec(), indent=2)
         np.savez_compressed(out / "network.npz", **self.arrays)
         shutil.copyfile(pynn_script.__file__, out / "run_pynn.py")
         if inputs is not None:
-            (out / "inputs.json").write_text(json.dumps(spike_times(inputs, self.timestep_ms)))
+            jsonio.write_json(out / "inputs.json", spike_times(inputs, self.timestep_ms), indent=None)
         return out
 
 

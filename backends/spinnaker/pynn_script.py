@@ -83,7 +83,7 @@ def main(artifact: str, out_dir: str) -> None:
     sim.end()
     np.savez(out / "weights.npz", **weights)
     np.savez(out / "recorded.npz", **recorded)
-    (out / "result.json").write_text(json.dumps({"samples": len(inputs["samples"]), "recorded": sorted(recorded)}))
+    (out / "result.json").write_text(json.dumps({"samples": len(inputs["samples"]), "recorded": sorted(recorded)}, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -2,45 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
+from neuroport import jsonio
 from neuroport.errors import ModelError
 from neuroport.ir.float_graph import FloatGraph
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object to stdout instead of text.")
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _finite(obj: Any) -> Any:
-    """Replace NaN and ±inf (not valid JSON) by null."""
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def echo_json(payload: dict[str, Any]) -> None:
-    """Print strict JSON (NaN/inf become null) for scripts."""
-    text = json.dumps(payload, default=_default)
-    click.echo(json.dumps(_finite(json.loads(text)), indent=2, allow_nan=False))
+    """Print strict JSON (NaN/inf become null) for scripts (:mod:`neuroport.jsonio`)."""
+    click.echo(jsonio.dumps(payload, indent=2))
 
 
 def data_option(func):

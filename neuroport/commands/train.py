@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from neuroport import jsonio
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate_graph
 from neuroport.errors import NeuroportError
@@ -120,7 +121,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
                        **options.get(engine, {}))
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
-    (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": engine, "history": history}, indent=1))
+    jsonio.write_json(folder / "curve.json", {"model": graph.name, "engine": engine, "history": history})
     plot_learning_curve({engine if engine == "bptt" else f"e-prop ({engine})": history}, folder / "curve.png", title=graph.name)
     batch = task_batch(result.graph, 1, seed=(graph.seed + 1) * 7919)
     run = float_run(result.graph, batch.inputs)
@@ -147,8 +148,8 @@ def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: boo
         result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar), **onchip)
     artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})
     history = [asdict(h) for h in result.history]
-    (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,
-                                                   "chips": chips, "history": history}, indent=1))
+    jsonio.write_json(folder / "curve.json", {"model": graph.name, "engine": "on-chip", "hw": hw_name,
+                                              "chips": chips, "history": history})
     plot_learning_curve({f"on-chip ({hw_name}, {chips} chips)": history}, folder / "curve.png", title=graph.name)
     final = history[-1] if history else {}
     payload = {"artifact": str(artifact), "engine": "on-chip", "iterations": iterations, "final": final, "out": str(folder)}

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.errors import ArtifactError
 from neuroport.ir.fixed_graph import FIXED_FORMAT_VERSION, FixedDense, FixedGraph, FixedNeurons, FixedReadout
 
@@ -58,7 +59,7 @@ def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] |
     np.savez_compressed(out / ARRAYS, **arrays)
     manifest = {"kind": KIND, "format_version": FIXED_FORMAT_VERSION, "scalars": scalars,
                 "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=list))
+    jsonio.write_json(out / MANIFEST, manifest, indent=2)
     return out
 
 

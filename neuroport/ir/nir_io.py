@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroport import jsonio
 from neuroport.errors import MissingDependencyError, ModelError
 from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
@@ -75,7 +76,7 @@ def to_nir(graph: FloatGraph) -> Any:
     }
     edges = [("input", "w_in"), ("w_in", "rec"), ("rec", "w_rec"), ("w_rec", "rec"), ("rec", "w_out"),
              ("w_out", "readout"), ("readout", "output")]
-    metadata = {"dt": dt_s, KEY: json.dumps(doc), **extras}
+    metadata = {"dt": dt_s, KEY: jsonio.dumps(doc), **extras}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
