@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroport.ir.ranges import MAX_MODEL_UNITS, UNITS_WHY
 from neuroport.ir.yamlpath import Section
 
 DISTRIBUTIONS = ("normal", "uniform", "glorot_uniform", "constant")
@@ -29,12 +30,12 @@ def draw(s: Section, shape: tuple[int, int], rng: np.random.Generator) -> np.nda
     """Draw a (n_target, n_source) matrix from an ``init`` section."""
     dist = s.string("distribution", choices=DISTRIBUTIONS)
     fan_out, fan_in = shape
-    gain = s.number("gain", 1.0)
+    gain = _magnitude(s, "gain", 1.0)
     samplers: dict[str, Any] = {
         "normal": lambda: rng.standard_normal(shape) * gain / np.sqrt(fan_in),
         "glorot_uniform": lambda: rng.uniform(-1, 1, shape) * gain * np.sqrt(6.0 / (fan_in + fan_out)),
-        "uniform": lambda: rng.uniform(s.number("low"), s.number("high"), shape),
-        "constant": lambda: np.full(shape, s.number("value")),
+        "uniform": lambda: rng.uniform(*_low_high(s), shape),
+        "constant": lambda: np.full(shape, _magnitude(s, "value")),
     }
     weights = samplers[dist]()
     s.finish()
@@ -42,6 +43,21 @@ def draw(s: Section, shape: tuple[int, int], rng: np.random.Generator) -> np.nda
 
 
 NPZ_HEADER_BYTES = 64 * 1024  # an .npy header is 64–4096 bytes; numpy refuses headers above 10,000
+
+
+def _magnitude(s: Section, key: str, default: Any = None) -> float:
+    """A finite number of magnitude ≤ MAX_MODEL_UNITS (weights share the thresholds' unit)."""
+    value = s.number(key) if default is None else s.number(key, default)
+    if abs(value) > MAX_MODEL_UNITS:
+        raise s.fail(f"expected a magnitude ≤ {MAX_MODEL_UNITS:g}, got {value:g} ({UNITS_WHY})", key)
+    return value
+
+
+def _low_high(s: Section) -> tuple[float, float]:
+    low, high = _magnitude(s, "low"), _magnitude(s, "high")
+    if low > high:
+        raise s.fail(f"expected low ≤ high, got low {low:g} > high {high:g}", "high")
+    return low, high
 
 
 def load_npz_array(s: Section, shape: tuple[int, int], base_dir: Path) -> np.ndarray:
@@ -63,6 +79,8 @@ def load_npz_array(s: Section, shape: tuple[int, int], base_dir: Path) -> np.nda
     if not np.all(np.isfinite(array)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
         raise s.fail(f"weights '{key}' hold a non-finite value at index {bad}", "key")
+    if array.size and float(np.max(np.abs(array))) > MAX_MODEL_UNITS:
+        raise s.fail(f"weights '{key}' reach {float(np.max(np.abs(array))):g}, above {MAX_MODEL_UNITS:g} ({UNITS_WHY})", "key")
     s.raw("mask_key", None)
     s.finish()
     return array
@@ -137,7 +155,7 @@ def feedback_weights(s: Section, shape: tuple[int, int], rng: np.random.Generato
     if s.has("file"):
         return load_npz_array(s, shape, base_dir)
     dist = s.string("distribution", "normal", choices=("normal", "uniform"))
-    gain = s.number("gain", 1.0)
+    gain = _magnitude(s, "gain", 1.0)
     scale_by_fan_in = s.boolean("scale_by_fan_in", False)
     s.finish()
     base = rng.standard_normal(shape) if dist == "normal" else rng.uniform(-1, 1, shape)
