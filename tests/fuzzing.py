@@ -208,11 +208,14 @@ def _flipped(path: Path, array: np.ndarray, rng: np.random.Generator) -> None:
 
 
 def _lying_header(path: Path, array: np.ndarray) -> None:
-    """An uncompressed .npz whose .npy header claims another row count of the same number of digits."""
-    np.savez(path, w=array)
+    """An .npz whose .npy header claims another row count of the same number of digits (the zip CRC is right)."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
     rows = str(array.shape[0])
     lie = "9" * len(rows) if rows != "9" * len(rows) else "1" * len(rows)
-    path.write_bytes(path.read_bytes().replace(f"'shape': ({rows},".encode(), f"'shape': ({lie},".encode(), 1))
+    data = buffer.getvalue().replace(f"'shape': ({rows},".encode(), f"'shape': ({lie},".encode(), 1)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", data)
 
 
 def _bomb(path: Path, shape: tuple[int, int]) -> None:

@@ -63,7 +63,6 @@ def _run(tally: Counter, args: list[str], case: str) -> None:
 
 
 def _tally_checked(tally: Counter, n: int) -> None:
-    print("TALLY", dict(tally))
     assert sum(tally.values()) >= n, tally
     assert tally[0] > 0 and tally[2] > 0, f"a corpus that only passes or only fails tests nothing: {tally}"
 
