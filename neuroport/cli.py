@@ -15,6 +15,7 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
+from neuroport.interrupts import Interrupted, install_handlers, reap_children, restore_handlers
 
 COMMANDS: tuple[str, ...] = (
     "neuroport.commands.check",
@@ -54,7 +55,10 @@ for _module in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning user errors into one-line messages and exit status 2."""
+    """Entry point: run the CLI, turning user errors into one-line messages and exit status 2, and SIGINT,
+    SIGTERM, SIGHUP (to this process or its group) into a clean stop: every child process reaped, exit status
+    128 + the signal's number (130, 143, 129) and one line."""
+    previous = install_handlers()
     try:
         cli.main(args=argv, prog_name="neuroport", standalone_mode=False)
     except NeuroportError as err:
@@ -66,9 +70,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except Interrupted as stop:
+        reap_children()
+        click.echo(f"{stop}", err=True)
+        sys.exit(stop.exit_status)
+    finally:
+        restore_handlers(previous)
 
 
 if __name__ == "__main__":
