@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
@@ -31,7 +31,7 @@ def _echo_placement(p: dict) -> None:
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target from `neuroport targets`.")
 @click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
-@click.option("--samples", default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@click.option("--samples", type=COUNT_OR_ZERO, default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, data: str | None,

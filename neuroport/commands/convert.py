@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import PositiveFloat, echo_json, json_option, load_any_model
 from neuroport.errors import ModelError
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
@@ -16,7 +16,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 @click.command("convert")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.argument("dst", type=click.Path(dir_okay=False))
-@click.option("--dt-ms", type=float, default=None, help="Time step of a foreign NIR graph that does not state it.")
+@click.option("--dt-ms", type=PositiveFloat(), default=None, help="Time step of a foreign NIR graph that does not state it.")
 @json_option
 def command(src: str, dst: str, dt_ms: float | None, as_json: bool) -> None:
     """Convert between model.yaml and NIR (the Neuromorphic Intermediate Representation).
