@@ -52,6 +52,8 @@ def make_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError("cannot create the output folder: a file of that name is in the way", file=str(folder)) from None
     except (OSError, ValueError) as exc:
         raise OutputError(f"cannot create the output folder ({_reason(exc)})", file=str(folder)) from None
     return folder

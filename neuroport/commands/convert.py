@@ -8,6 +8,7 @@ import click
 
 from neuroport.commands.common import PositiveFloat, echo_json, json_option, load_any_model
 from neuroport.errors import ModelError
+from neuroport.outputs import writing
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -38,7 +39,8 @@ def command(src: str, dst: str, dt_ms: float | None, as_json: bool) -> None:
     src_suffix, dst_suffix = Path(src).suffix.lower(), Path(dst).suffix.lower()
     graph = read_nir(src, dt_ms=dt_ms) if src_suffix in NIR_SUFFIXES else load_any_model(src)
     if dst_suffix in NIR_SUFFIXES:
-        out = write_nir(graph, dst)
+        with writing(dst):  # NIR's HDF5 writer
+            out = write_nir(graph, dst)
     elif dst_suffix in YAML_SUFFIXES:
         out = write_model(graph, dst)
     else:

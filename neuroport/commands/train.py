@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 
@@ -13,6 +12,7 @@ from neuroport.commands.common import COUNT, SEED, JsonValue, data_option, echo_
 from neuroport.emulator.reference import simulate_graph
 from neuroport.errors import NeuroportError
 from neuroport.ir.writer import write_model
+from neuroport.outputs import default_folder, make_folder, write_text
 from neuroport.pipeline import task_batch
 from neuroport.reporters.plots import plot_learning_curve, plot_raster
 
@@ -146,14 +146,13 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     graph = load_any_model(model, data)
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
-    folder = Path(out or f"build/{graph.name}-trained")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(out or default_folder(graph.name, "trained"))
     with tqdm(total=iterations, desc=f"{engine} {graph.name}", unit="it", disable=as_json) as bar:
         result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=_progress(bar),
                        **options.get(engine, {}))
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
-    (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": engine, "history": history}, indent=1))
+    write_text(folder / "curve.json", json.dumps({"model": graph.name, "engine": engine, "history": history}, indent=1))
     plot_learning_curve({engine if engine == "bptt" else f"e-prop ({engine})": history}, folder / "curve.png", title=graph.name)
     batch = task_batch(result.graph, 1, seed=(graph.seed + 1) * 7919)
     run = float_run(result.graph, batch.inputs)
@@ -174,14 +173,13 @@ def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: boo
 
     from neuroport.ir.artifact import save_artifact
 
-    folder = Path(out or f"build/{graph.name}-onchip")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(out or default_folder(graph.name, "onchip"))
     with tqdm(total=iterations, desc=f"on-chip {graph.name} ({chips} chips)", unit="seq", disable=as_json) as bar:
         result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar), **onchip)
     artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})
     history = [asdict(h) for h in result.history]
-    (folder / "curve.json").write_text(json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,
-                                                   "chips": chips, "history": history}, indent=1))
+    write_text(folder / "curve.json", json.dumps({"model": graph.name, "engine": "on-chip", "hw": hw_name,
+                                                  "chips": chips, "history": history}, indent=1))
     plot_learning_curve({f"on-chip ({hw_name}, {chips} chips)": history}, folder / "curve.png", title=graph.name)
     final = history[-1] if history else {}
     payload = {"artifact": str(artifact), "engine": "on-chip", "iterations": iterations, "final": final, "out": str(folder)}
