@@ -15,6 +15,7 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
+from neuroport.interrupts import Interrupted, install_handlers, reap_children, restore_handlers
 from neuroport.resources import set_limit_gb
 
 COMMANDS: tuple[str, ...] = (
@@ -59,7 +60,10 @@ for _module in COMMANDS:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning user errors into one-line messages and exit status 2."""
+    """Entry point: run the CLI, turning user errors into one-line messages and exit status 2, and SIGINT,
+    SIGTERM, SIGHUP (to this process or its group) into a clean stop: every child process reaped, exit status
+    128 + the signal's number (130, 143, 129) and one line."""
+    previous = install_handlers()
     try:
         cli.main(args=argv, prog_name="neuroport", standalone_mode=False)
     except NeuroportError as err:
@@ -68,6 +72,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as err:  # a bad option or argument: one line, naming it, and where the help is
+        where = f" (see '{err.ctx.command_path} --help')" if err.ctx is not None else ""
+        click.echo(f"error: {err.format_message()}{where}", err=True)
+        sys.exit(err.exit_code)
     except click.ClickException as err:
         err.show()
         sys.exit(err.exit_code)
@@ -75,9 +83,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"error: ran out of memory ({err}); lower --memory-limit / NEUROPORT_MEMORY_LIMIT_GB to what "
                    "this machine has, and the model is refused before it allocates", err=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
+    except Interrupted as stop:
+        reap_children()
+        click.echo(f"{stop}", err=True)
+        sys.exit(stop.exit_status)
+    finally:
+        restore_handlers(previous)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from neuroport.outputs import write_text
+
 
 def strict(obj: Any, default: Any = None) -> Any:
     """``obj`` as plain JSON values, with NaN/±inf as None; ``default`` converts other objects (as in ``json``)."""
@@ -46,6 +48,4 @@ def dumps(obj: Any, *, default: Any = None, **kwargs: Any) -> str:
 
 def write_json(path: str | Path, obj: Any, *, indent: int | None = 1) -> Path:
     """Write ``obj`` as strict JSON to ``path``; returns the path."""
-    path = Path(path)
-    path.write_text(dumps(obj, indent=indent) + "\n")
-    return path
+    return write_text(path, dumps(obj, indent=indent) + "\n")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing import resource_tracker
 
 import numpy as np
 
 from neuroport.emulator.trace import Trace
 from neuroport.errors import MissingDependencyError, NeuroportError
+from neuroport.interrupts import Interrupted, held_signals
 from neuroport.ir.fixed_graph import FixedGraph
 
 from .graph import LATENCY_OFFSET_STEPS, lava_process
@@ -28,33 +31,47 @@ def _import_lava():
 
 
 STOP_TIMEOUT_S = 10.0  # a runtime that has not stopped by then is taken down process by process
+INTERRUPTED_STOP_TIMEOUT_S = 1.0  # after a signal: a supervisor sends SIGKILL a few seconds after SIGTERM
+SERVER_TIMEOUT_S = 2.0  # the shared-memory server's own shutdown (multiprocessing waits 1 s, then terminates it)
 
 
 @contextmanager
 def lava_session(process, run_cfg) -> Iterator[None]:
-    """Create the Lava runtime of ``process`` and stop it however the block ends — success, error or Ctrl-C —
-    leaving no process behind.  While the runtime's processes start, SIGINT only records itself: they inherit
-    that handler and so never see Ctrl-C, which reaches only this process — once they have started, a Ctrl-C that
-    came during start-up is raised here — and this process stops them in order.  Since Lava's ``stop`` waits for
-    ever once one of them has died, it runs on a watchdog thread and what remains is terminated after
-    ``STOP_TIMEOUT_S``."""
-    in_main = threading.current_thread() is threading.main_thread()
+    """Create the Lava runtime of ``process`` and stop it however the block ends — success, error, Ctrl-C,
+    SIGTERM or SIGHUP — leaving no process and no shared-memory segment behind.
+
+    The runtime's processes are forked inside :func:`~neuroport.interrupts.held_signals`: they inherit handlers
+    that only record SIGINT/SIGTERM/SIGHUP, so a signal sent to the whole process group reaches only this process,
+    which stops them in order (a signal that came during start-up is raised once they have started).  Lava's
+    ``stop`` waits for ever once one of them has died, so it runs on a watchdog thread, and whatever remains after
+    ``STOP_TIMEOUT_S`` is taken down by :func:`stop_runtime`.  Cleanup itself runs with signals held, so a second
+    Ctrl-C cannot cut it short."""
     before = set(multiprocessing.active_children())
     started: list = []
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum)) if in_main else None
     try:
-        try:
-            process.create_runtime(run_cfg=run_cfg)
-        finally:
-            started = [p for p in multiprocessing.active_children() if p not in before]
-            if in_main:
-                signal.signal(signal.SIGINT, previous)
-        if interrupted:
-            raise KeyboardInterrupt
+        with held_signals():
+            start_resource_tracker()
+            try:
+                process.create_runtime(run_cfg=run_cfg)
+            finally:
+                started = [p for p in multiprocessing.active_children() if p not in before]
         yield
     finally:
-        stop_runtime(process, started)
+        interrupted = isinstance(sys.exc_info()[1], (Interrupted, KeyboardInterrupt))
+        with held_signals():
+            stop_runtime(process, started, INTERRUPTED_STOP_TIMEOUT_S if interrupted else STOP_TIMEOUT_S)
+
+
+def start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (the process that unlinks shared memory its users leaked) before
+    Lava forks, so that every process of the run shares this one, and with SIGHUP ignored: the tracker ignores
+    SIGINT and SIGTERM itself, not SIGHUP, and an ignored signal stays ignored across its exec — so a hang-up of
+    the process group leaves it running while this process cleans up."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 def _stop_lava(process) -> None:
@@ -62,23 +79,59 @@ def _stop_lava(process) -> None:
     running is terminated by :func:`stop_runtime` either way."""
     try:
         process.stop()
-    except (RuntimeError, OSError, ValueError):
+    except (RuntimeError, OSError, ValueError, EOFError):
         pass
 
 
+def _alive(child) -> bool:
+    try:
+        return child.is_alive()
+    except ValueError:  # closed: Lava's stop has joined it
+        return False
+
+
+def _shared_memory(process):
+    """Lava's SharedMemoryManager of the runtime (its server process owns the run's /dev/shm segments), or None."""
+    infra = getattr(getattr(process, "runtime", None), "_messaging_infrastructure", None)
+    return getattr(infra, "smm", None)
+
+
+def release_shared_memory(smm) -> None:
+    """Shut the shared-memory server down (it unlinks every segment it created) and unlink whatever segment it
+    left, by name, from this process; a no-op for a manager Lava's ``stop`` has already shut down."""
+    handles = list(getattr(smm, "_shared_memory_handles", []))
+    try:
+        smm.shutdown()  # multiprocessing's manager: shutdown message, join 1 s, then terminate/kill the server
+    except (OSError, EOFError, ValueError, AttributeError):
+        pass
+    for handle in handles:
+        try:
+            handle.unlink()
+        except FileNotFoundError:  # the server unlinked it
+            pass
+
+
 def stop_runtime(process, children: list, timeout_s: float = STOP_TIMEOUT_S) -> None:
-    """Lava's ``stop`` on a watchdog thread, then terminate whichever of the runtime's ``children`` still runs."""
+    """Stop the runtime of ``process`` and reap its ``children``: Lava's ``stop`` on a watchdog thread; then the
+    runtime's worker processes still running are killed (they hold SIGTERM, see :func:`lava_session`), the
+    shared-memory server is shut down so that it unlinks the run's segments, and every child is joined."""
+    smm = _shared_memory(process)
+    server = getattr(getattr(smm, "_manager", None), "_process", None)
+    stopper = threading.Thread(target=_stop_lava, args=(process,), daemon=True, name="lava-stop")
     if getattr(process, "runtime", None) is not None:
-        stopper = threading.Thread(target=_stop_lava, args=(process,), daemon=True, name="lava-stop")
         stopper.start()
         stopper.join(timeout_s)
     for child in children:
-        try:
-            alive = child.is_alive()
-        except ValueError:  # closed: Lava's stop has joined it
-            continue
-        if alive:
-            child.terminate()
+        if child is not server and _alive(child):
+            child.kill()
+            child.join()
+    if stopper.is_alive():  # Lava's stop returns once its workers are gone, then shuts the server down itself
+        stopper.join(SERVER_TIMEOUT_S)
+    if smm is not None:
+        release_shared_memory(smm)
+    for child in children:
+        if _alive(child):
+            child.kill()
             child.join()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from neuroport import jsonio
 from neuroport.errors import ModelError
@@ -62,3 +64,61 @@ def _load_model_file(path: str | Path) -> FloatGraph:
 
         return read_nir(path)
     raise ModelError("unknown model file type; expected .yaml / .yml (neuroport model) or .nir (NIR graph)", file=str(path))
+
+
+# ---- option types: a bad value is a usage error naming the option (exit 2), never a traceback ----------------
+COUNT = click.IntRange(min=1)  # a number of samples, iterations, chips …: at least one
+COUNT_OR_ZERO = click.IntRange(min=0)
+SEED = click.IntRange(min=0)  # numpy's SeedSequence takes non-negative integers
+
+
+class PositiveFloat(click.ParamType):
+    """A finite float > 0 (a time step, a time constant): FloatRange lets NaN and inf through."""
+
+    name = "positive float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not np.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} is not a finite number > 0", param, ctx)
+        return number
+
+
+class JsonValue(click.ParamType):
+    """A JSON document of one top-level type (object or array), checked further by ``check`` (which returns a
+    message for a value it refuses, else None)."""
+
+    def __init__(self, kind: type, example: str, check: Any = None) -> None:
+        self.kind, self.example, self.check = kind, example, check
+        self.name = f"JSON {'object' if kind is dict else 'array'}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self.kind):
+            return value
+        try:
+            parsed = json.loads(value)
+        except ValueError as exc:
+            self.fail(f"not valid JSON ({exc}); expected e.g. {self.example}", param, ctx)
+        if not isinstance(parsed, self.kind):
+            self.fail(f"expected a {self.name}, e.g. {self.example}; got {type(parsed).__name__}", param, ctx)
+        problem = self.check(parsed) if self.check is not None else None
+        if problem:
+            self.fail(f"{problem}; e.g. {self.example}", param, ctx)
+        return parsed
+
+
+class NameList(click.ParamType):
+    """Comma-separated names, none empty (e.g. hw configs: loihi1,loihi2)."""
+
+    name = "name,name,..."
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> list[str]:
+        if isinstance(value, list):
+            return value
+        names = [v.strip() for v in str(value).split(",")]
+        if not all(names):
+            self.fail(f"{value!r} has an empty name; expected comma-separated names, e.g. loihi1,loihi2", param, ctx)
+        return names

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.mapping import map_graph
+from neuroport.outputs import default_folder, writing
 from neuroport.pipeline import cost_report, emulate_fixed, prepare, quant_errors, task_batch
 from neuroport.reporters.energy import fmt_si
 
@@ -31,7 +32,7 @@ def _echo_placement(p: dict) -> None:
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target from `neuroport targets`.")
 @click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
-@click.option("--samples", default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@click.option("--samples", type=COUNT_OR_ZERO, default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, data: str | None,
@@ -55,11 +56,12 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     if errors:
         raise NeuroportError(f"{target} cannot take this model: " + "; ".join(d.format() for d in errors), file=model)
     artifact = prep.backend.lower(prep.fixed, prep.hw)
-    folder = Path(out or f"build/{graph.name}-{target}")
+    folder = Path(out) if out else default_folder(graph.name, target)
     if isinstance(prep.fixed, FixedGraph):
         save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
     if hasattr(artifact, "save") and artifact is not prep.fixed:
-        artifact.save(folder)
+        with writing(folder):
+            artifact.save(folder)
     inputs = task_batch(graph, max(samples, 1), seed=graph.seed).inputs if graph.task is not None else None
     board = getattr(prep.backend, "map_on_board", None)  # targets that map on a (virtual) machine
     placement = board(artifact, inputs) if board is not None else None

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import echo_json, json_option, load_any_model
+from neuroport.commands.common import PositiveFloat, echo_json, json_option, load_any_model
 from neuroport.errors import ModelError
+from neuroport.outputs import writing
 
 NIR_SUFFIXES = (".nir", ".h5", ".hdf5")
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -16,7 +17,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 @click.command("convert")
 @click.argument("src", type=click.Path(dir_okay=False))
 @click.argument("dst", type=click.Path(dir_okay=False))
-@click.option("--dt-ms", type=float, default=None, help="Time step of a foreign NIR graph that does not state it.")
+@click.option("--dt-ms", type=PositiveFloat(), default=None, help="Time step of a foreign NIR graph that does not state it.")
 @json_option
 def command(src: str, dst: str, dt_ms: float | None, as_json: bool) -> None:
     """Convert between model.yaml and NIR (the Neuromorphic Intermediate Representation).
@@ -38,7 +39,8 @@ def command(src: str, dst: str, dt_ms: float | None, as_json: bool) -> None:
     src_suffix, dst_suffix = Path(src).suffix.lower(), Path(dst).suffix.lower()
     graph = read_nir(src, dt_ms=dt_ms) if src_suffix in NIR_SUFFIXES else load_any_model(src)
     if dst_suffix in NIR_SUFFIXES:
-        out = write_nir(graph, dst)
+        with writing(dst):  # NIR's HDF5 writer
+            out = write_nir(graph, dst)
     elif dst_suffix in YAML_SUFFIXES:
         out = write_model(graph, dst)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from neuroport.backend import load_backend
-from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT, NameList, data_option, echo_json, json_option, load_any_model
 from neuroport.hw import load_hw
 from neuroport.pipeline import costs, task_batch
 from neuroport.reporters.energy import fmt_si
@@ -43,14 +43,14 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target whose costs to report.")
 @click.option("--hw", "hw_name", default=None, help="Hardware config; default: the target's.")
-@click.option("--compare", "compare_hw", default=None, help="Comma-separated hw configs to report side by side, e.g. loihi1,loihi2.")
-@click.option("--samples", "-n", default=8, show_default=True, help="Task samples emulated to count operations.")
+@click.option("--compare", "compare_hw", type=NameList(), default=None, help="Comma-separated hw configs to report side by side, e.g. loihi1,loihi2.")
+@click.option("--samples", "-n", type=COUNT, default=8, show_default=True, help="Task samples emulated to count operations.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the energy breakdown as a PNG.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report (tables, energy and activity plots).")
 @data_option
 @json_option
-def command(model: str, target: str, hw_name: str | None, compare_hw: str | None, samples: int, plot: str | None,
+def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] | None, samples: int, plot: str | None,
             html_path: str | None, data: str | None, as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
@@ -63,7 +63,7 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
       neuroport report examples/evidence_accumulation.yaml --compare loihi1,loihi2
     """
     graph = load_any_model(model, data)
-    configs = compare_hw.split(",") if compare_hw else [hw_name]
+    configs = compare_hw or [hw_name]
     inputs = task_batch(graph, samples, seed=graph.seed).inputs
     default_hw = load_backend(target).capabilities(None).default_hw
     results = [costs(graph, target, load_hw(cfg or default_hw), inputs) for cfg in configs]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import asdict
-from pathlib import Path
 
 import click
 
 from neuroport import jsonio
-from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT, SEED, JsonValue, data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate_graph
 from neuroport.errors import NeuroportError
 from neuroport.ir.writer import write_model
+from neuroport.outputs import default_folder, make_folder
 from neuroport.pipeline import task_batch
 from neuroport.reporters.plots import plot_learning_curve, plot_raster
 
@@ -38,6 +38,39 @@ def float_run(graph, inputs):
         return simulate_graph(graph, inputs)
     module, name = VARIANT_SIMULATORS[variant].split(":")
     return getattr(importlib.import_module(module), name)(graph, inputs)
+
+
+RATES_EXAMPLE = '{"decimate": 3, "l_shift": 7}'
+SCHEDULE_EXAMPLE = '[[2000, {"decimate": 6}]]'
+COMPUTED_RULE_FIELDS = ("psi_mult", "err_shift", "target_scale", "feedback")  # set from the model by default_rule
+
+
+def rates_problem(rates: dict) -> str | None:
+    """Why ``rates`` is not a set of OnChipRule overrides (integers or integer pairs), or None."""
+    from dataclasses import fields
+
+    from neuroport.emulator.onchip import OnChipRule
+
+    known = [f.name for f in fields(OnChipRule) if f.name not in COMPUTED_RULE_FIELDS]
+    for key, value in rates.items():
+        if key not in known:
+            return f"unknown rate {key!r}; known: {', '.join(known)}"
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return f"rate {key!r} must be an integer or a list of integers, not {json.dumps(value)}"
+    return None
+
+
+def schedule_problem(schedule: list) -> str | None:
+    """Why ``schedule`` is not a list of [sequence ≥ 0, {rate overrides}] pairs, or None."""
+    for i, entry in enumerate(schedule):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], int) and entry[0] >= 0
+                and not isinstance(entry[0], bool) and isinstance(entry[1], dict)):
+            return f"entry {i} ({json.dumps(entry)}) is not a pair [sequence ≥ 0, {{overrides}}]"
+        problem = rates_problem(entry[1])
+        if problem:
+            return f"entry {i}: {problem}"
+    return None
 
 
 def _progress(bar):
@@ -66,24 +99,24 @@ def trainer(engine: str):
                    "fixed-point emulator with Lava's learning engine (same as --on-chip).")
 @click.option("--on-chip", "on_chip", is_flag=True, help="Train on-chip: --engine on-chip.")
 @click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
-@click.option("--chips", type=int, default=16, show_default=True,
+@click.option("--chips", type=COUNT, default=16, show_default=True,
               help="--on-chip: independent chips learning in parallel, one sequence each per iteration.")
-@click.option("--rates", default=None, help="--on-chip: OnChipRule overrides as JSON, e.g. '{\"decimate\": 3, \"l_shift\": 7}'.")
-@click.option("--schedule", default=None,
+@click.option("--rates", type=JsonValue(dict, RATES_EXAMPLE, rates_problem), default=None, help="--on-chip: OnChipRule overrides as JSON, e.g. '{\"decimate\": 3, \"l_shift\": 7}'.")
+@click.option("--schedule", type=JsonValue(list, SCHEDULE_EXAMPLE, schedule_problem), default=None,
               help="--on-chip: rule overrides from a sequence on, JSON [[sequence, {overrides}], ...], e.g. "
                    "'[[2000, {\"decimate\": 6}]]' (the host rewriting the rule; weights and traces carry over).")
-@click.option("--held-out", type=int, default=None, help="--on-chip: held-out samples each chip is scored on [default: --chips].")
-@click.option("--eval-every", type=int, default=1, show_default=True, help="--on-chip: score the chips every N sequences.")
-@click.option("--iterations", "-i", default=100, show_default=True, help="Training iterations (batches).")
-@click.option("--batch-size", type=int, default=None, help="Override the model's learning.batch_size.")
+@click.option("--held-out", type=COUNT, default=None, help="--on-chip: held-out samples each chip is scored on [default: --chips].")
+@click.option("--eval-every", type=COUNT, default=1, show_default=True, help="--on-chip: score the chips every N sequences.")
+@click.option("--iterations", "-i", type=COUNT, default=100, show_default=True, help="Training iterations (batches).")
+@click.option("--batch-size", type=COUNT, default=None, help="Override the model's learning.batch_size.")
 @click.option("--mode", type=click.Choice(["sequence", "online"]), default="sequence", show_default=True,
               help="Gradient computation: sequence-batched (fast, BLAS) or online (streaming, the chip's way); same numbers.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Output folder [default: build/<model>-trained].")
-@click.option("--seed", type=int, default=None, help="Seed of the training data [default: the model's seed].")
-@click.option("--threads", type=int, default=1, show_default=True, help="NEST threads (--engine nest).")
+@click.option("--seed", type=SEED, default=None, help="Seed of the training data [default: the model's seed].")
+@click.option("--threads", type=COUNT, default=1, show_default=True, help="NEST threads (--engine nest).")
 @data_option
 @json_option
-def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: str | None, schedule: str | None,
+def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: dict | None, schedule: list | None,
             held_out: int | None,
             eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
             seed: int | None, threads: int, data: str | None, as_json: bool) -> None:
@@ -108,14 +141,13 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
     options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips,
-                                                                                       "rates": json.loads(rates or "{}"),
-                                                                                       "schedule": [tuple(entry) for entry in json.loads(schedule or "[]")],
+                                                                                       "rates": rates or {},
+                                                                                       "schedule": [tuple(entry) for entry in schedule or []],
                                                                                        "held_out": held_out, "eval_every": eval_every}}
     graph = load_any_model(model, data)
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
-    folder = Path(out or f"build/{graph.name}-trained")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(out or default_folder(graph.name, "trained"))
     with tqdm(total=iterations, desc=f"{engine} {graph.name}", unit="it", disable=as_json) as bar:
         result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=_progress(bar),
                        **options.get(engine, {}))
@@ -142,8 +174,7 @@ def _train_on_chip(graph, train, iterations: int, seed: int | None, as_json: boo
 
     from neuroport.ir.artifact import save_artifact
 
-    folder = Path(out or f"build/{graph.name}-onchip")
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = make_folder(out or default_folder(graph.name, "onchip"))
     with tqdm(total=iterations, desc=f"on-chip {graph.name} ({chips} chips)", unit="seq", disable=as_json) as bar:
         result = train(graph, iterations, hw_name=hw_name, chips=chips, seed=seed, on_iteration=_progress(bar), **onchip)
     artifact = save_artifact(result.fixed, folder / "artifact", extra={"trained": "on-chip", "chips": chips})

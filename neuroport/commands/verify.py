@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT, COUNT_OR_ZERO, SEED, data_option, echo_json, json_option, load_any_model
 from neuroport.pipeline import compare, cost_report, prepare, task_batch
 from neuroport.reporters.energy import fmt_si
 
@@ -17,9 +17,9 @@ def _fmt_score(score: dict[str, float]) -> str:
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target from `neuroport targets`.")
 @click.option("--hw", "hw_name", default=None, help="Hardware config; default: the target's.")
-@click.option("--samples", "-n", default=64, show_default=True, help="Task samples to compare on.")
-@click.option("--seed", default=12345, show_default=True, help="Seed of the task samples (test data).")
-@click.option("--backend-samples", default=2, show_default=True,
+@click.option("--samples", "-n", type=COUNT, default=64, show_default=True, help="Task samples to compare on.")
+@click.option("--seed", type=SEED, default=12345, show_default=True, help="Seed of the task samples (test data).")
+@click.option("--backend-samples", type=COUNT_OR_ZERO, default=2, show_default=True,
               help="Samples also run on the backend and compared with the emulator step by step (a Lava run takes seconds).")
 @data_option
 @json_option

@@ -1,15 +1,26 @@
 """Save and load a FixedGraph as a versioned artifact: ``manifest.json`` + ``arrays.npz`` in a folder.
 
-The manifest holds the format version, the hw config's name and sha256, every scalar field, and a sha256 of
-every array; loading checks all of it, so a corrupt, truncated or newer-version artifact fails with an
-ArtifactError that says what is wrong, never a traceback.
+The manifest holds the format version, the hw config's name and sha256, every scalar field, and per array its
+dtype, shape and sha256.  Loading verifies all of it before anything is used, so a corrupt, truncated, unversioned,
+older or newer artifact fails with an ArtifactError that says what is wrong, never a traceback:
+
+* ``format_version`` is required, an integer in [OLDEST_FORMAT_VERSION, FORMAT_VERSION];
+* every member of ``arrays.npz`` must be declared (dtype, shape) and have a sha256, and every declared array
+  must be there;
+* the archive is read with size limits: a member whose zip-directory size exceeds what its declared shape
+  needs (``.npy`` header + shape × itemsize) is refused before it is decompressed, at most that many bytes are
+  ever inflated, and the declared arrays together may not exceed ``MAX_ARRAY_BYTES`` — a decompression bomb
+  costs nothing;
+* bit flips (``zlib.error``, ``BadZipFile``, a CRC or checksum mismatch) are reported as corruption.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
+import zlib
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -18,11 +29,18 @@ import numpy as np
 
 from neuroport import jsonio
 from neuroport.errors import ArtifactError
-from neuroport.ir.fixed_graph import FIXED_FORMAT_VERSION, FixedDense, FixedGraph, FixedNeurons, FixedReadout
+from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
+from neuroport.outputs import make_folder, open_output
 
 MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
 KIND = "neuroport-fixed-graph"
 DENSES = ("w_in", "w_rec", "w_out")
+FORMAT_VERSION = 2  # 2: dtype and shape of every array declared (1: checksums only, unbounded reads)
+OLDEST_FORMAT_VERSION = 2
+NPY_HEADER_MAX_BYTES = 4096  # a .npy header (magic, version, dict) is 128 bytes for these arrays; generous
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB of declared arrays: 100× the largest example model, refused beyond
+MAX_MANIFEST_BYTES = 16 << 20
+ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float: no objects, strings or structured dtypes
 
 
 def _digest(array: np.ndarray) -> str:
@@ -53,11 +71,12 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
 
 def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the artifact into ``folder`` (created); ``extra`` (JSON-able) goes into the manifest."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(folder)
     arrays, scalars = _flatten(graph)
-    np.savez_compressed(out / ARRAYS, **arrays)
-    manifest = {"kind": KIND, "format_version": FIXED_FORMAT_VERSION, "scalars": scalars,
+    with open_output(out / ARRAYS) as handle:
+        np.savez_compressed(handle, **arrays)
+    manifest = {"kind": KIND, "format_version": FORMAT_VERSION, "scalars": scalars,
+                "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
                 "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
     jsonio.write_json(out / MANIFEST, manifest, indent=2)
     return out
@@ -66,7 +85,9 @@ def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] |
 def _read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / MANIFEST
     try:
-        manifest = json.loads(path.read_text())
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise ArtifactError(f"manifest larger than {MAX_MANIFEST_BYTES >> 20} MiB: not an artifact", file=str(path))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ArtifactError(f"not an artifact: no {MANIFEST}", file=str(folder)) from None
     except (OSError, ValueError) as exc:
@@ -74,23 +95,72 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
         raise ArtifactError(f"not a neuroport fixed-graph artifact (kind is {manifest.get('kind') if isinstance(manifest, dict) else None!r})", file=str(path))
     version = manifest.get("format_version")
-    if not isinstance(version, int) or version > FIXED_FORMAT_VERSION:
-        raise ArtifactError(f"artifact format version {version!r} is newer than this neuroport reads ({FIXED_FORMAT_VERSION}); upgrade neuroport", file=str(path))
+    if not isinstance(version, int) or isinstance(version, bool) or version < OLDEST_FORMAT_VERSION:
+        raise ArtifactError(f"format_version is {version!r}; this neuroport reads artifact format versions "
+                            f"{OLDEST_FORMAT_VERSION}–{FORMAT_VERSION}: recompile the model with `neuroport compile`", file=str(path))
+    if version > FORMAT_VERSION:
+        raise ArtifactError(f"artifact format version {version} is newer than this neuroport reads ({FORMAT_VERSION}); upgrade neuroport", file=str(path))
     return manifest
 
 
-def _read_arrays(folder: Path, checksums: dict[str, str]) -> dict[str, np.ndarray]:
+def _declared(manifest: dict[str, Any], path: Path) -> dict[str, tuple[np.dtype, tuple[int, ...], str]]:
+    """{array: (dtype, shape, sha256)} as the manifest declares them; every array needs all three."""
+    arrays, checksums = manifest.get("arrays"), manifest.get("checksums")
+    if not isinstance(arrays, dict) or not isinstance(checksums, dict):
+        raise ArtifactError("manifest lacks 'arrays' (dtype and shape of each) or 'checksums' (sha256 of each)", file=str(path))
+    if set(arrays) != set(checksums):
+        raise ArtifactError(f"arrays without a checksum or checksums without an array: {sorted(set(arrays) ^ set(checksums))}", file=str(path))
+    declared, total = {}, 0
+    for key, spec in arrays.items():
+        try:
+            dtype, shape = np.dtype(spec["dtype"]), tuple(spec["shape"])
+            ok = dtype.kind in ARRAY_KINDS and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        digest = checksums[key]
+        if not ok or not (isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)):
+            raise ArtifactError(f"array '{key}': expected a numeric dtype, a shape of non-negative integers and a "
+                                f"sha256 (64 hex digits); got {spec!r}, {digest!r}", file=str(path))
+        total += int(np.prod(shape, dtype=object)) * dtype.itemsize
+        declared[key] = (dtype, shape, digest)
+    if total > MAX_ARRAY_BYTES:
+        raise ArtifactError(f"the declared arrays hold {total:,} bytes, above the limit of {MAX_ARRAY_BYTES:,}", file=str(path))
+    return declared
+
+
+def _read_member(archive: zipfile.ZipFile, key: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    """One array, inflating at most the bytes its declared dtype and shape need (ValueError if it is not that)."""
+    limit = NPY_HEADER_MAX_BYTES + int(np.prod(shape, dtype=object)) * dtype.itemsize
+    info = archive.getinfo(f"{key}.npy")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # what numpy writes
+        raise ValueError(f"member '{key}.npy' has compression method {info.compress_type}, not stored or deflated")
+    if info.file_size > limit:
+        raise ValueError(f"member '{key}.npy' claims {info.file_size:,} bytes uncompressed, its declared shape "
+                         f"{list(shape)} of {dtype} needs at most {limit:,}: refused (a decompression bomb?)")
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"member '{key}.npy' inflates past its declared size")
+    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    if array.dtype != dtype or array.shape != shape:
+        raise ValueError(f"array '{key}' is {array.dtype}{list(array.shape)}, the manifest declares {dtype}{list(shape)}")
+    return array
+
+
+def _read_arrays(folder: Path, declared: dict[str, tuple[np.dtype, tuple[int, ...], str]]) -> dict[str, np.ndarray]:
     path = folder / ARRAYS
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+        with zipfile.ZipFile(path) as archive:
+            members = {name.removesuffix(".npy") for name in archive.namelist()}
+            if members != set(declared):
+                raise ArtifactError(f"members not declared in the manifest: {sorted(members - set(declared))}; "
+                                    f"declared but missing: {sorted(set(declared) - members)}", file=str(path))
+            arrays = {key: _read_member(archive, key, dtype, shape) for key, (dtype, shape, _) in declared.items()}
     except FileNotFoundError:
         raise ArtifactError(f"missing {ARRAYS}", file=str(folder)) from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, NotImplementedError) as exc:
         raise ArtifactError(f"corrupt or truncated arrays ({exc.__class__.__name__}: {exc})", file=str(path)) from None
-    for key, digest in checksums.items():
-        if key not in arrays:
-            raise ArtifactError(f"array '{key}' is missing", file=str(path))
+    for key, (_, _, digest) in declared.items():
         if _digest(arrays[key]) != digest:
             raise ArtifactError(f"array '{key}' does not match its checksum: the artifact is corrupt", file=str(path))
     return arrays
@@ -100,7 +170,7 @@ def load_artifact(folder: str | Path) -> FixedGraph:
     """Read and verify an artifact written by :func:`save_artifact`."""
     folder = Path(folder)
     manifest = _read_manifest(folder)
-    arrays = _read_arrays(folder, manifest.get("checksums", {}))
+    arrays = _read_arrays(folder, _declared(manifest, folder / MANIFEST))
     s = manifest["scalars"]
     try:
         neurons = FixedNeurons(
@@ -110,8 +180,30 @@ def load_artifact(folder: str | Path) -> FixedGraph:
         denses = {n: FixedDense(weights=arrays[f"{n}.weights"].astype(np.int64), mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
                                 num_weight_bits=int(s[f"{n}.num_weight_bits"]),
                                 delays=arrays[f"{n}.delays"].astype(np.int64) if f"{n}.delays" in arrays else None) for n in DENSES}
-        return FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
-                          dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
-                          v_scale=float(s["v_scale"]), loss=s["loss"], **denses)
-    except (KeyError, TypeError) as exc:
+        graph = FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
+                           dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
+                           v_scale=float(s["v_scale"]), loss=s["loss"], **denses)
+    except KeyError as exc:
         raise ArtifactError(f"manifest lacks field {exc}", file=str(folder / MANIFEST)) from None
+    except (TypeError, ValueError) as exc:
+        raise ArtifactError(f"manifest has a malformed field ({exc})", file=str(folder / MANIFEST)) from None
+    _check_shapes(graph, folder / ARRAYS)
+    return graph
+
+
+def _check_shapes(graph: FixedGraph, path: Path) -> None:
+    """The arrays fit together: per-neuron arrays (n_rec,), w_in (n_rec, n_in), w_rec (n_rec, n_rec), w_out and the
+    readout (n_out, n_rec), (n_out,); masks and delays the shape of their weights."""
+    n_rec, n_in, n_out = len(graph.neurons.dv), graph.w_in.weights.shape[-1], len(graph.readout.dy)
+    expected = {**{f"neurons.{f.name}": (n_rec,) for f in fields(FixedNeurons) if isinstance(getattr(graph.neurons, f.name), np.ndarray)},
+                "w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
+    actual = {k: getattr(graph.neurons, k.split(".")[1]).shape for k in expected if k.startswith("neurons.")}
+    for name in DENSES:
+        d = getattr(graph, name)
+        actual[name] = d.weights.shape
+        for part in ("mask", "delays"):
+            if getattr(d, part) is not None and getattr(d, part).shape != d.weights.shape:
+                actual[f"{name}.{part}"], expected[f"{name}.{part}"] = getattr(d, part).shape, d.weights.shape
+    wrong = [f"{k} {list(actual[k])} (expected {list(v)})" for k, v in expected.items() if actual[k] != v]
+    if wrong:
+        raise ArtifactError(f"arrays of inconsistent shapes: {'; '.join(wrong)}", file=str(path))

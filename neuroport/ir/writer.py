@@ -14,6 +14,7 @@ import yaml
 
 from neuroport.ir.float_graph import LIF, SCHEMA_VERSION, FloatGraph, Projection
 from neuroport.ir.reward_spec import reward_yaml
+from neuroport.outputs import make_folder, open_output, write_text
 
 
 def _values(array: np.ndarray) -> float | list[float]:
@@ -74,7 +75,7 @@ def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -
 def write_model(graph: FloatGraph, path: str | Path) -> Path:
     """Write ``graph`` to ``path`` (a .yaml) and its arrays next to it; returns the YAML path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     npz_name = f"{path.stem}.weights.npz"
     arrays: dict[str, np.ndarray] = {}
     doc: dict[str, Any] = {
@@ -90,6 +91,7 @@ def write_model(graph: FloatGraph, path: str | Path) -> Path:
         doc["learning"] = _learning(graph, npz_name, arrays)
     if graph.task is not None:
         doc["task"] = {"name": graph.task.name, "params": dict(graph.task.params)}
-    np.savez_compressed(path.parent / npz_name, **arrays)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    with open_output(path.parent / npz_name) as handle:
+        np.savez_compressed(handle, **arrays)
+    write_text(path, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
     return path

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from neuroport.outputs import write_text
 from neuroport.reporters.energy import fmt_si
 
 
@@ -34,5 +35,4 @@ def write_html(path: str | Path, title: str, reports: list, images: list[Path], 
             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}</style></head><body>"
             f"<h1>{html.escape(title)}</h1>{''.join(_table(r) for r in reports)}"
             f"<h2>Other figures</h2><table>{facts}</table>{''.join(_img(p) for p in images)}</body></html>")
-    Path(path).write_text(page, encoding="utf-8")
-    return Path(path)
+    return write_text(path, page)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport.outputs import open_output
+
 
 def _pyplot():
     import matplotlib
@@ -14,6 +16,17 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _save(plt, fig, path: str | Path) -> Path:
+    """Lay out, write ``path`` as PNG through the checked writer (a failure names the path), close the figure."""
+    try:
+        fig.tight_layout()
+        with open_output(path) as handle:
+            fig.savefig(handle, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def plot_learning_curve(curves: dict[str, list[dict]], path: str | Path, title: str = "") -> Path:
@@ -30,10 +43,7 @@ def plot_learning_curve(curves: dict[str, list[dict]], path: str | Path, title: 
     ax_err.set(xlabel="iteration", ylabel="misclassified (%)")
     ax_err.axhline(8, color="grey", lw=0.8, ls="--")
     ax_loss.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_raster(spikes: np.ndarray, readout: np.ndarray, target: np.ndarray | None, path: str | Path, dt_ms: float = 1.0) -> Path:
@@ -50,10 +60,7 @@ def plot_raster(spikes: np.ndarray, readout: np.ndarray, target: np.ndarray | No
             ax_y.plot(t, target[:, k], ls="--", lw=0.8, label=f"target {k}")
     ax_y.set(xlabel="time (ms)", ylabel="readout")
     ax_y.legend(fontsize=7, ncol=4)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_energy_breakdown(reports: list, path: str | Path) -> Path:
@@ -69,10 +76,7 @@ def plot_energy_breakdown(reports: list, path: str | Path) -> Path:
             bottom += values
     ax.set(ylabel="energy per inference (µJ)", title="energy breakdown", yscale="log" if bottom.max() > 100 * bottom.min() > 0 else "linear")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
 
 
 def plot_population_activity(rates_hz: dict[str, dict[str, float]], path: str | Path) -> Path:
@@ -87,7 +91,4 @@ def plot_population_activity(rates_hz: dict[str, dict[str, float]], path: str | 
     ax.set_xticks(np.arange(len(configs)) + width * (len(pops) - 1) / 2, configs)
     ax.set(ylabel="mean rate (Hz)", title="activity per population")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(plt, fig, path)
