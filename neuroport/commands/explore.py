@@ -65,7 +65,8 @@ def command(space_file: str, out: str | None, workers: int | None, serial: bool,
         for key in store.keys():
             store.path(key).unlink()
     skipped = sum(store.done(p.key) for p in points)
-    with tqdm(total=len(points), initial=skipped, desc=f"explore {space.name}", unit="point", disable=as_json) as bar:
+    with dask_client(0 if serial else workers, None if serial else scheduler) as client, \
+            tqdm(total=len(points), initial=skipped, desc=f"explore {space.name}", unit="point", disable=as_json) as bar:
         failures = []
 
         def advance(record) -> None:
@@ -73,8 +74,7 @@ def command(space_file: str, out: str | None, workers: int | None, serial: bool,
             bar.update(1)
             bar.set_postfix(failed=len(failures))
 
-        with dask_client(0 if serial else workers, None if serial else scheduler) as client:
-            computed = run_points(points, store, client, on_record=advance)
+        computed = run_points(points, store, client, on_record=advance)
     rows = table_rows([store.get(p.key) for p in points])
     written = write_outputs(rows, folder, space.name)
     (folder / "pareto.json").write_text(json.dumps(fronts(rows), indent=1))

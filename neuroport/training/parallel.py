@@ -116,13 +116,15 @@ class DaskShards:
         return self.client.gather(futures)
 
     def actors(self, cls, args):
-        futures = [self.client.submit(cls, *a, actor=True, workers=[self.workers[i % len(self.workers)]])
-                   for i, a in enumerate(args)]
-        return [f.result() for f in futures]
+        with self.client.as_current():  # an actor handle finds its client as the current one
+            futures = [self.client.submit(cls, *a, actor=True, workers=[self.workers[i % len(self.workers)]])
+                       for i, a in enumerate(args)]
+            return [f.result() for f in futures]
 
     def call(self, handles, method, args):
-        pending = [getattr(h, method)(*a) for h, a in zip(handles, args, strict=True)]
-        return [p.result() for p in pending]
+        with self.client.as_current():
+            pending = [getattr(h, method)(*a) for h, a in zip(handles, args, strict=True)]
+            return [p.result() for p in pending]
 
 
 @dataclass(frozen=True, eq=False)
