@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "neuroport.commands.report",
     "neuroport.commands.targets",
     "neuroport.commands.train",
+    "neuroport.commands.explore",
 )
 
 HELP = """neuroport: deploy e-prop-trained recurrent spiking networks to neuromorphic chips.

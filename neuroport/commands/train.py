@@ -114,12 +114,18 @@ def trainer(engine: str):
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Output folder [default: build/<model>-trained].")
 @click.option("--seed", type=SEED, default=None, help="Seed of the training data [default: the model's seed].")
 @click.option("--threads", type=COUNT, default=1, show_default=True, help="NEST threads (--engine nest).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Data-parallel: split every batch across N Dask worker processes on this machine (a LocalCluster); "
+                   "their gradients are summed before the optimizer step (numpy, bptt, on-chip). 0 or unset: one process.")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Data-parallel on a running Dask cluster (one shard per worker); also DASK_SCHEDULER_ADDRESS.")
 @data_option
 @json_option
 def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: dict | None, schedule: list | None,
             held_out: int | None,
             eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
-            seed: int | None, threads: int, data: str | None, as_json: bool) -> None:
+            seed: int | None, threads: int, workers: int | None, scheduler: str | None, data: str | None,
+            as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
 
     \b
@@ -135,22 +141,28 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
       neuroport train examples/evidence_accumulation.yaml --engine bptt -i 50   # the BPTT baseline
       neuroport train examples/evidence_accumulation.yaml --on-chip --chips 8 -i 20   # integer, on-line
       neuroport train examples/nmnist.yaml --data /path/to/NMNIST             # a local N-MNIST copy
+      neuroport train examples/evidence_accumulation.yaml --workers 2        # each batch split over 2 processes
+      neuroport train examples/evidence_accumulation.yaml --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
     """
     from tqdm import tqdm
 
+    from neuroport.explore.cluster import sharded
+
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
+    shards = click.get_current_context().with_resource(sharded(engine, workers, scheduler))  # closed on exit
     options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips,
                                                                                        "rates": rates or {},
                                                                                        "schedule": [tuple(entry) for entry in schedule or []],
                                                                                        "held_out": held_out, "eval_every": eval_every}}
+    parallel = {"shards": shards} if shards is not None else {}
     graph = load_any_model(model, data)
     if engine == "on-chip":
-        return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
+        return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"], **parallel)
     folder = make_folder(out or default_folder(graph.name, "trained"))
     with tqdm(total=iterations, desc=f"{engine} {graph.name}", unit="it", disable=as_json) as bar:
         result = train(graph, iterations, seed=seed, batch_size=batch_size, on_iteration=_progress(bar),
-                       **options.get(engine, {}))
+                       **options.get(engine, {}), **parallel)
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
     jsonio.write_json(folder / "curve.json", {"model": graph.name, "engine": engine, "history": history})

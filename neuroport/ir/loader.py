@@ -43,10 +43,11 @@ from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml, short_repr
 STREAM_PARAMS, STREAM_WEIGHTS, STREAM_FEEDBACK = 1, 2, 3
 
 
-def load_model(file: str | Path) -> FloatGraph:
-    """Read, validate and build the FloatGraph of a model file; errors name the file and the YAML path."""
+def load_model(file: str | Path, data: Any = None) -> FloatGraph:
+    """Read, validate and build the FloatGraph of a model file; errors name the file and the YAML path.
+    ``data``: the file's parsed YAML, edited (``neuroport explore`` varies fields); relative paths stay the file's."""
     file = str(file)
-    top = Section(read_yaml(file), file=file, path="")
+    top = Section(read_yaml(file) if data is None else data, file=file, path="")
     version = top.integer("neuroport", minimum=1)
     if version > SCHEMA_VERSION:
         raise top.fail(f"model format version {version} is newer than this neuroport supports ({SCHEMA_VERSION}); upgrade neuroport", "neuroport")

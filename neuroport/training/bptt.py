@@ -23,6 +23,7 @@ checks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -40,6 +41,7 @@ from neuroport.training.eprop import (
     train_on_batches,
 )
 from neuroport.training.gradients import Gradients
+from neuroport.training.parallel import Shards
 
 SHAPES = {  # ψ / (γ / v_th) as a function of the scaled distance d = β |v − A| / v_th (float_graph.Surrogate)
     "piecewise_linear": lambda d: torch.clamp(1.0 - d, min=0.0),
@@ -139,16 +141,23 @@ def bptt_refusals(net: Network, rule: EpropRule) -> list[str]:
     return reasons
 
 
+def _bptt_batch_gradients(net: Network, rule: EpropRule, _b_matrix, batch: Batch, *, dtype: torch.dtype) -> Gradients:
+    """:func:`bptt_gradients` in the trainer's (net, rule, B, batch) form (picklable, for data-parallel shards)."""
+    return bptt_gradients(net, rule, batch, dtype=dtype)
+
+
 def bptt_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *,
                           on_iteration: Callable[[IterationStats], None] | None = None,
-                          dtype: torch.dtype = torch.float32) -> TrainedWeights:
-    """One optimizer step per batch with BPTT gradients, through the e-prop trainer's optimizer loop."""
-    return train_on_batches(net, rule, batches, on_iteration=on_iteration,
-                            gradients=lambda n, r, _b, batch: bptt_gradients(n, r, batch, dtype=dtype))
+                          dtype: torch.dtype = torch.float32, shards: Shards | None = None) -> TrainedWeights:
+    """One optimizer step per batch with BPTT gradients, through the e-prop trainer's optimizer loop (``shards``:
+    each batch split across workers, :mod:`neuroport.training.parallel`)."""
+    return train_on_batches(net, rule, batches, on_iteration=on_iteration, shards=shards,
+                            gradients=partial(_bptt_batch_gradients, dtype=dtype))
 
 
 def train_bptt(graph: FloatGraph, iterations: int, *, seed: int | None = None, batch_size: int | None = None,
-               on_iteration: Callable[[IterationStats], None] | None = None, threads: int | None = None) -> TrainResult:
+               on_iteration: Callable[[IterationStats], None] | None = None, threads: int | None = None,
+               shards: Shards | None = None) -> TrainResult:
     """Train ``graph`` with BPTT on the batches ``train_eprop`` would draw with the same seed."""
     if threads:
         torch.set_num_threads(threads)
@@ -157,6 +166,6 @@ def train_bptt(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
     if refused:
         raise UnsupportedError("--engine bptt cannot train this model: " + "; ".join(refused))
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
-    result = bptt_train_on_batches(net, rule, batches, on_iteration=on_iteration)
+    result = bptt_train_on_batches(net, rule, batches, on_iteration=on_iteration, shards=shards)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

@@ -22,15 +22,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
 from neuroport.emulator.reference import simulate
-from neuroport.errors import ModelError
+from neuroport.errors import ModelError, UnsupportedError
 from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch, Task, make_task
 from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients
+from neuroport.training.parallel import ShardedGradient, Shards
 from neuroport.training.rewiring import RewiringPlan, rewiring_plan, start_rewiring, with_masks
 
 GRADIENT_MODES = {"sequence": sequence_gradients, "online": online_gradients}
@@ -44,6 +46,7 @@ VARIANT_TRAINERS = {
 # population kind → "module:function" of the trainer for networks with populations of that neuron model (it
 # refuses mixes it cannot train); takes train_eprop's arguments and returns a TrainResult.  LIF/ALIF: here.
 NEURON_TRAINERS = {"izhikevich": "neuroport.training.izhikevich:train_izhikevich"}
+SHARDED_VARIANTS = ("reward_based",)  # variant trainers that split a batch across workers (``shards``)
 
 
 @dataclass
@@ -80,6 +83,14 @@ class IterationStats:
 class TrainResult:
     graph: FloatGraph
     history: list[IterationStats] = field(default_factory=list)
+
+
+def refuse_shards(shards: Shards | None, what: str) -> None:
+    """Data-parallel training is for the trainers that sum a batch's gradient in one place."""
+    if shards is not None:
+        raise UnsupportedError(f"data-parallel training (--workers/--scheduler) does not support '{what}' models: it "
+                               "splits the batches of bsshslm_2020 and reward_based e-prop, BPTT and on-chip training; "
+                               "train this one in one process")
 
 
 def task_of(graph: FloatGraph) -> Task:
@@ -142,11 +153,15 @@ GradientFn = Callable[[Network, EpropRule, np.ndarray | None, Batch], Gradients]
 
 def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mode: str = "sequence",
                      on_iteration: Callable[[IterationStats], None] | None = None,
-                     gradients: GradientFn | None = None, rewiring: RewiringPlan | None = None) -> TrainedWeights:
+                     gradients: GradientFn | None = None, rewiring: RewiringPlan | None = None,
+                     shards: Shards | None = None) -> TrainedWeights:
     """One optimizer step per batch (module docstring); returns the final weights and the learning curve.
     ``gradients`` (net, rule, B, batch) → summed :class:`Gradients` replaces e-prop's (BPTT uses this).
-    ``rewiring``: DEEP R after each step (:mod:`neuroport.training.rewiring`), required with learning.rewiring."""
-    compute = gradients or (lambda n, r, b, batch: eprop_gradients(n, r, b, batch, mode))
+    ``rewiring``: DEEP R after each step (:mod:`neuroport.training.rewiring`), required with learning.rewiring.
+    ``shards``: data-parallel, each batch's gradient summed over shards (:mod:`neuroport.training.parallel`)."""
+    compute = gradients or partial(eprop_gradients, mode=mode)
+    if shards is not None:
+        compute = ShardedGradient(compute, shards)
     b_matrix = None if rule.feedback == "symmetric" else rule.feedback_weights.copy()
     weights = {name: getattr(net, name).copy() for name in MATRICES}
     states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
@@ -175,10 +190,15 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
 
 
 def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
-                batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
-    """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve."""
+                batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None,
+                shards: Shards | None = None) -> TrainResult:
+    """Train ``graph`` with float e-prop for ``iterations`` batches; returns the trained graph and its curve.
+    ``shards``: split every batch across workers (:mod:`neuroport.training.parallel`)."""
     rule = rule_of(graph)
     neuron_kinds = [p.kind for p in graph.populations if p.kind in NEURON_TRAINERS]
+    parallel = {"shards": shards} if shards is not None else {}
+    if neuron_kinds or (rule.variant in VARIANT_TRAINERS and rule.variant not in SHARDED_VARIANTS):
+        refuse_shards(shards, neuron_kinds[0] if neuron_kinds else rule.variant)
     if neuron_kinds:
         module, name = NEURON_TRAINERS[neuron_kinds[0]].split(":")
         neuron_trainer = getattr(importlib.import_module(module), name)
@@ -186,10 +206,11 @@ def train_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, 
     if rule.variant in VARIANT_TRAINERS:
         module, name = VARIANT_TRAINERS[rule.variant].split(":")
         variant_trainer = getattr(importlib.import_module(module), name)
-        return variant_trainer(graph, iterations, seed=seed, mode=mode, batch_size=batch_size, on_iteration=on_iteration)
+        return variant_trainer(graph, iterations, seed=seed, mode=mode, batch_size=batch_size, on_iteration=on_iteration,
+                               **parallel)
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
     result = train_on_batches(assemble(graph), rule, batches, mode=mode, on_iteration=on_iteration,
-                              rewiring=rewiring_plan(graph))
+                              rewiring=rewiring_plan(graph), shards=shards)
     rewired = graph if result.masks is None else with_masks(graph, result.masks)  # the final connectivity
     trained = with_weights(rewired, result.weights["w_in"], result.weights["w_rec"], result.weights["w_out"])
     if rule.feedback == "adaptive":

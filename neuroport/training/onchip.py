@@ -21,13 +21,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from neuroport.emulator.onchip import OnChipRule, OnChipTrainer, default_rule
+from neuroport.emulator.onchip import OnChipRule, OnChipSample, OnChipTrainer, default_rule
 from neuroport.errors import UnsupportedError
 from neuroport.hw import load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
 from neuroport.training.eprop import IterationStats, draw_batches, rule_of, task_of
+from neuroport.training.parallel import Shards, shard_bounds, split_batch
 
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
@@ -110,13 +111,61 @@ def scheduled_rates(rates: dict, schedule: list[tuple[int, dict]] | None) -> dic
     return stages
 
 
+class ChipShard:
+    """The chips of one shard learning on a worker (a Dask actor, or in process): an :class:`OnChipTrainer`."""
+
+    def __init__(self, fixed: FixedGraph, rule: OnChipRule, chips: int, tau_m_steps: float, tau_out_steps: float) -> None:
+        self.trainer = OnChipTrainer(fixed, rule, chips, tau_m_steps, tau_out_steps)
+
+    def run(self, batch) -> OnChipSample:
+        return self.trainer.run(batch)
+
+    def evaluate(self, batch) -> np.ndarray:
+        return self.trainer.evaluate(batch)
+
+    def set_rule(self, rule: OnChipRule) -> None:
+        self.trainer.set_rule(rule)
+
+    def weights(self, name: str) -> np.ndarray:
+        return self.trainer.weights(name)
+
+
+class ShardedChips:
+    """:class:`OnChipTrainer`'s run / evaluate / set_rule / weights for chips split across ``shards``: the chips
+    learn independently (their engines' random streams are drawn per step, shared by every chip), so each shard
+    holds its chips for the whole run and the results are concatenated in chip order — the same numbers as one
+    trainer of all chips."""
+
+    def __init__(self, shards: Shards, fixed: FixedGraph, rule: OnChipRule, chips: int, tau_m_steps: float,
+                 tau_out_steps: float) -> None:
+        self.shards, self.bounds = shards, shard_bounds(chips, shards.n_shards)
+        self.handles = shards.actors(ChipShard, [(fixed, rule, b - a, tau_m_steps, tau_out_steps) for a, b in self.bounds])
+
+    def _each(self, method: str, args: list[tuple]) -> list:
+        return self.shards.call(self.handles, method, args)
+
+    def run(self, batch) -> OnChipSample:
+        parts = self._each("run", [(p,) for p in split_batch(batch, len(self.bounds))])
+        return OnChipSample(readout=np.concatenate([p.readout for p in parts]), spikes=sum(p.spikes for p in parts))
+
+    def evaluate(self, batch) -> np.ndarray:
+        return np.concatenate(self._each("evaluate", [(batch,)] * len(self.handles)))
+
+    def set_rule(self, rule: OnChipRule) -> None:
+        self._each("set_rule", [(rule,)] * len(self.handles))
+
+    def weights(self, name: str) -> np.ndarray:
+        return np.concatenate(self._each("weights", [(name,)] * len(self.handles)))
+
+
 def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2", chips: int = 16, seed: int | None = None,
                  rates: dict | None = None, held_out: int | None = None, eval_every: int = 1,
                  on_iteration: Callable[[IterationStats], None] | None = None,
-                 schedule: list[tuple[int, dict]] | None = None) -> OnChipResult:
+                 schedule: list[tuple[int, dict]] | None = None, shards: Shards | None = None) -> OnChipResult:
     """Quantize ``graph`` and train it on-chip for ``iterations`` sequences per chip; every ``eval_every``
     sequences (and after the last) each chip is scored on the same ``held_out`` samples (default: ``chips``);
-    ``schedule``: rule overrides from a given sequence on (module docstring)."""
+    ``schedule``: rule overrides from a given sequence on (module docstring); ``shards``: the chips split across
+    workers (:class:`ShardedChips`)."""
     from neuroport.pipeline import quantize
 
     refuse_float_only(graph)
@@ -129,8 +178,8 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
     make_rule = lambda extra: default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **extra)  # noqa: E731
     stages = scheduled_rates({**DEFAULT_RATES, **(rates or {})}, schedule)
     onchip = make_rule(stages.pop(0, {**DEFAULT_RATES, **(rates or {})}))
-    trainer = OnChipTrainer(fixed, onchip, chips, float(np.mean(net.tau_m_ms) / net.dt_ms),
-                            float(np.mean(net.tau_out_ms) / net.dt_ms))
+    taus = float(np.mean(net.tau_m_ms) / net.dt_ms), float(np.mean(net.tau_out_ms) / net.dt_ms)
+    trainer = OnChipTrainer(fixed, onchip, chips, *taus) if shards is None else ShardedChips(shards, fixed, onchip, chips, *taus)
     history = []
     test_batch = task_of(graph).batch(np.random.default_rng(HELD_OUT_SEED), held_out or chips)
     for it, batch in enumerate(draw_batches(graph, iterations, seed=seed, batch_size=chips)):

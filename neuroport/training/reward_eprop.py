@@ -62,6 +62,15 @@ from neuroport.training.eprop import (
     within_learning_window,
 )
 from neuroport.training.gradients import backward_filter, rate_signal, softmax
+from neuroport.training.parallel import (
+    PresetUniforms,
+    Shards,
+    concat_fields,
+    shard_bounds,
+    split_batch,
+    sum_in_order,
+    weighted_rate,
+)
 
 ACTION_STREAM = 7919  # the action sampler's generator: default_rng([seed, ACTION_STREAM])
 
@@ -202,6 +211,26 @@ def reward_gradients(net: Network, rule: EpropRule, w_value: np.ndarray, batch: 
                            rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
 
 
+def sharded_reward_gradients(compute: Callable[..., RewardGradients], shards: Shards, net: Network, rule: EpropRule,
+                             w_value: np.ndarray, batch: Batch, rng: np.random.Generator) -> RewardGradients:
+    """``compute``'s gradients of a batch split across ``shards``, summed in shard order.  The action sampler's
+    uniform numbers are drawn here for the whole batch, as ``compute`` would draw them (one per sample and step),
+    and each shard gets its rows: the same actions as the single-process run."""
+    uniforms = rng.random((batch.size, batch.n_steps))
+    parts = split_batch(batch, shards.n_shards)
+    bounds = shard_bounds(batch.size, shards.n_shards)
+    results = shards.map(_reward_shard, (compute, net, rule, w_value),
+                         [(part, PresetUniforms(uniforms[a:b])) for part, (a, b) in zip(parts, bounds, strict=True)])
+    summed = {name: sum_in_order([getattr(r, name) for r in results]) for name in (*MATRICES, "w_value")}
+    return RewardGradients(**summed, episodes=concat_fields([r.episodes for r in results]),
+                           rate_hz=weighted_rate([r.rate_hz for r in results], [p.size for p in parts]))
+
+
+def _reward_shard(common: tuple, shard: tuple[Batch, PresetUniforms]) -> RewardGradients:
+    compute, net, rule, w_value = common
+    return compute(net, rule, w_value, *shard)
+
+
 def episode_stats(it: int, grads: RewardGradients, batch: Batch) -> IterationStats:
     """loss: ½ Σ_t δ[t]² per episode (the critic's TD loss); error: greedy misclassification; train_error: the
     fraction of sampled actions that were wrong.  The greedy policy decides argmax_k Σ_t m[t] y_k[t] (as the
@@ -221,9 +250,10 @@ def batches_of(graph: FloatGraph, iterations: int, seed: int, batch_size: int) -
 
 
 def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
-                       batch_size: int | None = None,
-                       on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
-    """Train ``graph``'s policy and critic with reward-based e-prop, one optimizer step per batch of episodes."""
+                       batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None,
+                       shards: Shards | None = None) -> TrainResult:
+    """Train ``graph``'s policy and critic with reward-based e-prop, one optimizer step per batch of episodes
+    (``shards``: each batch split across workers, :func:`sharded_reward_gradients`)."""
     from neuroport.training.reward_online import online_reward_gradients  # it imports this module
 
     compute = {"sequence": reward_gradients, "online": online_reward_gradients}.get(mode)
@@ -239,7 +269,10 @@ def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None =
     actions_rng, history = np.random.default_rng([seed, ACTION_STREAM]), []
     for it, batch in enumerate(batches_of(graph, iterations, seed, batch_size or rule.batch_size)):
         net = replace(net, **{name: weights[name] for name in MATRICES})
-        grads = compute(net, rule, weights["w_value"], batch, actions_rng)
+        if shards is None:
+            grads = compute(net, rule, weights["w_value"], batch, actions_rng)
+        else:
+            grads = sharded_reward_gradients(compute, shards, net, rule, weights["w_value"], batch, actions_rng)
         for name, w in weights.items():
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * w * plastic[name]
             new = optimizer_step(rule.optimizer, w, mean_grad, states[name])
