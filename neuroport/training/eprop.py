@@ -29,7 +29,7 @@ from neuroport.emulator.reference import simulate
 from neuroport.errors import ModelError
 from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
-from neuroport.tasks import Batch, Task, make_task
+from neuroport.tasks import Batch, task_of
 from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients
 from neuroport.training.rewiring import RewiringPlan, rewiring_plan, start_rewiring, with_masks
 
@@ -80,13 +80,6 @@ class IterationStats:
 class TrainResult:
     graph: FloatGraph
     history: list[IterationStats] = field(default_factory=list)
-
-
-def task_of(graph: FloatGraph) -> Task:
-    """The model's task, sized to its input and readout."""
-    if graph.task is None:
-        raise ModelError("the model has no `task:` section; training and verification need one", path="task")
-    return make_task(graph.task.name, graph.task.params, n_in=graph.input.size, n_out=graph.readout.size, dt_ms=graph.dt_ms)
 
 
 def rule_of(graph: FloatGraph) -> EpropRule:
