@@ -98,17 +98,21 @@ def headline() -> str:
     small = lava["rows"][0]
     rows = [
         ["evidence accumulation, random e-prop, batch 64",
-         f"solved after {ea['iterations_to_solved']} iterations (published: {ea['published']['random_eprop']}); "
+         f"solved after {ea['iterations_to_solved']} iterations ({ea['published']['source']}: "
+         f"{ea['published']['random_eprop']}); "
          f"{100 * ea['float']['accuracy']:.1f} % float, {100 * ea['fixed']['accuracy']:.1f} % in Loihi 2 fixed point",
-         "`python benchmarks/train_and_quantize.py --model examples/evidence_accumulation.yaml --iterations 150 --batch 64`"],
+         f"`python benchmarks/train_and_quantize.py --model examples/evidence_accumulation.yaml --iterations "
+         f"{ea['iterations_run']} --batch {ea['batch']}`"],
         ["pattern generation, random e-prop, batch 1",
-         f"MSE < 0.03 after {pg['iterations_to_solved']} iterations (published: ~{pg['published']['random_eprop']}); "
+         f"MSE < 0.03 after {pg['iterations_to_solved']} iterations ({pg['published']['source']}: "
+         f"~{pg['published']['random_eprop']}); "
          f"MSE {pg['float']['mse']:.4f} float, {pg['fixed']['mse']:.4f} fixed point",
-         "`python benchmarks/train_and_quantize.py --model examples/pattern_generation.yaml --iterations 400 --batch 1`"],
+         f"`python benchmarks/train_and_quantize.py --model examples/pattern_generation.yaml --iterations "
+         f"{pg['iterations_run']} --batch {pg['batch']}`"],
         ["e-prop vs BPTT, evidence accumulation",
          f"{vs['runs']['random e-prop']['iterations_to_8pct']} vs {vs['runs']['BPTT']['iterations_to_8pct']} iterations "
-         f"to < 8 % error (thesis: {vs['thesis']['random_eprop']} vs {vs['thesis']['bptt']})",
-         "`python benchmarks/eprop_vs_bptt.py --iterations 200 --batch 64`"],
+         f"to < 8 % error ({vs['thesis']['source']}: {vs['thesis']['random_eprop']} vs {vs['thesis']['bptt']})",
+         f"`python benchmarks/eprop_vs_bptt.py --iterations {vs['iterations']} --batch {vs['batch']}`"],
         ["numpy e-prop vs NEST 3.10's e-prop",
          f"same losses (max relative difference {nest_diff:.0e}); numpy {min(nest_speed):.0f}–{max(nest_speed):.0f}× "
          "faster than NEST on 1 thread", "`python benchmarks/numpy_vs_nest.py`"],
