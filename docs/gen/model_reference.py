@@ -16,6 +16,7 @@ import copy
 import importlib
 import inspect
 import re
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ from typing import Any
 
 import numpy as np
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from meanings import MEANINGS  # docs/gen/meanings.py, beside this file
 
 from neuroport.ir import float_graph as fg
 from neuroport.ir import loader
@@ -190,9 +195,10 @@ def collect() -> Recorder:
 
 
 def field_comments(cls: type) -> dict[str, str]:
-    """The comment written after each field of a dataclass (``name: type = default  # comment``)."""
+    """The comment written after each field of a dataclass and its bases (``name: type = default  # comment``)."""
     out = {}
-    for line in inspect.getsource(cls).splitlines():
+    lines = [line for base in reversed(cls.__mro__) if is_dataclass(base) for line in inspect.getsource(base).splitlines()]
+    for line in lines:
         match = re.match(r"\s+(\w+): [^#]*#\s*(.+)$", line)
         if match:
             out[match.group(1)] = match.group(2).strip()
@@ -217,12 +223,18 @@ def section_of(path: str) -> str:
     return path.rsplit(".", 1)[0] if "." in path else ""
 
 
+def generic(path: str) -> str:
+    """The MEANINGS key of a path: populations of every neuron model share one."""
+    return re.sub(r" \(\w+\)", "", path)
+
+
 def table_rows(fields_: list[Field], comments: dict[str, str], optional: set[str]) -> list[str]:
     rows = ["| field | type | default | allowed | unit | meaning |", "|---|---|---|---|---|---|"]
     for f in fields_:
         name = f.path.rsplit(".", 1)[-1]
-        rows.append(f"| `{name}` | {f.kind} | {show_default(f.default, f.path in optional)} | {', '.join(f.rules)} | {unit(name)} | "
-                    f"{comments.get(name, '')} |")
+        meaning = MEANINGS.get(generic(f.path)) or comments.get(name, "")
+        rows.append(f"| `{name}` | {f.kind} | {show_default(f.default, f.path in optional)} | {', '.join(f.rules)} | "
+                    f"{unit(name)} | {meaning} |")
     return rows
 
 
@@ -257,6 +269,9 @@ def task_table() -> list[str]:
 def render() -> str:
     rec = collect()
     by_section: dict[str, list[Field]] = {}
+    stale = sorted(set(MEANINGS) - {generic(p) for p in rec.fields})
+    if stale:
+        raise SystemExit(f"docs/gen/meanings.py describes fields the loader does not read: {', '.join(stale)}")
     per_neuron = {f.path for f in rec.fields.values() if f.kind == "per-neuron number"}
     for f in rec.fields.values():
         if re.sub(r" \(\w+\)", "", section_of(f.path)) not in {re.sub(r" \(\w+\)", "", p) for p in per_neuron}:
