@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.neuroport-installed
 PYTEST_WORKERS ?= 2
 DEMO_OUT ?= build/demo
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean docs
 
 install: $(STAMP)
 
@@ -31,6 +31,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash .ci/pytest.sh $(BIN)/python $(PYTEST_WORKERS)
+
+# The documentation site, built strictly (a broken link or reference fails it) into build/site; tests/test_docs.py
+# runs the same build in `make test`.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/python -m mkdocs build --strict --quiet
 
 lint: $(STAMP)
 	$(BIN)/ruff check neuroport backends quantization tests benchmarks

@@ -32,8 +32,9 @@ from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.writer import write_model
 from neuroport.pipeline import compare, prepare
 from neuroport.reporters.plots import plot_learning_curve
+from neuroport.tasks import task_of
 from neuroport.tasks.digits_events import convert_digits
-from neuroport.training.eprop import task_of, train_eprop
+from neuroport.training.eprop import train_eprop
 
 ROOT = Path(__file__).resolve().parents[1]
 NEUROPORT = str(Path(sys.executable).with_name("neuroport"))

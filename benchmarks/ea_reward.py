@@ -30,8 +30,8 @@ from neuroport.emulator.reference import simulate
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import assemble
 from neuroport.reporters.plots import _pyplot
-from neuroport.training.eprop import task_of
-from neuroport.training.reward_eprop import evidence_mask
+from neuroport.tasks import task_of
+from neuroport.training.reward_episodes import evidence_mask
 
 ROOT = Path(__file__).parents[1]
 THESIS_REWARD_ITERATIONS = 8880  # the thesis' reward-based e-prop on evidence accumulation (brief of issue #10)

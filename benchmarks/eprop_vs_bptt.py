@@ -1,6 +1,6 @@
 """Evidence accumulation: iterations to solve it with random e-prop (numpy) and with BPTT (torch), same network,
 same initial weights, same batches, same optimizer; next to the thesis' figures.  Writes
-results/eprop_vs_bptt.json, results/eprop_vs_bptt.png and results/eprop_vs_bptt.md (the README's table).
+results/eprop_vs_bptt.json, results/eprop_vs_bptt.png and results/eprop_vs_bptt.md (the table in docs/results/index.md).
 
     .venv/bin/python benchmarks/eprop_vs_bptt.py --iterations 200 --batch 64
 

@@ -29,8 +29,8 @@ from neuroport.emulator.fixed import emulate
 from neuroport.emulator.onchip import OnChipTrainer
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
-from neuroport.tasks import Batch
-from neuroport.training.eprop import draw_batches, task_of
+from neuroport.tasks import Batch, task_of
+from neuroport.training.eprop import draw_batches
 from neuroport.training.onchip import HELD_OUT_SEED, onchip_setup, sequence_stats
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,8 +23,7 @@ from neuroport.ir.float_graph import FloatGraph
 from neuroport.mapping import map_graph
 from neuroport.reporters.energy import EnergyReport, energy_report
 from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
-from neuroport.tasks import Batch
-from neuroport.training.eprop import task_of
+from neuroport.tasks import Batch, task_of
 
 CALIBRATION_SAMPLES = 4  # task sequences simulated in float to calibrate the fixed-point ranges
 CALIBRATION_SEED = 777  # distinct from the verification seed, so calibration never sees the test data

@@ -25,7 +25,7 @@ import numpy as np
 from neuroport.quantization.loihi import CALIBRATION_MARGIN, HEADROOM, calibration_peak, refuse_eprop_plus
 from neuroport.quantization.report import TensorError
 
-from neuroport.emulator.spinnaker import ceil_accum, encode, expk, kdivk
+from neuroport.emulator.spinnaker_s1615 import ceil_accum, encode, expk, kdivk
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.float_graph import FloatGraph

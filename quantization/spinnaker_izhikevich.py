@@ -20,8 +20,8 @@ from neuroport.quantization.spinnaker import _neurons, _populations, _row, membr
 
 from neuroport.emulator.izhikevich import IzhikevichNetwork, assemble_izhikevich, simulate_izhikevich
 from neuroport.emulator.izhikevich_rk2 import MAGIC_MULTIPLIER, SIMPLE_TQ_OFFSET
-from neuroport.emulator.spinnaker import encode, mul
 from neuroport.emulator.spinnaker_izhikevich import TQ_OFFSET_WORD, synapse_words
+from neuroport.emulator.spinnaker_s1615 import encode, mul
 from neuroport.hw import HwConfig
 from neuroport.ir.float_graph import FloatGraph, Izhikevich
 from neuroport.ir.spinnaker_graph import SpiNNakerGraph, SpiNNakerIzhikevichNeurons

@@ -143,8 +143,8 @@ def test_digits_example_encoding(tmp_path):
     from pathlib import Path
 
     from neuroport.commands.common import load_any_model
+    from neuroport.tasks import task_of
     from neuroport.tasks.digits_events import convert_digits
-    from neuroport.training.eprop import task_of
 
     convert_digits(tmp_path, n_train=3, n_test=1)
     graph = load_any_model(Path(__file__).resolve().parents[1] / "examples" / "digits_events.yaml", str(tmp_path))

@@ -17,10 +17,12 @@ from neuroport.ir.float_graph import RewardSpec
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import assemble
 from neuroport.ir.writer import write_model
-from neuroport.training.eprop import task_of, train_eprop
+from neuroport.tasks import task_of
+from neuroport.training.eprop import train_eprop
 from neuroport.training.gradients import backward_filter
 from neuroport.training.onchip import train_onchip
-from neuroport.training.reward_eprop import decision_mask, reward_gradients, rewards_of, sample_actions, td_errors
+from neuroport.training.reward_episodes import decision_mask, rewards_of, sample_actions, td_errors
+from neuroport.training.reward_eprop import reward_gradients
 from neuroport.training.reward_online import online_reward_gradients
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "evidence_accumulation_reward.yaml"

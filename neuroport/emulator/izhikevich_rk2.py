@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.izhikevich import IzhikevichNetwork, IzhikevichRun, surrogate
+from neuroport.emulator.izhikevich_network import IzhikevichNetwork, IzhikevichRun, surrogate
 from neuroport.emulator.reference import leaky_sum
 from neuroport.ir.float_graph import Izhikevich
 

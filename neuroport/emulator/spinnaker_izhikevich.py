@@ -23,23 +23,23 @@ Per step t and receptor r (exc, inh), then the neuron:
     J_r   ← (J_r · decay) >> 32                                  exp_shaping
 
 Every state word passes the hw config's overflow rule (saturate or wrap at 32 bits, counted).  The readout is the
-LIF profile's never-firing ``IF_curr_delta`` (:func:`neuroport.emulator.spinnaker.step_neurons`).
+LIF profile's never-firing ``IF_curr_delta`` (:func:`neuroport.emulator.spinnaker_s1615.step_neurons`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neuroport.emulator.spinnaker import (
+from neuroport.emulator.spinnaker_s1615 import (
     RING_BUFFER_MAX,
-    _receptors,
-    _state,
     encode,
     kdivk,
     limit_table,
     mul,
+    receptors_of,
     step_neurons,
     synaptic_input,
+    zero_state,
 )
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.ir.spinnaker_graph import SpiNNakerGraph, SpiNNakerIzhikevichNeurons
@@ -138,8 +138,8 @@ def emulate_spinnaker_izhikevich(graph: SpiNNakerGraph, inputs: np.ndarray, *,
     if n_in != graph.n_in:
         raise ValueError(f"inputs have {n_in} channels, the graph has {graph.n_in}")
     stats = ActivityStats.empty(graph, batch, n_steps)
-    lim, rec, out = _Limits(graph, stats), initial_state(graph.neurons, batch), _state(batch, graph.n_out)
-    to_rec, to_out = _receptors(graph, ("w_in", "w_rec")), _receptors(graph, ("w_out",))
+    lim, rec, out = _Limits(graph, stats), initial_state(graph.neurons, batch), zero_state(batch, graph.n_out)
+    to_rec, to_out = receptors_of(graph, ("w_in", "w_rec")), receptors_of(graph, ("w_out",))
     z = np.zeros((batch, graph.n_rec), dtype=np.int64)
     spikes = np.zeros((batch, n_steps, graph.n_rec), dtype=np.uint8)
     readout = np.zeros((batch, n_steps, graph.n_out), dtype=np.int64)

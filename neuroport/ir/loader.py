@@ -1,4 +1,4 @@
-"""Load ``model.yaml`` into a :class:`FloatGraph` (schema: README "Model format"; example: examples/*.yaml).
+"""Load ``model.yaml`` into a :class:`FloatGraph` (fields: docs/gen/model_reference.py renders them; examples: examples/*.yaml).
 
 Random quantities (per-neuron parameter spreads, initial weights, sparse masks, feedback weights) are drawn
 from ``numpy.random.default_rng([seed, stream, index])`` so that a model file always loads to the same arrays.

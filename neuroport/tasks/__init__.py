@@ -8,9 +8,14 @@ imported only when used.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from neuroport.errors import ModelError
+
+if TYPE_CHECKING:
+    from neuroport.ir.float_graph import FloatGraph
 
 TASKS: dict[str, str] = {
     "evidence_accumulation": "neuroport.tasks.evidence_accumulation:EvidenceAccumulation",
@@ -62,3 +67,10 @@ def make_task(name: str, params: dict[str, Any], *, n_in: int, n_out: int, dt_ms
 
     validate_task(name, params, n_in=n_in, n_out=n_out, dt_ms=dt_ms)
     return task_class(name)(n_in=n_in, n_out=n_out, dt_ms=dt_ms, **params)
+
+
+def task_of(graph: FloatGraph) -> Task:
+    """The model's task (its ``task:`` section), sized to the model's input and readout."""
+    if graph.task is None:
+        raise ModelError("the model has no `task:` section; training and verification need one", path="task")
+    return make_task(graph.task.name, graph.task.params, n_in=graph.input.size, n_out=graph.readout.size, dt_ms=graph.dt_ms)

@@ -30,7 +30,7 @@ SPLITS = {"train": ("Train", "train"), "test": ("Test", "test")}
 def class_files(root: Path, split: str, n_classes: int) -> list[tuple[Path, int]]:
     """(file, label) for every ``<root>/<Split>/<label>/*.bin``; a clear error when the layout is not there."""
     folder = next((root / name for name in SPLITS[split] if (root / name).is_dir()), None)
-    expected = f"expected {root}/{SPLITS[split][0]}/0 … {n_classes - 1}/*.bin (neuroport never downloads; see the README)"
+    expected = f"expected {root}/{SPLITS[split][0]}/0 … {n_classes - 1}/*.bin (neuroport never downloads; see docs/howto/events.md)"
     if folder is None:
         raise ModelError(f"no {SPLITS[split][0]} folder under '{root}': {expected}", path="task.params.root")
     files = [(path, label) for label in range(n_classes) for path in sorted((folder / str(label)).glob("*.bin"))]

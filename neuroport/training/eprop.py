@@ -30,7 +30,7 @@ from neuroport.emulator.reference import simulate
 from neuroport.errors import ModelError, UnsupportedError
 from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
-from neuroport.tasks import Batch, Task, make_task
+from neuroport.tasks import Batch, task_of
 from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients
 from neuroport.training.parallel import ShardedGradient, Shards
 from neuroport.training.rewiring import RewiringPlan, rewiring_plan, start_rewiring, with_masks
@@ -91,13 +91,6 @@ def refuse_shards(shards: Shards | None, what: str) -> None:
         raise UnsupportedError(f"data-parallel training (--workers/--scheduler) does not support '{what}' models: it "
                                "splits the batches of bsshslm_2020 and reward_based e-prop, BPTT and on-chip training; "
                                "train this one in one process")
-
-
-def task_of(graph: FloatGraph) -> Task:
-    """The model's task, sized to its input and readout."""
-    if graph.task is None:
-        raise ModelError("the model has no `task:` section; training and verification need one", path="task")
-    return make_task(graph.task.name, graph.task.params, n_in=graph.input.size, n_out=graph.readout.size, dt_ms=graph.dt_ms)
 
 
 def rule_of(graph: FloatGraph) -> EpropRule:

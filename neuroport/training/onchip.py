@@ -27,7 +27,8 @@ from neuroport.hw import load_hw
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
-from neuroport.training.eprop import IterationStats, draw_batches, rule_of, task_of
+from neuroport.tasks import task_of
+from neuroport.training.eprop import IterationStats, draw_batches, rule_of
 from neuroport.training.parallel import Shards, shard_bounds, split_batch
 
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on

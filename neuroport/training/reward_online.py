@@ -35,7 +35,7 @@ from neuroport.ir.float_graph import EpropRule, RewardSpec
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.gradients import eligibility_step, rate_signal, softmax
-from neuroport.training.reward_eprop import (
+from neuroport.training.reward_episodes import (
     RewardGradients,
     decision_mask,
     feedback_of,
@@ -211,7 +211,7 @@ def online_reward_gradients(net: Network, rule: EpropRule, w_value: np.ndarray, 
     """Online reward-based e-prop (module docstring): the numbers of ``reward_gradients`` for the same actions.
     Without ``actions`` they are drawn from ``rng`` exactly as the sequence form draws them (one uniform number per
     step of the batch, drawn up front).  The returned ``episodes`` (π, V, δ, D for the statistics) are recomputed
-    from the run by :func:`~neuroport.training.reward_eprop.play` with the actions taken here."""
+    from the run by :func:`~neuroport.training.reward_episodes.play` with the actions taken here."""
     run = simulate(net, batch.inputs, record_states=False)
     s = setting_of(net, rule, w_value, batch)
     x = np.asarray(batch.inputs, dtype=np.float64)

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from neuroport.quantization.spinnaker import shift_for
 
-from neuroport.emulator.spinnaker import ceil_accum, emulate_spinnaker, encode, expk, kdivk, mul
+from neuroport.emulator.spinnaker import emulate_spinnaker
+from neuroport.emulator.spinnaker_s1615 import ceil_accum, encode, expk, kdivk, mul
 from neuroport.errors import UnsupportedError
 from neuroport.hw import load_hw
 from neuroport.ir import load_model
