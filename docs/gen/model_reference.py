@@ -129,7 +129,7 @@ def recording() -> Iterator[Recorder]:
     describers: dict[str, Callable[..., tuple[str, list[str]]]] = {
         "raw": lambda: ("any", []),
         "string": lambda choices=None: ("string", [" \\| ".join(f"`{c}`" for c in choices)] if choices else []),
-        "integer": lambda minimum=None: ("integer", _bounds(minimum=minimum)),
+        "integer": lambda minimum=None, maximum=None, why="": ("integer", _bounds(minimum=minimum) + ([f"≤ {maximum:,}"] if maximum is not None else [])),
         "number": lambda positive=False, non_negative=False: ("number", _bounds(positive, non_negative)),
         "boolean": lambda: ("boolean", []),
         "names": lambda: ("node name or list of names", []),

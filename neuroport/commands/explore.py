@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from neuroport import jsonio
 from neuroport.commands.common import echo_json, json_option
 
 
@@ -46,8 +47,6 @@ def command(space_file: str, out: str | None, workers: int | None, serial: bool,
       neuroport explore examples/explore_ea.yaml --resume             # continue an interrupted run
       neuroport explore space.yaml --scheduler tcp://login01:8786     # a cluster (e.g. dask-jobqueue on SLURM)
     """
-    import json
-
     from tqdm import tqdm
 
     from neuroport.explore.cluster import dask_client
@@ -77,7 +76,7 @@ def command(space_file: str, out: str | None, workers: int | None, serial: bool,
         computed = run_points(points, store, client, on_record=advance)
     rows = table_rows([store.get(p.key) for p in points])
     written = write_outputs(rows, folder, space.name)
-    (folder / "pareto.json").write_text(json.dumps(fronts(rows), indent=1))
+    jsonio.write_json(folder / "pareto.json", fronts(rows))
     failed = [r for r in rows if r["status"] != "ok"]
     payload = {"space": space.file, "out": str(folder), "points": len(points), "computed": len(computed),
                "reused": len(points) - len(computed), "failed": len(failed), "pareto": fronts(rows), **written, "rows": rows}

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from neuroport import jsonio
 from neuroport.errors import NeuroportError
 
 
@@ -38,7 +39,7 @@ class PointStore:
     def put(self, record: dict[str, Any]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.folder / f".{record['key']}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(record, indent=1, allow_nan=True))
+        tmp.write_text(jsonio.dumps(record, indent=1))  # strict JSON: NaN/inf stored as null
         os.replace(tmp, self.path(record["key"]))
 
     def keys(self) -> list[str]:
