@@ -335,3 +335,42 @@ def _input_messages(graph: FixedGraph, stats: ActivityStats, mapping: Mapping) -
     """Input spikes entering cores (SANA-FE fires one input neuron per spike per core reached)."""
     x = stats.input_spikes_per_source / max(stats.batch, 1)
     return float(sum(graph.w_in.mask[c.start:c.stop].any(axis=0) @ x for c in mapping.cores if c.role == "recurrent"))
+
+
+COST_ENGINES = ("analytic", "sanafe")
+DEFAULT_COST_STEPS = 5000
+
+
+def check_engine(name: str, hw: HwConfig | None = None) -> bool:
+    """Validate ``--cost-engine`` (and, for sanafe, that the extra is installed and the config is Loihi 1);
+    returns whether SANA-FE runs."""
+    if name not in COST_ENGINES:
+        raise UnsupportedError(f"unknown cost engine '{name}' (--cost-engine); choose one of: {', '.join(COST_ENGINES)}")
+    if name == "sanafe":
+        require_sanafe()
+        if hw is not None:
+            check_supported(hw)
+    return name == "sanafe"
+
+
+def format_crosscheck(cc: dict[str, Any]) -> list[str]:
+    """The side-by-side table of :func:`crosscheck` as text lines."""
+    from neuroport.reporters.energy import fmt_si
+
+    ratio = lambda r: "—" if r is None else f"{r:.3f}"  # noqa: E731
+    out = [f"  cost engines on the same activity ({cc['window']}), per inference:",
+           f"    {'component':<32} {'analytic':>10} {'SANA-FE':>10} {'ratio':>7}"]
+    for row in cc["components"]:
+        if "analytic_s" in row:
+            out.append(f"    {row['component']:<32} {fmt_si(row['analytic_s'], 's'):>10} {fmt_si(row['sanafe_s'], 's'):>10} {ratio(row['ratio']):>7}")
+        else:
+            sf = "n/a" if row["sanafe_j"] is None else fmt_si(row["sanafe_j"], "J")
+            out.append(f"    {row['component']:<32} {fmt_si(row['analytic_j'], 'J'):>10} {sf:>10} {ratio(row['ratio']):>7}")
+    a, s = cc["analytic"], cc["sanafe"]
+    out.append(f"    {'total energy':<32} {fmt_si(a['energy_j'], 'J'):>10} {fmt_si(s['energy_j'], 'J'):>10} {ratio(cc['energy_ratio']):>7}")
+    out.append(f"    {'latency':<32} {fmt_si(a['latency_s'], 's'):>10} {fmt_si(s['latency_s'], 's'):>10} {ratio(cc['latency_ratio']):>7}")
+    same = all(v["analytic"] == v["sanafe"] for v in cc["counts"].values())
+    out.append("    event counts (synaptic events, messages, hops, soma firings): "
+               + ("identical in both engines" if same else "DIFFER: " + str(cc["counts"])))
+    out.append("    static power: SANA-FE's Loihi description has none; analytic: " + cc["components"][-2]["note"].split(";")[0][10:])
+    return out
