@@ -34,7 +34,7 @@ import numpy as np
 from neuroport.emulator.trace import ActivityStats
 from neuroport.hw import HwConfig, Quantity
 from neuroport.ir.fixed_graph import FixedGraph
-from neuroport.mapping import Mapping
+from neuroport.mapping import Mapping, column_counts
 
 NOT_MODELLED = "not modelled"
 
@@ -147,16 +147,16 @@ def loihi_counts(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping:
     rec_active = stats.active_neuron_updates / b / max(graph.n_rec, 1)  # per recurrent neuron, on average
     for c in mapping.cores:
         rows, i = slice(c.start, c.stop), c.index
-        mask = _source_masks(graph, c.role)[rows]
-        reach = mask.any(axis=0)
-        syn[i] = float(mask.sum(axis=0) @ spikes)
+        per_source = column_counts(_source_masks(graph, c.role)[rows])  # synapses of each source on this core
+        reach = per_source > 0
+        syn[i] = float(per_source @ spikes)
         m_in[i] = float(reach @ spikes)
         reached_by += reach
         hops_ew += float(reach @ (spikes * np.abs(src_x - cx[i])))
         hops_ns += float(reach @ (spikes * np.abs(src_y - cy[i])))
         neuron_steps[i] = (c.stop - c.start) * steps
         if c.role == "recurrent":
-            inputs_here = graph.w_in.mask[rows].any(axis=0)
+            inputs_here = column_counts(graph.w_in.mask[rows]) > 0
             syn[i] += float(in_events[rows].sum())
             m_in[i] += float(inputs_here @ x_in) if x_in.size else 0.0
             m_out[i] += float(inputs_here @ x_in) if x_in.size else 0.0
@@ -182,6 +182,8 @@ def sync_time(hw: HwConfig, tiles: int) -> Quantity:
 
 
 def _core_step_times(n: LoihiCounts, hw: HwConfig, steps: int) -> np.ndarray:
+    """Average step time of each core: all of its work in sequence (SANA-FE lets a core receive while its neurons
+    update, docs/design/costs.md; the sum is the conservative bound)."""
     t = lambda key: hw.time(key).value  # noqa: E731
     work = (n.neuron_steps * t("t_neuron_access_s") + n.active_updates * t("t_neuron_update_s") + n.spikes * t("t_spike_out_s")
             + n.messages_out * t("t_message_out_s") + n.messages_in * t("t_message_in_s") + n.synaptic_events * t("t_synop_s"))
