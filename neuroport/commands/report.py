@@ -112,8 +112,8 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: str | None
         click.echo(f"  activity counted by the {res.activity_source}")
         for ln in r.lines:
             count = f"{ln.count:,.0f}" if float(ln.count).is_integer() else f"{ln.count:,.4g}"
-            click.echo(f"  {ln.item:<30} {count:>14} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
-        click.echo(f"  {'total energy':<30} {fmt_si(r.energy_j, 'J'):>38}")
+            click.echo(f"  {ln.item:<38} {count:>12} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
+        click.echo(f"  {'total energy':<38} {fmt_si(r.energy_j, 'J'):>36}")
         click.echo(f"  latency {fmt_si(r.latency_s, 's')} ({fmt_si(r.step_time_s, 's')} per step), EDP {r.edp_js:.3g} J·s, "
                    f"throughput {r.throughput_per_s:,.4g} inferences/s")
         click.echo(f"  latency model: {r.latency_model}")

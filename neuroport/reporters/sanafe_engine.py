@@ -2,8 +2,8 @@
 
 SANA-FE (Boyle et al., "SANA-FE: Simulating Advanced Neuromorphic Architectures for Fast Exploration", IEEE TCAD
 2025; PyPI ``sanafe`` 2.2.9) simulates a spiking network on an architecture description and returns energy and
-simulated time per step.  Its Loihi description (sanafe 2.2.9, ``sanafe/examples/loihi.yaml``) is calibrated
-against Loihi runs.  This module runs it on exactly what the bit-accurate emulator did:
+simulated time per step.  Its Loihi description (sanafe 2.2.9, ``sanafe/examples/loihi.yaml``) gives per-event
+energies and times of Loihi's pipeline (its header: from SPICE simulations of Loihi, after Davies et al. 2018).  This module runs it on exactly what the bit-accurate emulator did:
 
 * **same activity** — every neuron's spike train is *replayed* (SANA-FE's ``input`` soma model emits a given
   train), not re-simulated.  A neuroport neuron j becomes two SANA-FE neurons on its core: an *update twin* that
