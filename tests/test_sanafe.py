@@ -106,3 +106,21 @@ def test_bad_cost_in_a_config_names_the_field(tmp_path):
     assert result.exit_code == 2
     assert "energy.e_synop_j.value: must be a positive number" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_report_json_shows_both_engines_and_their_ratio():
+    pytest.importorskip("sanafe")
+    import json
+
+    result = run_cli("report", "results/pattern_generation_trained.yaml", "--target", "loihi-sim", "--hw", "loihi1",
+                     "--cost-engine", "sanafe", "--cost-steps", "40", "-n", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    (report,) = json.loads(result.stdout)["reports"]
+    cc = report["cost_engines"]
+    assert cc["n_steps"] == 40 and cc["samples"] == 1
+    assert cc["analytic"]["energy_j"] > 0 and cc["sanafe"]["energy_j"] > 0 and cc["sanafe"]["latency_s"] > 0
+    assert cc["energy_ratio"] == pytest.approx(cc["analytic"]["energy_j"] / cc["sanafe"]["energy_j"])
+    assert all(pair["analytic"] == pair["sanafe"] for pair in cc["counts"].values())
+    assert {row["component"] for row in cc["components"]} >= {"synaptic ops", "neuron updates + spikes", "spike messages",
+                                                              "mesh hops", "static", "barrier/sync (latency per step)"}
+    assert any(ln["sureness"] == "not modelled" and "static" in ln["item"] for ln in report["breakdown"])

@@ -111,6 +111,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         click.echo(f"  {w}")
     if energy is not None:
         click.echo(f"  estimate  {fmt_si(energy.energy_j, 'J')} and {fmt_si(energy.latency_s, 's')} per inference, "
-                   f"EDP {energy.edp_js:.3g} J·s (from {samples} emulated samples; see `neuroport report`)")
+                   f"EDP {energy.edp_js:.3g} J·s (from {samples} emulated samples; see `neuroport report`)"
+                   + ("; static power NOT MODELLED" if energy.static_not_modelled else ""))
     for line in format_crosscheck(engines) if engines else []:  # --cost-engine sanafe
         click.echo(line)

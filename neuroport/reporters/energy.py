@@ -76,6 +76,10 @@ class EnergyReport:
         """Inferences per second, one after another on the mapped cores."""
         return 1.0 / self.latency_s if self.latency_s > 0 else float("inf")
 
+    @property
+    def static_not_modelled(self) -> bool:
+        return any(ln.unit.sureness == NOT_MODELLED for ln in self.lines)
+
     def by_component(self) -> dict[str, float]:
         """Energy per inference summed per comparison component (lines without one are left out)."""
         out: dict[str, float] = {}

@@ -28,7 +28,7 @@ above, one per neuron (SANA-FE's input model holds one spike train per unit), an
 from __future__ import annotations
 
 import contextlib
-import os
+import io
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,17 +157,10 @@ class SanafeResult:
                 "architecture": self.arch_file}
 
 
-@contextlib.contextmanager
-def _quiet_stdout():
-    """SANA-FE's C++ core prints progress to file descriptor 1; keep it off our stdout (``--json``)."""
-    saved = os.dup(1)
-    with open(os.devnull, "w") as null:
-        os.dup2(null.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
+def _quiet_stdout() -> contextlib.AbstractContextManager:
+    """SANA-FE's ``sim`` prints its own progress through Python's ``print`` (pybind11::print, sanafe 2.2.9
+    src/pymodule.cpp); keep it off our stdout (``--json``): the tqdm bar on stderr shows progress instead."""
+    return contextlib.redirect_stdout(io.StringIO())
 
 
 def _train(column: np.ndarray) -> list[bool]:
