@@ -1,4 +1,4 @@
-"""Map backends/ and quantization/ into the neuroport namespace (see ARCHITECTURE: layout)."""
+"""Map backends/ and quantization/ into the neuroport namespace (the layout is described in README.md)."""
 
 from setuptools import find_packages, setup
 

@@ -64,10 +64,19 @@ class HwConfig:
         return int(_lookup(self.resources, name, self, "resources").value)
 
     def time(self, name: str) -> Quantity:
-        return _lookup(self.timing, name, self, "timing")
+        """Seconds per operation or per step; a missing or non-positive figure is an error naming the field."""
+        return _positive(_lookup(self.timing, name, self, "timing"), self, f"timing.{name}")
 
     def cost(self, name: str) -> Quantity:
-        return _lookup(self.energy, name, self, "energy")
+        """Joules per operation (watts for power); a missing or non-positive figure is an error naming the field."""
+        return _positive(_lookup(self.energy, name, self, "energy"), self, f"energy.{name}")
+
+
+def _positive(q: Quantity, hw: HwConfig, path: str) -> Quantity:
+    if not q.value > 0:
+        raise HwConfigError(f"must be a positive number (a cost of {q.value:g} would hide the operation); "
+                            "leave a figure out only where the reporter says it is not modelled", file=hw.file, path=path + ".value")
+    return q
 
 
 def _lookup(table: dict[str, Any], key: str, hw: HwConfig, section: str) -> Any:

@@ -56,8 +56,17 @@ class Mapping:
                 "per_core": [c.__dict__ for c in self.cores]}
 
 
+def column_counts(mask) -> np.ndarray:
+    """Entries per column of a 0/1 mask (a numpy array or a scipy.sparse matrix, for models too big for dense)."""
+    return np.asarray(mask.sum(axis=0)).ravel()
+
+
+def row_counts(mask) -> np.ndarray:
+    return np.asarray(mask.sum(axis=1)).ravel()
+
+
 def _fan_in(masks: list[np.ndarray], rows: slice) -> int:
-    return int(sum(np.count_nonzero(m[rows].any(axis=0)) for m in masks))
+    return int(sum(np.count_nonzero(column_counts(m[rows])) for m in masks))
 
 
 def _pack(synapses_per_neuron: np.ndarray, per_core: int, synapses_per_core: float) -> list[slice]:
@@ -80,8 +89,8 @@ def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     cores = []
     layers = (("recurrent", [graph.w_in.mask, graph.w_rec.mask]), ("readout", [graph.w_out.mask]))
     for role, masks in layers:
-        for rows in _pack(sum(m.sum(axis=1) for m in masks), per_core, mem_limit / weight_bytes):
-            synapses = int(sum(np.count_nonzero(m[rows]) for m in masks))
+        for rows in _pack(sum(row_counts(m) for m in masks), per_core, mem_limit / weight_bytes):
+            synapses = int(sum(row_counts(m[rows]).sum() for m in masks))
             core = Core(len(cores), role, rows.start, rows.stop, _fan_in(masks, rows), synapses, int(np.ceil(synapses * weight_bytes)))
             if core.fan_in > fan_limit:
                 raise NeuroportError(

@@ -3,7 +3,7 @@
 Every function works elementwise on int64 numpy arrays and, where the hardware wraps or saturates, returns
 how many elements did so, so that the emulator can count overflow instead of hiding it.
 
-Loihi (Lava's ``fixed_pt`` models, see ../shared/reference/lava.md):
+Loihi (Lava's ``fixed_pt`` models, lava-nc 0.10.0 lava/proc/lif/models.py and lava/proc/dense/models.py):
     decay12(x, d) = sign(x · (4096 − d)) · (|x · (4096 − d)| >> 12)       truncation toward zero
     u wraps at 24 bits with Lava's boundary: u > 2^23 → u − 2^24;  u ≤ −2^23 → u + 2^24
     v saturates to [−(2^23 − 1), 2^23 − 1]

@@ -1,4 +1,4 @@
-"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (../shared/reference/lava.md).
+"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (lava-nc 0.10.0, lava/proc/lif and lava/proc/dense models).
 
 Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every population map into the vth field):
     v_scale   = 2^k, the largest power of two with peak · v_scale ≤ 2^23 · CALIBRATION_MARGIN, where peak is the

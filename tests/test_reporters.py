@@ -15,26 +15,41 @@ from tests.test_fixed import one_neuron
 def test_loihi1_energy_by_hand():
     """One ALIF neuron, 5 steps, 4 input spikes, 2 output spikes (the golden case of test_fixed).
 
-    synaptic events: 4 input spikes × 1 synapse + 2 recurrent spikes × 1 (zero-weight) synapse + 1 spike to the
-    readout (the spike at t3 reaches the readout at t4; the one at t0 at t1) → w_in 4, w_rec 2, w_out 2 = 8
-    neuron updates: 5; active ones: every step has input or non-zero state → 5
-    spike deliveries: each of the 2 spikes goes to the neuron's own core (its recurrent synapse) and to the readout
-    core → 4 deliveries, both cores in tile 0 → 0 hops
-    E = 8 × 23.6 pJ + 5 × 81 pJ + 0 × 52 pJ + 4 × 1.7 pJ + 0 × 3.0 pJ = 188.8 + 405 + 6.8 = 600.6 pJ
+    synaptic events: 4 input spikes × 1 synapse + each of the 2 spikes × (1 recurrent + 1 readout synapse) = 8
+    neuron state reads: (1 neuron + 1 readout unit) × 5 steps = 10; updates: 5 active + 5 readout = 10
+    messages: 4 input spikes into core 0 + 2 spikes × 2 cores (own core, readout core) = 8; cores 0, 1 share tile 0
+    E = 8 × 35.5 + 10 × 51.2 + 10 × 21.6 + 2 × 69.3 + 8 × 111 pJ = 284 + 512 + 216 + 138.6 + 888 = 2038.6 pJ
     """
     g = one_neuron(w_in=10, e_in=1, vth=15, dv=2048, n_ref=2, a_inc=320, da=2048)
     hw = load_hw("loihi1")
     _, stats = emulate(g, np.array([[[1], [1], [0], [1], [1]]]))
-    assert dict(stats.synaptic_ops) == {"w_in": 4, "w_rec": 2, "w_out": 2}
+    assert int(stats.spikes_per_neuron.sum()) == 2 and stats.active_neuron_updates == 5
     report = energy_report("emulator", g, stats, hw, map_graph(g, hw))
-    assert report.energy_j == pytest.approx(600.6e-12, rel=1e-12)
+    assert report.energy_j == pytest.approx(2038.6e-12, rel=1e-12)
     assert sum(line.energy_j for line in report.lines) == pytest.approx(report.energy_j, rel=1e-12)
-    # latency: recurrent core: (6 synops / 5 steps) · 3.5 ns + 1 neuron · 8.4 ns = 12.6 ns; readout core: 2/5 · 3.5 + 8.4
-    # = 9.8 ns; slowest 12.6 ns + barrier 299 ns = 311.6 ns per step, × 5 steps
-    assert report.step_time_s == pytest.approx(311.6e-9, rel=1e-12)
-    assert report.latency_s == pytest.approx(5 * 311.6e-9, rel=1e-12)
-    assert report.edp_js == pytest.approx(600.6e-12 * 5 * 311.6e-9, rel=1e-12)
+    static = report.lines[-1]
+    assert static.item == "static power: NOT MODELLED" and static.unit.sureness == "not modelled"
+    # latency: core 0 per step: (5 reads · 6.0 + 5 updates · 3.7 + 2 spikes · 30 + 4 input msgs out · 5.1 + 2 msgs out
+    # · 2 cores · 5.1 + 6 msgs in · 16 + 6 synops · 3.8) ns / 5 = (30 + 18.5 + 60 + 20.4 + 20.4 + 96 + 22.8) / 5
+    # = 53.62 ns; readout core: (5 · 6.0 + 5 · 3.7 + 2 msgs in · 16 + 2 synops · 3.8) / 5 = 17.62 ns; + sync 0.6 µs
+    assert report.step_time_s == pytest.approx(53.62e-9 + 0.6e-6, rel=1e-12)
+    assert report.latency_s == pytest.approx(5 * (53.62e-9 + 0.6e-6), rel=1e-12)
     assert report.cores == 2 and report.chips == 1
+
+
+def test_static_power_is_costed_when_the_config_has_it():
+    from dataclasses import replace
+
+    from neuroport.hw import Quantity
+
+    g = one_neuron(w_in=10, e_in=1, vth=15, dv=2048, n_ref=2, a_inc=320, da=2048)
+    base = load_hw("loihi1")
+    hw = replace(base, energy={**base.energy, "p_static_core_w": Quantity(1e-3, "test", "estimate")})
+    _, stats = emulate(g, np.array([[[1], [1], [0], [1], [1]]]))
+    report = energy_report("emulator", g, stats, hw, map_graph(g, hw))
+    static = report.lines[-1]
+    assert static.item == "static power (core-seconds)"
+    assert static.energy_j == pytest.approx(2 * report.latency_s * 1e-3, rel=1e-12)
 
 
 def test_spinnaker_energy_by_hand():
@@ -49,28 +64,44 @@ def test_spinnaker_energy_by_hand():
 
 
 def test_spikes_between_tiles_cost_hops():
-    """Readout on core 2 of loihi1 with 1 neuron per core: cores 0, 1 (tile 0) and readout core 2 (tile 0); with
-    cores_per_tile = 1 the readout is 2 tiles from neuron 0 and 1 from neuron 1."""
+    """One neuron per core and per tile: cores 0, 1 (recurrent) and 2, 3 (readout) lie on tiles 0-3 of a mesh
+    4 tiles high, i.e. at (x, y) = (0, 0), (0, 1), (0, 2), (0, 3): every hop is north-south."""
     from dataclasses import replace
 
     from neuroport.hw import Quantity
+    from neuroport.reporters.energy import loihi_counts
     from tests.test_mapping import layer
 
     hw = load_hw("loihi1")
     one_per_core = replace(hw, resources={**hw.resources, "neurons_per_core": Quantity(1, "test", "estimate"),
-                                           "cores_per_tile": Quantity(1, "test", "estimate")})
+                                          "cores_per_tile": Quantity(1, "test", "estimate")})
     g = layer(2, 3, 1.0)
     g = replace(g, w_rec=replace(g.w_rec, mask=np.zeros((2, 2), bool)), w_out=replace(g.w_out, mask=np.ones((2, 2), bool)))
     _, stats = emulate(g, np.ones((1, 4, 3), dtype=np.int64))
-    from neuroport.reporters.energy import spike_routing
-
     mapping = map_graph(g, one_per_core)
     assert [(c.role, c.start) for c in mapping.cores] == [("recurrent", 0), ("recurrent", 1), ("readout", 0), ("readout", 1)]
-    deliveries, hops = spike_routing(g, stats, one_per_core, mapping)
+    counts = loihi_counts(g, stats, one_per_core, mapping).totals()
     s0, s1 = stats.spikes_per_neuron
     assert s0 > 0 and s1 > 0
-    assert deliveries == 2 * (s0 + s1)
-    assert hops == s0 * (2 + 3) + s1 * (1 + 2)
+    assert counts["messages"] == 2 * (s0 + s1) + 2 * 3 * 4  # spikes to both readout cores; 3 inputs × 4 steps × 2 cores
+    assert counts["hops_ns"] == s0 * (2 + 3) + s1 * (1 + 2) and counts["hops_ew"] == 0
+
+
+def test_missing_or_non_positive_cost_is_one_clear_error(tmp_path):
+    from dataclasses import replace
+
+    from neuroport.errors import HwConfigError
+    from neuroport.hw import Quantity
+
+    hw = load_hw("loihi1")
+    g = one_neuron(w_in=10, e_in=1, vth=15, dv=2048, n_ref=2, a_inc=320, da=2048)
+    _, stats = emulate(g, np.array([[[1], [1], [0], [1], [1]]]))
+    zero = replace(hw, energy={**hw.energy, "e_message_j": Quantity(0.0, "test", "estimate")})
+    with pytest.raises(HwConfigError, match=r"energy\.e_message_j\.value: must be a positive number"):
+        energy_report("emulator", g, stats, zero, map_graph(g, zero))
+    missing = replace(hw, timing={k: v for k, v in hw.timing.items() if k != "t_synop_s"})
+    with pytest.raises(HwConfigError, match=r"timing: has no 't_synop_s'"):
+        energy_report("emulator", g, stats, missing, map_graph(g, missing))
 
 
 def test_spinnaker_report_counts_the_s1615_emulators_spikes():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import COUNT, COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
@@ -15,6 +15,7 @@ from neuroport.mapping import map_graph
 from neuroport.outputs import default_folder, writing
 from neuroport.pipeline import cost_report, emulate_fixed, prepare, quant_errors, task_batch
 from neuroport.reporters.energy import fmt_si
+from neuroport.reporters.sanafe_engine import DEFAULT_COST_STEPS, check_engine, crosscheck, format_crosscheck
 
 
 def _echo_placement(p: dict) -> None:
@@ -27,16 +28,30 @@ def _echo_placement(p: dict) -> None:
     click.echo("    routing entries per chip: " + ", ".join(f"({k}) {v}" for k, v in p["routing_entries_per_chip"].items()))
 
 
+def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:
+    """The headline energy report from emulating ``inputs`` (None: skip) and, when ``sanafe_steps`` > 0, both
+    cost engines on the same activity."""
+    if inputs is None:
+        return None, None
+    _, stats = emulate_fixed(prep.fixed, inputs)
+    engines = crosscheck(target, prep.fixed, prep.hw, mapping, inputs, sanafe_steps) if sanafe_steps > 0 else None
+    return cost_report(prep, target, stats), engines
+
+
 @click.command("compile")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--target", "-t", default="emulator", show_default=True, help="Target from `neuroport targets`.")
 @click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
 @click.option("--samples", type=COUNT_OR_ZERO, default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@click.option("--cost-engine", "cost_engine", default="analytic", show_default=True,
+              help="analytic, or sanafe: also cost the emulated samples on SANA-FE (Loihi 1 configs; extra 'sanafe').")
+@click.option("--cost-steps", "cost_steps", type=COUNT, default=DEFAULT_COST_STEPS, show_default=True,
+              help="At most this many SANA-FE steps (whole samples where they fit).")
 @data_option
 @json_option
-def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, data: str | None,
-            as_json: bool) -> None:
+def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, cost_engine: str,
+            cost_steps: int, data: str | None, as_json: bool) -> None:
     """Quantize MODEL for a hardware config, check it against the target's rules, and write the artifact.
 
     \b
@@ -47,10 +62,12 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     Examples:
       neuroport compile examples/evidence_accumulation.yaml --target loihi-sim
       neuroport compile model.yaml --target emulator --hw loihi1 -o build/ea --json
+      neuroport compile model.yaml --target loihi-sim --hw loihi1 --cost-engine sanafe
     """
     t0 = time.perf_counter()
     graph = load_any_model(model, data)
     prep = prepare(graph, target, hw_name)
+    use_sanafe = check_engine(cost_engine, prep.hw)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
@@ -68,10 +85,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     compile_s = time.perf_counter() - t0
     mapping = map_graph(prep.fixed, prep.hw)
     errors_q = quant_errors(graph, prep.fixed)
-    energy = None
-    if samples > 0 and inputs is not None:
-        _, stats = emulate_fixed(prep.fixed, inputs)
-        energy = cost_report(prep, target, stats)
+    energy, engines = _estimates(prep, target, mapping, inputs if samples > 0 else None, cost_steps if use_sanafe else 0)
     summary = {
         "model": graph.name, "target": target, "hw": prep.hw.name, "artifact": str(folder), "compile_s": compile_s,
         "cores": len(mapping.cores), "chips": mapping.chips, "v_scale": prep.fixed.v_scale,
@@ -80,6 +94,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         "quantization_error": [e.__dict__ for e in errors_q],
         "warnings": [d.format() for d in diagnostics if d.severity != "error"],
         "energy": None if energy is None else energy.to_dict(),
+        "cost_engines": engines,
         "placement": None if placement is None else placement.to_dict(),
     }
     if as_json:
@@ -98,4 +113,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         click.echo(f"  {w}")
     if energy is not None:
         click.echo(f"  estimate  {fmt_si(energy.energy_j, 'J')} and {fmt_si(energy.latency_s, 's')} per inference, "
-                   f"EDP {energy.edp_js:.3g} J·s (from {samples} emulated samples; see `neuroport report`)")
+                   f"EDP {energy.edp_js:.3g} J·s (from {samples} emulated samples; see `neuroport report`)"
+                   + ("; static power NOT MODELLED" if energy.static_not_modelled else ""))
+    for line in format_crosscheck(engines) if engines else []:  # --cost-engine sanafe
+        click.echo(line)

@@ -157,6 +157,7 @@ def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bo
         for k in states:
             states[k][:, t] = s[k]
     stats.finish(spikes)
+    stats.input_spikes_per_source = x.sum(axis=(0, 1))
     return Trace(spikes=spikes, readout=readout, states=states), stats
 
 
@@ -201,6 +202,7 @@ def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np
         stats.count(name, int(totals[column[name]]))
     stats.active_neuron_updates = int(totals[fixed_kernel.ACTIVE])
     stats.finish(fired[None])  # finish sums axes (0, 1): the per-neuron totals, without a pass over the raster
+    stats.input_spikes_per_source = x.sum(axis=(0, 1))
     return stats
 
 

@@ -38,6 +38,7 @@ class ActivityStats:
     overflow: Counter = field(default_factory=Counter)  # state → wrap/saturation events
     spikes_per_population: dict[str, int] = field(default_factory=dict)
     spikes_per_neuron: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    input_spikes_per_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # per input channel
 
     @classmethod
     def empty(cls, graph: Any, batch: int, n_steps: int) -> ActivityStats:

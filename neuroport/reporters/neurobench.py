@@ -1,4 +1,4 @@
-"""NeuroBench-style metrics (NeuroBench 2.3.0 definitions, ../shared/reference/hardware.md), per sample:
+"""NeuroBench-style metrics (NeuroBench 2.3.0 definitions: Yik et al., "The NeuroBench framework for benchmarking neuromorphic computing algorithms and systems", Nature Communications, 2025; neurobench 2.3.0 metrics), per sample:
 
     effective ACs          Σ_steps Σ_layers (non-zero binary inputs) × (non-zero weights they reach)
     dense ops              Σ_layers weight-matrix entries × steps
