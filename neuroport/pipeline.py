@@ -41,7 +41,13 @@ EMULATORS: dict[str, Callable[..., tuple[Trace, ActivityStats]]] = {"loihi": emu
 
 
 def emulate_fixed(fixed: Any, inputs: np.ndarray, probe_states: bool = False) -> tuple[Trace, ActivityStats]:
-    """Run the bit-accurate emulator of the graph's numeric profile (Loihi or SpiNNaker s16.15)."""
+    """Run the bit-accurate emulator of the graph's numeric profile (Loihi or SpiNNaker s16.15); a graph in the
+    sparse form runs on the event-driven engine (:func:`neuroport.emulator.sparse.emulate_sparse`, bit for bit
+    the dense one)."""
+    if getattr(fixed, "is_sparse", False):
+        from neuroport.emulator.sparse import emulate_sparse
+
+        return emulate_sparse(fixed, inputs, probe_states=probe_states)
     return EMULATORS[fixed.profile](fixed, inputs, probe_states=probe_states)
 
 

@@ -1,7 +1,9 @@
 """Save and load a FixedGraph as a versioned artifact: ``manifest.json`` + ``arrays.npz`` in a folder.
 
 The manifest holds the format version, the hw config's name and sha256, every scalar field, and a sha256 of
-every array; loading checks all of it, so a corrupt, truncated or newer-version artifact fails with an
+every array; ``<dense>.storage`` says whether a Dense is stored as matrices (``weights``, ``mask``: absent or
+'dense') or as its synapse list (``sparse``: ``targets``, ``sources`` int32, ``weights`` int16 mantissas, optional
+``delays``, with ``<dense>.shape``); loading checks all of it, so a corrupt, truncated or newer-version artifact fails with an
 ArtifactError that says what is wrong, never a traceback.
 """
 
@@ -18,10 +20,12 @@ import numpy as np
 
 from neuroport.errors import ArtifactError
 from neuroport.ir.fixed_graph import FIXED_FORMAT_VERSION, FixedDense, FixedGraph, FixedNeurons, FixedReadout
+from neuroport.ir.synapses import Synapses, synapse_problem
 
 MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
 KIND = "neuroport-fixed-graph"
 DENSES = ("w_in", "w_rec", "w_out")
+SPARSE_FIELDS = ("targets", "sources", "weights", "delays")  # arrays of a Dense in the sparse form
 
 
 def _digest(array: np.ndarray) -> str:
@@ -40,9 +44,14 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays["readout.dy"] = graph.readout.dy
     for name in DENSES:
         dense = getattr(graph, name)
+        scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
+        if dense.is_sparse:  # the synapse list as it is: int32 indices, int16 mantissas (+ delays), no matrix
+            scalars[f"{name}.storage"], scalars[f"{name}.shape"] = "sparse", list(dense.shape)
+            syn = dense.synapses
+            arrays.update({f"{name}.{k}": getattr(syn, k) for k in SPARSE_FIELDS if getattr(syn, k) is not None})
+            continue
         # mantissas are at most 9 bits: stored as int16 (exact), read back as int64
         arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights.astype(np.int16), dense.mask
-        scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
         if dense.delays is not None:  # synaptic delays (steps ≤ 64): only when present, so plain artifacts are unchanged
             arrays[f"{name}.delays"] = dense.delays.astype(np.int16)
     for key in ("name", "profile", "hw_name", "hw_sha256", "dt_ms", "v_scale", "loss"):
@@ -106,11 +115,24 @@ def load_artifact(folder: str | Path) -> FixedGraph:
             kind=s["neurons.kind"], populations=tuple(tuple(p) for p in s["neurons.populations"]),
             **{f.name: arrays[f"neurons.{f.name}"] for f in fields(FixedNeurons) if f"neurons.{f.name}" in arrays},
         )
-        denses = {n: FixedDense(weights=arrays[f"{n}.weights"].astype(np.int64), mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
-                                num_weight_bits=int(s[f"{n}.num_weight_bits"]),
-                                delays=arrays[f"{n}.delays"].astype(np.int64) if f"{n}.delays" in arrays else None) for n in DENSES}
+        denses = {n: _dense(n, arrays, s, folder) for n in DENSES}
         return FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
                           dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
                           v_scale=float(s["v_scale"]), loss=s["loss"], **denses)
     except (KeyError, TypeError) as exc:
         raise ArtifactError(f"manifest lacks field {exc}", file=str(folder / MANIFEST)) from None
+
+
+def _dense(name: str, arrays: dict[str, np.ndarray], s: dict[str, Any], folder: Path) -> FixedDense:
+    """One Dense of the artifact, in the form the manifest names (``<name>.storage``: dense unless 'sparse')."""
+    exp, bits = int(s[f"{name}.weight_exp"]), int(s[f"{name}.num_weight_bits"])
+    delays = arrays.get(f"{name}.delays")
+    if s.get(f"{name}.storage", "dense") != "sparse":
+        return FixedDense(weights=arrays[f"{name}.weights"].astype(np.int64), mask=arrays[f"{name}.mask"], weight_exp=exp,
+                          num_weight_bits=bits, delays=None if delays is None else delays.astype(np.int64))
+    shape = tuple(int(v) for v in s[f"{name}.shape"])
+    problem = synapse_problem(shape, arrays[f"{name}.targets"], arrays[f"{name}.sources"], arrays[f"{name}.weights"], delays)
+    if problem:
+        raise ArtifactError(f"{name}: {problem}", file=str(folder / ARRAYS))
+    syn = Synapses(shape, arrays[f"{name}.targets"], arrays[f"{name}.sources"], arrays[f"{name}.weights"], delays)
+    return FixedDense(weights=None, mask=None, weight_exp=exp, num_weight_bits=bits, synapses=syn)

@@ -26,7 +26,10 @@ import numpy as np
 
 from neuroport.emulator.kernels import SHAPE_CODES
 from neuroport.emulator.reference import leaky_sum
-from neuroport.ir.network import Network
+from neuroport.errors import UnsupportedError
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.network import Network, has_delays, neuron_fields, sparse_matrices
+from neuroport.ir.synapses import Synapses
 from neuroport.tasks import Batch
 from neuroport.training.gradients import backward_filter, output_error
 from neuroport.training.sparse_kernels import sparse_backward, sparse_forward
@@ -61,6 +64,20 @@ class Csr:
         indptr = np.zeros(mask.shape[1] + 1, dtype=np.int64)
         np.cumsum(np.bincount(sources, minlength=mask.shape[1]), out=indptr[1:])
         return Csr(indptr, targets.astype(np.int32), matrix.T[sources, targets].astype(np.float64), mask.shape[0])
+
+    @staticmethod
+    def from_synapses(syn: Synapses) -> Csr:
+        """From a synapse list (canonical order by target): grouped by source, targets ascending within a source,
+        the order :meth:`from_dense` gives."""
+        indptr, order = syn.by_source()
+        return Csr(indptr, syn.targets[order].astype(np.int32), syn.weights[order].astype(np.float64), syn.shape[0])
+
+    def to_synapse_weights(self, syn: Synapses) -> np.ndarray:
+        """The CSR weights back in the canonical order of ``syn`` (the list this CSR was built from)."""
+        _, order = syn.by_source()
+        out = np.empty(syn.n_synapses)
+        out[order] = self.weights
+        return out
 
     @staticmethod
     def random(n_source: int, n_target: int, fan_out: int, rng: np.random.Generator, weight_mean: float,
@@ -106,6 +123,22 @@ class SparseNetwork:
     @property
     def n_rec(self) -> int:
         return int(self.v_th.size)
+
+    @staticmethod
+    def from_graph(graph: FloatGraph) -> SparseNetwork:
+        """The network of a graph in either form, built from its synapse lists (never a matrix of n × n):
+        the same CSR as :meth:`from_network` of its dense view.  Delays other than one step are refused."""
+        if has_delays(graph):
+            raise UnsupportedError("the sparse e-prop engine delivers every spike one step after it is sent; this "
+                                   "model has synaptic delays (train it with the dense engine)")
+        f = SimpleNamespace(**neuron_fields(graph))
+        lists, _ = sparse_matrices(graph)
+        as64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        return SparseNetwork(f.dt_ms, as64(np.exp(-f.dt_ms / f.tau_m_ms)), as64(np.exp(-f.dt_ms / f.tau_a_ms)),
+                             as64(f.v_th), as64(f.beta), np.round(f.t_ref_ms / f.dt_ms).astype(np.int64),
+                             as64(f.surrogate_gamma / f.v_th), as64(f.surrogate_beta / f.v_th), f.surrogate_function,
+                             as64(np.exp(-f.dt_ms / f.tau_out_ms)), f.loss, Csr.from_synapses(lists["w_in"]),
+                             Csr.from_synapses(lists["w_rec"]), as64(lists["w_out"].dense()))
 
     @staticmethod
     def from_network(net: Network) -> SparseNetwork:
