@@ -102,3 +102,27 @@ def test_calibrated_quantization_matches(pair):
     hw = load_hw("loihi2")
     batch = task_batch(sparse, 2, 7)
     assert quantize_loihi(sparse, hw, batch.inputs).v_scale == quantize_loihi(dense, hw, batch.inputs).v_scale
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_sparse_trainer_equals_the_dense_trainer(tmp_path, optimizer):
+    """Two iterations of `train` on the sparse form (train_sparse) and on the dense form (train_eprop, the dense
+    trainer): the same trained weights to rounding (the two sum the gradient in different orders)."""
+    from neuroport.ir.network import assemble
+    from neuroport.training.eprop import train_eprop
+    from neuroport.training.sparse_eprop import train_sparse
+
+    doc = sparse_doc({"rule": "fixed_fan_in", "fan_in": 5, "self_connections": False},
+                     {"rule": "fixed_probability", "probability": 0.6})
+    doc["learning"]["optimizer"] = {"name": optimizer, "learning_rate": 0.05}
+    doc["learning"]["weight_decay"] = 1e-3
+    graph = load_model(write_yaml(tmp_path, doc))
+    dense = graph.with_projections(tuple(p.to_dense() for p in graph.projections))
+    a, b = train_sparse(graph, 2, batch_size=3), train_eprop(dense, 2, batch_size=3)
+    na, nb, n0 = assemble(a.graph), assemble(b.graph), assemble(graph)
+    for name in ("w_in", "w_rec", "w_out"):
+        assert not np.allclose(getattr(na, name), getattr(n0, name))  # it learned
+        np.testing.assert_allclose(getattr(na, name), getattr(nb, name), rtol=1e-9, atol=1e-12)
+        assert np.array_equal(getattr(na, f"{name}_mask"), getattr(nb, f"{name}_mask"))
+    assert [h.loss for h in a.history] == pytest.approx([h.loss for h in b.history], rel=1e-9)
+    assert a.graph.projections[1].is_sparse

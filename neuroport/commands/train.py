@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+import numpy as np
 
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate_graph
@@ -22,6 +23,7 @@ ENGINES = {
     "nest": ("neuroport.backends.nest.engine:train_nest", "nest", "nest"),
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
     "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
+    "sparse": ("neuroport.training.sparse_eprop:train_sparse", None, None),  # event-driven, memory ∝ synapses
 }
 
 
@@ -33,6 +35,14 @@ VARIANT_SIMULATORS = {"eprop_plus": "neuroport.training.eprop_plus:simulate_plus
 def float_run(graph, inputs):
     """A float run (``.z`` spikes, ``.y`` readout) of ``graph`` with its own dynamics, for the sample plot."""
     variant = graph.learning.variant if graph.learning is not None else None
+    if any(p.is_sparse for p in graph.projections):  # the sparse form: the event-driven float model
+        from types import SimpleNamespace
+
+        from neuroport.training.sparse_eprop import SparseNetwork, simulate_sparse
+
+        net = SparseNetwork.from_graph(graph)
+        runs = [simulate_sparse(net, sample) for sample in inputs]
+        return SimpleNamespace(z=np.stack([r.raster(net.n_rec) for r in runs]), y=np.stack([r.y for r in runs]))
     if variant not in VARIANT_SIMULATORS:
         return simulate_graph(graph, inputs)
     module, name = VARIANT_SIMULATORS[variant].split(":")
@@ -62,7 +72,8 @@ def trainer(engine: str):
 @click.option("--engine", type=click.Choice(list(ENGINES)), default="numpy", show_default=True,
               help="numpy: neuroport's e-prop; nest: NEST's own e-prop models (the reference); bptt: backpropagation "
                    "through time (torch), the baseline e-prop is compared with; on-chip: integer e-prop inside the "
-                   "fixed-point emulator with Lava's learning engine (same as --on-chip).")
+                   "fixed-point emulator with Lava's learning engine (same as --on-chip); sparse: event-driven e-prop "
+                   "on synapse lists (chosen for models with connectivity rules).")
 @click.option("--on-chip", "on_chip", is_flag=True, help="Train on-chip: --engine on-chip.")
 @click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
 @click.option("--chips", type=int, default=16, show_default=True,
@@ -111,6 +122,8 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
                                                                                        "schedule": [tuple(entry) for entry in json.loads(schedule or "[]")],
                                                                                        "held_out": held_out, "eval_every": eval_every}}
     graph = load_any_model(model, data)
+    if engine == "numpy" and any(p.is_sparse for p in graph.projections):
+        engine, train = "sparse", trainer("sparse")  # connectivity rules: the event-driven trainer
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
     folder = Path(out or f"build/{graph.name}-trained")

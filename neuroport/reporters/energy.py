@@ -85,7 +85,8 @@ def spike_routing(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping
     delivery from tile a to tile b costs |a − b| hops (an estimate of the 2-D mesh distance).  Input spikes come
     from outside the chip and are not counted."""
     per_tile = hw.resource("cores_per_tile")
-    targets = {"recurrent": graph.w_rec.mask, "readout": graph.w_out.mask}
+    lists = {"recurrent": graph.w_rec.synapse_list(), "readout": graph.w_out.synapse_list()}  # sorted by target
+    first = {role: np.concatenate([[0], np.cumsum(syn.fan_in())]) for role, syn in lists.items()}
     source_core = {}
     for core in mapping.cores:
         if core.role == "recurrent":
@@ -93,7 +94,9 @@ def spike_routing(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping
     counts = stats.spikes_per_neuron / max(stats.batch, 1)
     deliveries = hops = 0.0
     for core in mapping.cores:
-        reaches = targets[core.role][core.start:core.stop].any(axis=0)  # source neurons with a target on this core
+        syn, ptr = lists[core.role], first[core.role]
+        reaches = np.zeros(graph.n_rec, dtype=bool)  # source neurons with a target on this core
+        reaches[syn.sources[ptr[core.start]:ptr[core.stop]]] = True
         for j in np.flatnonzero(reaches & (counts > 0)):
             deliveries += counts[j]
             hops += counts[j] * abs(source_core[j] // per_tile - core.index // per_tile)
