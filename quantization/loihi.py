@@ -98,11 +98,13 @@ def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig) -> tuple[np.nda
     fit = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
     mode = sign_mode(w)
 
-    def squared_error(exp: int) -> float:
-        return float(np.sum((_mantissas(scaled, exp, bits, mode) * 2.0**exp - scaled) ** 2))
-
-    exp = min(range(max(e_min, fit - EXPONENT_SEARCH), fit + 1), key=lambda e: (squared_error(e), -e))
-    return _mantissas(scaled, exp, bits, mode).astype(np.int64), exp, bits
+    best = None  # (squared error, −exponent, exponent, mantissas): the least error, ties to the larger exponent
+    for exp in range(max(e_min, fit - EXPONENT_SEARCH), fit + 1):
+        mant = _mantissas(scaled, exp, bits, mode)
+        error = float(np.sum((mant * 2.0**exp - scaled) ** 2))
+        if best is None or (error, -exp) < best[:2]:
+            best = (error, -exp, exp, mant)
+    return best[3].astype(np.int64), best[2], bits
 
 
 def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:

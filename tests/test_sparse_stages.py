@@ -126,3 +126,16 @@ def test_sparse_trainer_equals_the_dense_trainer(tmp_path, optimizer):
         assert np.array_equal(getattr(na, f"{name}_mask"), getattr(nb, f"{name}_mask"))
     assert [h.loss for h in a.history] == pytest.approx([h.loss for h in b.history], rel=1e-9)
     assert a.graph.projections[1].is_sparse
+
+
+def test_float_run_of_the_sparse_form_equals_the_dense_reference(pair):
+    """simulate_graph takes the event-driven model for the sparse form: the dense reference's spikes, its readout
+    to rounding."""
+    from neuroport.emulator.reference import simulate_graph
+
+    sparse, dense = pair
+    x = _inputs(sparse, batch=2).astype(float)
+    run, ref = simulate_graph(sparse, x), simulate_graph(dense, x)
+    assert ref.z.sum() > 20
+    assert np.array_equal(run.z, ref.z)
+    np.testing.assert_allclose(run.y, ref.y, rtol=1e-9, atol=1e-12)

@@ -8,7 +8,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-import numpy as np
 
 from neuroport.commands.common import data_option, echo_json, json_option, load_any_model
 from neuroport.emulator.reference import simulate_graph
@@ -35,14 +34,6 @@ VARIANT_SIMULATORS = {"eprop_plus": "neuroport.training.eprop_plus:simulate_plus
 def float_run(graph, inputs):
     """A float run (``.z`` spikes, ``.y`` readout) of ``graph`` with its own dynamics, for the sample plot."""
     variant = graph.learning.variant if graph.learning is not None else None
-    if any(p.is_sparse for p in graph.projections):  # the sparse form: the event-driven float model
-        from types import SimpleNamespace
-
-        from neuroport.training.sparse_eprop import SparseNetwork, simulate_sparse
-
-        net = SparseNetwork.from_graph(graph)
-        runs = [simulate_sparse(net, sample) for sample in inputs]
-        return SimpleNamespace(z=np.stack([r.raster(net.n_rec) for r in runs]), y=np.stack([r.y for r in runs]))
     if variant not in VARIANT_SIMULATORS:
         return simulate_graph(graph, inputs)
     module, name = VARIANT_SIMULATORS[variant].split(":")

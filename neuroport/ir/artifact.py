@@ -64,11 +64,16 @@ def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] |
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     arrays, scalars = _flatten(graph)
-    np.savez_compressed(out / ARRAYS, **arrays)
+    # synapse lists (random indices) barely compress and zlib costs seconds per 10^7 synapses: stored plain
+    (np.savez if graph_is_sparse(graph) else np.savez_compressed)(out / ARRAYS, **arrays)
     manifest = {"kind": KIND, "format_version": FIXED_FORMAT_VERSION, "scalars": scalars,
                 "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=list))
     return out
+
+
+def graph_is_sparse(graph: FixedGraph) -> bool:
+    return any(getattr(graph, name).is_sparse for name in DENSES)
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:

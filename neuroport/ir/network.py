@@ -214,8 +214,8 @@ def sparse_matrices(graph: FloatGraph) -> tuple[dict[str, Synapses], dict[str, n
         parts[projection_blocks(graph, proj)[0]].append((proj, proj.synapse_list()))
     lists, plastic = {}, {}
     for name, pieces in parts.items():
-        targets = [node_indices(graph, p.target)[s.targets] for p, s in pieces]
-        sources = [node_indices(graph, p.source)[s.sources] for p, s in pieces]
+        targets = [_global(graph, p.target, s.targets) for p, s in pieces]
+        sources = [_global(graph, p.source, s.sources) for p, s in pieces]
         weights = [s.weights for _, s in pieces]
         delays = [np.full(s.n_synapses, p.delay_steps) if s.delays is None else s.delays for p, s in pieces]
         flags = [np.full(s.n_synapses, p.plastic) for p, s in pieces]
@@ -224,20 +224,30 @@ def sparse_matrices(graph: FloatGraph) -> tuple[dict[str, Synapses], dict[str, n
     return lists, plastic
 
 
+def _global(graph: FloatGraph, names: tuple[str, ...], local: np.ndarray) -> np.ndarray:
+    """Assembled indices of projection-local ones; nodes in assembled order need only an offset (no gather)."""
+    index = node_indices(graph, names)
+    if index.size and np.all(np.diff(index) == 1):
+        return local.astype(np.int64) + int(index[0])
+    return index[local]
+
+
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
 
 def _canonical(shape: tuple[int, int], targets: list[np.ndarray], sources: list[np.ndarray],
-               weights: list[np.ndarray], delays: list[np.ndarray]) -> tuple[Synapses, np.ndarray]:
+               weights: list[np.ndarray], delays: list[np.ndarray]) -> tuple[Synapses, np.ndarray | slice]:
     """One Synapses from projection pieces (projections never overlap, so no pair repeats), sorted only when the
     concatenation is not already in canonical order; returns it and the order applied."""
     t, s = _cat(targets, np.int64), _cat(sources, np.int64)
+    d, w = _cat(delays, np.int16), _cat(weights, np.float64)
     key = t * shape[1] + s
-    order = np.arange(key.size) if np.all(key[1:] > key[:-1]) else np.argsort(key, kind="stable")
-    d = _cat(delays, np.int16)[order]
-    syn = Synapses(shape, t[order].astype(INDEX_DTYPE), s[order].astype(INDEX_DTYPE),
-                   _cat(weights, np.float64)[order], None if np.all(d == 1) else d)
+    if np.all(key[1:] > key[:-1]):  # already canonical (one projection, or projections in order): no sort
+        return Synapses(shape, t.astype(INDEX_DTYPE), s.astype(INDEX_DTYPE), w, None if np.all(d == 1) else d), slice(None)
+    order = np.argsort(key, kind="stable")
+    d = d[order]
+    syn = Synapses(shape, t[order].astype(INDEX_DTYPE), s[order].astype(INDEX_DTYPE), w[order], None if np.all(d == 1) else d)
     return syn, order
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numba import njit
 
 INDEX_DTYPE = np.int32  # neuron indices: up to 2^31 − 1 neurons per side
 
@@ -67,10 +68,7 @@ class Synapses:
     def by_source(self) -> tuple[np.ndarray, np.ndarray]:
         """Compressed columns: (indptr (n_source + 1,) int64, order (n,) int64) such that the synapses of source i
         are ``order[indptr[i]:indptr[i+1]]``, in ascending target order (a stable sort of the canonical order)."""
-        order = np.argsort(self.sources, kind="stable")
-        indptr = np.zeros(self.shape[1] + 1, dtype=np.int64)
-        np.cumsum(self.fan_out(), out=indptr[1:])
-        return indptr, order
+        return grouped_order(self.sources, self.shape[1])
 
     @staticmethod
     def from_dense(weights: np.ndarray, mask: np.ndarray | None = None) -> Synapses:
@@ -123,3 +121,25 @@ def synapse_problem(shape: tuple[int, int], targets: np.ndarray, sources: np.nda
     if delays is not None and arrays["delays"].size and (arrays["delays"].min() < 1 or arrays["delays"].dtype.kind not in "iu"):
         return "delays must be integers ≥ 1 (steps)"
     return None
+
+
+@njit(cache=True)
+def _counting_sort(keys, n_keys):  # pragma: no cover
+    indptr = np.zeros(n_keys + 1, np.int64)
+    for k in keys:
+        indptr[k + 1] += 1
+    for i in range(n_keys):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    order = np.empty(keys.size, np.int64)
+    for position in range(keys.size):
+        k = keys[position]
+        order[fill[k]] = position
+        fill[k] += 1
+    return indptr, order
+
+
+def grouped_order(keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable grouping of positions by integer key in [0, n_keys) (a counting sort, time ∝ n + n_keys):
+    (indptr (n_keys + 1,), order) with the positions of key i at ``order[indptr[i]:indptr[i+1]]``, ascending."""
+    return _counting_sort(np.ascontiguousarray(keys), int(n_keys))

@@ -87,19 +87,18 @@ def spike_routing(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping
     per_tile = hw.resource("cores_per_tile")
     lists = {"recurrent": graph.w_rec.synapse_list(), "readout": graph.w_out.synapse_list()}  # sorted by target
     first = {role: np.concatenate([[0], np.cumsum(syn.fan_in())]) for role, syn in lists.items()}
-    source_core = {}
+    source_tile = np.zeros(graph.n_rec, dtype=np.int64)  # the tile of each recurrent neuron's core
     for core in mapping.cores:
         if core.role == "recurrent":
-            source_core.update(dict.fromkeys(range(core.start, core.stop), core.index))
+            source_tile[core.start:core.stop] = core.index // per_tile
     counts = stats.spikes_per_neuron / max(stats.batch, 1)
     deliveries = hops = 0.0
     for core in mapping.cores:
         syn, ptr = lists[core.role], first[core.role]
-        reaches = np.zeros(graph.n_rec, dtype=bool)  # source neurons with a target on this core
-        reaches[syn.sources[ptr[core.start]:ptr[core.stop]]] = True
-        for j in np.flatnonzero(reaches & (counts > 0)):
-            deliveries += counts[j]
-            hops += counts[j] * abs(source_core[j] // per_tile - core.index // per_tile)
+        reaches = np.unique(syn.sources[ptr[core.start]:ptr[core.stop]])  # source neurons with a target on this core
+        sent = counts[reaches]
+        deliveries += float(sent.sum())
+        hops += float(np.sum(sent * np.abs(source_tile[reaches] - core.index // per_tile)))
     return deliveries, hops
 
 

@@ -190,6 +190,21 @@ def simulate_sparse(net: SparseNetwork, inputs: np.ndarray, *, record_states: bo
     return SparseRun(ptr, idx, psi, leaky_sum(u[None], net.kappa)[0], v, a)
 
 
+def simulate_sparse_graph(graph: FloatGraph, inputs: np.ndarray) -> SimpleNamespace:
+    """Float run of a graph in either form on ``inputs`` (batch, T, n_in), event-driven: ``.z`` (batch, T, n)
+    uint8 spikes and ``.y`` (batch, T, n_out) readout, as :func:`neuroport.emulator.reference.simulate` returns
+    them (it is the same model, :func:`simulate_sparse`); memory ∝ synapses + batch × T × n bytes."""
+    net = SparseNetwork.from_graph(graph)
+    batch, n_steps = inputs.shape[:2]
+    z = np.zeros((batch, n_steps, net.n_rec), np.uint8)
+    y = np.zeros((batch, n_steps, net.kappa.size))
+    for b, sample in enumerate(inputs):
+        run = simulate_sparse(net, sample)
+        z[b, np.repeat(np.arange(n_steps), np.diff(run.spike_ptr)), run.spike_idx] = 1
+        y[b] = run.y
+    return SimpleNamespace(z=z, y=y)
+
+
 @dataclass(frozen=True, eq=False)
 class SparseGradients:
     """Summed over the batch; ``w_in`` / ``w_rec`` aligned with the CSR synapses, ``w_out`` (n_out, n)."""
