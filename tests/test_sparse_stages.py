@@ -139,3 +139,17 @@ def test_float_run_of_the_sparse_form_equals_the_dense_reference(pair):
     assert ref.z.sum() > 20
     assert np.array_equal(run.z, ref.z)
     np.testing.assert_allclose(run.y, ref.y, rtol=1e-9, atol=1e-12)
+
+
+def test_nir_round_trip_of_the_sparse_form(pair, tmp_path):
+    """NIR's Linear nodes hold the same matrices for both forms; the sparse form comes back sparse and equal."""
+    pytest.importorskip("nir")
+    from neuroport.ir.nir_io import read_nir, to_nir, write_nir
+
+    sparse, dense = pair
+    gs, gd = to_nir(sparse), to_nir(dense)
+    for node in ("w_in", "w_rec", "w_out"):
+        assert np.array_equal(gs.nodes[node].weight, gd.nodes[node].weight)
+    back = read_nir(write_nir(sparse, tmp_path / "s.nir"))
+    assert back == sparse and back.projections[1].is_sparse
+    assert read_nir(write_nir(dense, tmp_path / "d.nir")) == dense

@@ -22,13 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from neuroport.errors import MissingDependencyError, ModelError
+from neuroport.errors import MissingDependencyError, ModelError, UnsupportedError
 from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
 from neuroport.ir.network import assemble, with_weights
 from neuroport.ir.writer import write_model
 
 KEY = "neuroport"
+MAX_DENSE_ENTRIES = 10**8  # NIR Linear matrices beyond this (0.8 GB of float64) are refused, not attempted
+SYNAPSE_FIELDS = ("targets", "sources", "weights", "delays")  # of a sparse projection, carried in metadata
 
 
 def _nir():
@@ -52,12 +54,20 @@ def to_nir(graph: FloatGraph) -> Any:
     import tempfile
 
     nir = _nir()
+    entries = graph.n_recurrent * (graph.n_recurrent + graph.input.size + graph.readout.size)
+    if entries > MAX_DENSE_ENTRIES:
+        raise UnsupportedError(f"NIR 1.0 holds connections as dense Linear matrices: this network needs {entries:,} "
+                               f"entries (limit {MAX_DENSE_ENTRIES:,}); export a smaller network")
     net = assemble(graph)
     dt_s = graph.dt_ms * 1e-3
     with tempfile.TemporaryDirectory() as tmp:
         doc = _doc_of(graph, Path(tmp))
     masks = {p.name: p.mask.astype(np.uint8) for p in graph.projections if p.mask is not None}
     extras = {f"mask:{k}": v for k, v in masks.items()}
+    for p in graph.projections:  # the sparse form: its synapse list (NIR's Linear holds the weights, dense)
+        if p.is_sparse:
+            extras.update({f"synapses:{p.name}:{k}": getattr(p.synapses, k) for k in SYNAPSE_FIELDS
+                           if k != "weights" and getattr(p.synapses, k) is not None})
     if graph.learning is not None and graph.learning.feedback_weights is not None:
         extras["feedback_weights"] = graph.learning.feedback_weights
     tau_m = net.tau_m_ms * 1e-3
@@ -94,6 +104,9 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
     doc = json.loads(_text(g.metadata[KEY]))
     arrays: dict[str, np.ndarray] = {}
     for proj in doc["projections"]:
+        if "connectivity" in proj:  # the sparse form: the carried synapse list, weights from the Linear nodes
+            _carried_synapses(g, proj, arrays)
+            continue
         spec = proj.pop("weights")
         proj["init"] = {"distribution": "constant", "value": 0.0}
         mask = g.metadata.get(f"mask:{spec['key']}")
@@ -115,6 +128,19 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
     graph = with_weights(skeleton, *(np.asarray(g.nodes[n].weight, dtype=np.float64) for n in ("w_in", "w_rec", "w_out")))
     check_graph(graph, file=file)
     return graph
+
+
+def _carried_synapses(g: Any, proj: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Point a sparse projection's ``connectivity`` at its synapse list carried in the metadata (written by
+    :func:`to_nir`); zero initial weights, replaced by the Linear nodes' weights."""
+    spec = {"rule": "from_list", "file": "carried.npz"}
+    for field in SYNAPSE_FIELDS[:2] + SYNAPSE_FIELDS[3:]:
+        value = g.metadata.get(f"synapses:{proj['name']}:{field}")
+        if value is not None:
+            arrays[f"{proj['name']}__{field}"] = np.asarray(value)
+            spec[field] = f"{proj['name']}__{field}"
+    proj["connectivity"] = spec
+    proj["init"] = {"distribution": "constant", "value": 0.0}
 
 
 def _text(value: Any) -> str:
