@@ -252,10 +252,11 @@ def run_batch_sparse(x, net, probe_states):  # pragma: no cover
 
 
 def compressed_columns(dense: FixedDense) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(indptr, targets, int64 mantissas) grouped by source, targets ascending within a source."""
+    """(indptr, int32 targets, int16 mantissas) grouped by source, targets ascending within a source (6 bytes per
+    synapse; the kernel sums in int64)."""
     syn = dense.synapse_list()
     indptr, order = syn.by_source()
-    return indptr, syn.targets[order].astype(np.int64), syn.weights[order].astype(np.int64)
+    return indptr, syn.targets[order].astype(np.int32), syn.weights[order].astype(np.int16)
 
 
 def kernel_network_sparse(graph: FixedGraph) -> tuple:

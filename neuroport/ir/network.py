@@ -225,11 +225,11 @@ def sparse_matrices(graph: FloatGraph) -> tuple[dict[str, Synapses], dict[str, n
 
 
 def _global(graph: FloatGraph, names: tuple[str, ...], local: np.ndarray) -> np.ndarray:
-    """Assembled indices of projection-local ones; nodes in assembled order need only an offset (no gather)."""
+    """Assembled indices (int32) of projection-local ones; nodes in assembled order need only an offset."""
     index = node_indices(graph, names)
     if index.size and np.all(np.diff(index) == 1):
-        return local.astype(np.int64) + int(index[0])
-    return index[local]
+        return local + INDEX_DTYPE(index[0])
+    return index[local].astype(INDEX_DTYPE)
 
 
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
@@ -240,15 +240,22 @@ def _canonical(shape: tuple[int, int], targets: list[np.ndarray], sources: list[
                weights: list[np.ndarray], delays: list[np.ndarray]) -> tuple[Synapses, np.ndarray | slice]:
     """One Synapses from projection pieces (projections never overlap, so no pair repeats), sorted only when the
     concatenation is not already in canonical order; returns it and the order applied."""
-    t, s = _cat(targets, np.int64), _cat(sources, np.int64)
+    t, s = _cat(targets, INDEX_DTYPE), _cat(sources, INDEX_DTYPE)
     d, w = _cat(delays, np.int16), _cat(weights, np.float64)
-    key = t * shape[1] + s
-    if np.all(key[1:] > key[:-1]):  # already canonical (one projection, or projections in order): no sort
-        return Synapses(shape, t.astype(INDEX_DTYPE), s.astype(INDEX_DTYPE), w, None if np.all(d == 1) else d), slice(None)
-    order = np.argsort(key, kind="stable")
+    if _is_canonical(t, s):  # one projection, or projections in order: no sort, no copy
+        return Synapses(shape, t, s, w, None if np.all(d == 1) else d), slice(None)
+    order = np.argsort(t.astype(np.int64) * shape[1] + s, kind="stable")
     d = d[order]
-    syn = Synapses(shape, t[order].astype(INDEX_DTYPE), s[order].astype(INDEX_DTYPE), w[order], None if np.all(d == 1) else d)
+    syn = Synapses(shape, t[order], s[order], w[order], None if np.all(d == 1) else d)
     return syn, order
+
+
+def _is_canonical(targets: np.ndarray, sources: np.ndarray) -> bool:
+    """Strictly ascending (target, source) pairs, checked in int32 without a key array."""
+    if targets.size < 2:
+        return True
+    dt = np.diff(targets)
+    return bool(np.all(dt >= 0) and np.all((dt > 0) | (np.diff(sources) > 0)))
 
 
 def neuron_fields(graph: FloatGraph) -> dict[str, object]:
