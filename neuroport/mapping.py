@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from neuroport.errors import NeuroportError
+from neuroport.errors import ModelError, NeuroportError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
+from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.synapses import Synapses
 
 
@@ -112,6 +113,32 @@ def _layers(graph: FixedGraph | Structure) -> list[tuple[str, int, list[tuple[np
     return [("recurrent", n_rec, recurrent, n_rec + n_in), ("readout", graph.n_out, [_by_target(graph.w_out, 0), empty], n_rec)]
 
 
+def refuse_oversized_fan_in(graph: FloatGraph, hw: HwConfig) -> None:
+    """A target neuron whose synapses (over the projections into the same target nodes) come from more distinct
+    sources than a core has input axons cannot be placed: raise a ModelError naming the projection."""
+    limit = hw.resource("fan_in_per_core")
+    totals: dict[tuple[str, ...], np.ndarray] = {}
+    for proj in graph.projections:  # synapse lists hold each pair once: synapses per target = distinct sources
+        fan_in = proj.synapse_list().fan_in() if proj.is_sparse else proj.dense_mask().sum(axis=1)
+        totals[proj.target] = totals.get(proj.target, 0) + fan_in
+    for i, proj in enumerate(graph.projections):
+        total = totals[proj.target]
+        if total.max(initial=0) > limit:
+            j = int(np.argmax(total))
+            raise ModelError(f"projection '{proj.name}' leads to {', '.join(proj.target)} neuron {j} receiving "
+                             f"{int(total[j])} distinct inputs, more than the {limit} input axons a core of {hw.name} "
+                             "accepts (resources.fan_in_per_core); lower the fan-in", path=f"projections[{i}]")
+
+
+def _named(graph: FixedGraph | Structure, role: str, start: int, stop: int) -> str:
+    """' (population 'x')' for recurrent neurons, ' (the readout, fed by w_out)' for readout units."""
+    if role == "readout":
+        return " (the readout, fed by the projection(s) into it)"
+    pops = getattr(getattr(graph, "neurons", None), "populations", ())
+    names = [name for name, _, first, last in pops if first < stop and start < last]
+    return f" (population {', '.join(repr(n) for n in names)})" if names else ""
+
+
 def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     """Split neurons into cores and cores into chips; raise a NeuroportError naming the limit broken."""
     per_core, fan_limit = hw.resource("neurons_per_core"), hw.resource("fan_in_per_core")
@@ -125,11 +152,11 @@ def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
             core = Core(len(cores), role, start, stop, fan, synapses, int(np.ceil(synapses * weight_bytes)))
             if core.fan_in > fan_limit:
                 raise NeuroportError(
-                    f"{role} neurons {start}–{stop - 1} receive {core.fan_in} distinct inputs, more than the "
+                    f"{role} neurons {start}–{stop - 1}{_named(graph, role, start, stop)} receive {core.fan_in} distinct inputs, more than the "
                     f"{fan_limit} axons a core of {hw.name} accepts (resources.fan_in_per_core); use sparser connectivity")
             if core.synapse_bytes > mem_limit:
                 raise NeuroportError(
-                    f"{role} neurons {start}–{stop - 1} need {core.synapse_bytes} bytes of synaptic memory, more "
+                    f"{role} neurons {start}–{stop - 1}{_named(graph, role, start, stop)} need {core.synapse_bytes} bytes of synaptic memory, more "
                     f"than the {mem_limit} a core of {hw.name} has (resources.synaptic_memory_bytes_per_core)")
             cores.append(core)
     return Mapping(cores=tuple(cores), chips=int(np.ceil(len(cores) / per_chip)))

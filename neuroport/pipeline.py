@@ -20,7 +20,7 @@ from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.mapping import map_graph
+from neuroport.mapping import map_graph, refuse_oversized_fan_in
 from neuroport.reporters.energy import EnergyReport, energy_report
 from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
 from neuroport.tasks import Batch
@@ -146,6 +146,7 @@ def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
 
     backend = load_backend(target)
     hw = load_hw(hw_name or backend.capabilities(None).default_hw)
+    refuse_oversized_fan_in(graph, hw)  # before quantizing: names the projection
     return Prepared(graph, backend, hw, quantize(graph, hw))
 
 

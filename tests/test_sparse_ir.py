@@ -157,3 +157,17 @@ def test_from_list_keeps_listed_synapses_in_canonical_order(tmp_path):
     assert syn.weights.tolist() == [0.2, 0.3, 0.1]
     mats, _ = dense_matrices(graph)
     assert mats["w_rec"][3, 5] == 0.1 and mats["w_rec_mask"].sum() == 3
+
+
+def test_fan_in_beyond_a_core_names_the_projection(tmp_path, capsys):
+    """5000 distinct inputs per readout unit, a Loihi core takes 4096 axons: compile refuses, naming 'out'."""
+    doc = sparse_doc({"rule": "fixed_fan_in", "fan_in": 2})
+    doc["populations"][0]["size"] = 6000
+    doc["projections"][2] = {"name": "out", "source": ["lif", "alif"], "target": "out",
+                             "connectivity": {"rule": "fixed_fan_in", "fan_in": 5000}, "init": {"distribution": "normal"}}
+    file = write_yaml(tmp_path, doc)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compile", str(file), "--target", "emulator", "--samples", "0", "-o", str(tmp_path / "a")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "projection 'out'" in err and "5000 distinct inputs" in err and "4096" in err
