@@ -5,8 +5,10 @@ fan-in 10, recurrent fan-in 100 without self-connections, readout fan-in 1000, t
 and each command runs in a fresh process so that its peak memory (ru_maxrss) is its own:
 
     check MODEL · compile MODEL --target loihi-sim · verify MODEL --target emulator · report MODEL · train MODEL -i 2
+    emulate: the event-driven emulator alone, one sample of 100 steps (ms per step, × real time at dt = 1 ms)
 
-Writes results/sparse_scale.json and prints a Markdown table (seconds and GB per command and size).  Timings on a
+CPU s is the process's user + system time, interpreter start and imports included (about 0.4 s): on a shared
+machine it is the steadier figure; wall s runs from the CLI call to its end.  Writes results/sparse_scale.json and prints a Markdown table (seconds and GB per command and size).  Timings on a
 shared machine are noisy; compare sizes measured in one run.
 
     .venv/bin/python benchmarks/sparse_scale.py --sizes 1000 10000 100000
@@ -51,6 +53,31 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": use.ru_utime + u
 """
 
 
+# the event-driven emulator alone: quantize (no calibration), then one sample of STEPS steps with Poisson input at
+# 20 Hz per channel, timed after a warm-up run (numba compilation); ms per step and × real time (dt = 1 ms)
+EMULATE = """
+import json, resource, sys, time
+import numpy as np
+from neuroport.emulator.sparse import emulate_sparse
+from neuroport.hw import load_hw
+from neuroport.ir.loader import load_model
+from neuroport.pipeline import quantize
+path, steps = sys.argv[1], int(sys.argv[2])
+t0 = time.perf_counter()
+fixed = quantize(load_model(path), load_hw("loihi2"), calibrate=False)
+x = (np.random.default_rng(0).random((1, steps, fixed.n_in)) < 0.02).astype(np.int64)
+emulate_sparse(fixed, x[:, :2], probe_states=False)
+t1 = time.perf_counter()
+trace, stats = emulate_sparse(fixed, x, probe_states=False)
+run_s = time.perf_counter() - t1
+use = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds": time.perf_counter() - t0, "cpu_s": use.ru_utime + use.ru_stime, "rc": 0,
+                  "peak_gb": use.ru_maxrss / 1024**2, "ms_per_step": 1e3 * run_s / steps,
+                  "x_real_time": 1e-3 / (run_s / steps), "rate_hz": float(trace.spikes.mean()) * 1e3}))
+"""
+STEPS = 100
+
+
 def model(n: int) -> dict:
     """The generated model of ``n`` recurrent neurons (module docstring)."""
     rule = lambda **kw: {"connectivity": kw, "init": {"distribution": "normal", "gain": 1.0}}  # noqa: E731
@@ -73,9 +100,9 @@ def model(n: int) -> dict:
     }
 
 
-def run_command(args: list[str], timeout_s: float) -> dict:
+def run_command(args: list[str], timeout_s: float, script: str = RUNNER) -> dict:
     try:
-        done = subprocess.run([sys.executable, "-c", RUNNER, *args], capture_output=True, text=True, timeout=timeout_s,
+        done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout_s,
                               cwd=ROOT)
     except subprocess.TimeoutExpired:
         return {"seconds": timeout_s, "cpu_s": None, "rc": "timeout", "peak_gb": None}
@@ -92,7 +119,7 @@ def run_command(args: list[str], timeout_s: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    ap.add_argument("--commands", nargs="+", default=list(COMMANDS), choices=list(COMMANDS))
+    ap.add_argument("--commands", nargs="+", default=[*COMMANDS, "emulate"], choices=[*COMMANDS, "emulate"])
     ap.add_argument("--samples", type=int, default=4, help="task samples for verify and report")
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per command")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "sparse_scale.json")
@@ -103,19 +130,23 @@ def main() -> None:
             path = Path(tmp) / "model.yaml"
             path.write_text(yaml.safe_dump(model(n), sort_keys=False))
             for name in opts.commands:
-                args = [a.format(model=path, folder=tmp, samples=opts.samples) for a in COMMANDS[name]]
+                if name == "emulate":
+                    measured = run_command([str(path), str(STEPS)], opts.timeout, EMULATE)
+                else:
+                    measured = run_command([a.format(model=path, folder=tmp, samples=opts.samples) for a in COMMANDS[name]],
+                                           opts.timeout)
                 result = {"neurons": n, "synapses": n * (REC_FAN_IN + IN_FAN_IN) + 2 * min(OUT_FAN_IN, n),
-                          "command": name, **run_command(args, opts.timeout)}
+                          "command": name, **measured}
                 rows.append(result)
                 print(json.dumps(result), flush=True)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
                                     "samples": opts.samples, "rows": rows}, indent=1))
-    print("\n| neurons | synapses | command | wall s | CPU s | peak GB | rc |\n|---|---|---|---|---|---|---|")
+    print("\n| neurons | synapses | command | wall s | CPU s | peak GB | rc | emulator ms/step |\n|---|---|---|---|---|---|---|---|")
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for r in rows:
         print(f"| {r['neurons']:,} | {r['synapses']:,} | {r['command']} | {fmt(r['seconds'], '.1f')} | "
-              f"{fmt(r.get('cpu_s'), '.1f')} | {fmt(r['peak_gb'], '.2f')} | {r['rc']} |")
+              f"{fmt(r.get('cpu_s'), '.1f')} | {fmt(r['peak_gb'], '.2f')} | {r['rc']} | {fmt(r.get('ms_per_step'), '.2f')} |")
 
 
 if __name__ == "__main__":
