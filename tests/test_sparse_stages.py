@@ -153,3 +153,16 @@ def test_nir_round_trip_of_the_sparse_form(pair, tmp_path):
     back = read_nir(write_nir(sparse, tmp_path / "s.nir"))
     assert back == sparse and back.projections[1].is_sparse
     assert read_nir(write_nir(dense, tmp_path / "d.nir")) == dense
+
+
+@pytest.mark.parametrize("hw_name", ["spinnaker2", "loihi1"])
+def test_other_profiles_take_the_sparse_form_through_the_dense_view(pair, hw_name):
+    """The SpiNNaker s16.15 profile quantizes through the dense view (small networks); loihi1 through the synapse
+    lists: both emulate the sparse form exactly as the dense form."""
+    sparse, dense = pair
+    hw = load_hw(hw_name)
+    x = _inputs(sparse)
+    ts, _ = emulate_fixed(quantize(sparse, hw), x)
+    td, _ = emulate_fixed(quantize(dense, hw), x)
+    assert td.spikes.sum() > 20
+    assert np.array_equal(ts.spikes, td.spikes) and np.array_equal(ts.readout, td.readout)

@@ -34,20 +34,20 @@ def distinct_per_row(n_rows: int, k: int, n_choices: int, rng: np.random.Generat
     n_choices); above half of the choices, takes the first k of a random permutation per row."""
     avail = n_choices - int(skip_diagonal)
     if 2 * k > avail:
-        cols = np.sort(np.argsort(rng.random((n_rows, avail)), axis=1)[:, :k], axis=1)
+        cols = np.sort(np.argsort(rng.random((n_rows, avail)), axis=1)[:, :k], axis=1).astype(INDEX_DTYPE)
     else:
-        cols = rng.integers(0, avail, (n_rows, k))
+        cols = rng.integers(0, avail, (n_rows, k), dtype=INDEX_DTYPE)  # int32: 4 bytes per synapse
         todo = np.arange(n_rows)
         while todo.size:
             sub = np.sort(cols[todo], axis=1)
             repeat = np.zeros(sub.shape, dtype=bool)
             repeat[:, 1:] = sub[:, 1:] == sub[:, :-1]
-            sub[repeat] = rng.integers(0, avail, int(repeat.sum()))
+            sub[repeat] = rng.integers(0, avail, int(repeat.sum()), dtype=INDEX_DTYPE)
             cols[todo] = sub
             todo = todo[repeat.any(axis=1)]
         cols.sort(axis=1)
     if skip_diagonal:  # [0, avail) → [0, n_choices) \ {r}: shift columns at or after r by one (keeps the order)
-        cols += cols >= np.arange(n_rows)[:, None]
+        cols += cols >= np.arange(n_rows, dtype=INDEX_DTYPE)[:, None]
     return cols
 
 
@@ -99,12 +99,13 @@ def _rule_pairs(c: Section, rule: str, shape: tuple[int, int], rng: np.random.Ge
                 name: str) -> tuple[np.ndarray, np.ndarray]:
     """(targets, sources) of a generating rule, in canonical order."""
     n_target, n_source = shape
+    rows = lambda n, k: np.repeat(np.arange(n, dtype=INDEX_DTYPE), k)  # noqa: E731
     if rule == "fixed_fan_in":
         k = _count(c, "fan_in", n_source - int(skip), "distinct sources per target", name)
-        return np.repeat(np.arange(n_target), k), distinct_per_row(n_target, k, n_source, rng, skip).reshape(-1)
+        return rows(n_target, k), distinct_per_row(n_target, k, n_source, rng, skip).reshape(-1)
     if rule == "fixed_fan_out":
         k = _count(c, "fan_out", n_target - int(skip), "distinct targets per source", name)
-        sources, targets = np.repeat(np.arange(n_source), k), distinct_per_row(n_source, k, n_target, rng, skip).reshape(-1)
+        sources, targets = rows(n_source, k), distinct_per_row(n_source, k, n_target, rng, skip).reshape(-1)
         order = np.argsort(targets.astype(np.int64) * n_source + sources, kind="stable")
         return targets[order], sources[order]
     if rule == "fixed_probability":
@@ -156,7 +157,7 @@ def read_connectivity(s: Section, name: str, shape: tuple[int, int], self_to_sel
     c.finish()
     n = targets.size
     values = synapse_values(s.section("init"), n, n / shape[0], n / shape[1], rng)
-    return Synapses(shape, targets.astype(INDEX_DTYPE), sources.astype(INDEX_DTYPE), values)
+    return Synapses(shape, targets.astype(INDEX_DTYPE, copy=False), sources.astype(INDEX_DTYPE, copy=False), values)
 
 
 def _listed(s: Section, c: Section, name: str, shape: tuple[int, int], arrays: dict[str, np.ndarray],
