@@ -17,6 +17,7 @@ projection's index, so a file always loads to the same synapses):
 from __future__ import annotations
 
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -76,14 +77,13 @@ def synapse_values(s: Section, n: int, fan_in: float, fan_out: float, rng: np.ra
     sqrt(6 / (fan_in + fan_out));  uniform U(low, high);  constant value."""
     dist = s.string("distribution", choices=DISTRIBUTIONS)
     gain = s.number("gain", 1.0)
-    if dist == "normal":
-        values = rng.standard_normal(n) * gain / np.sqrt(max(fan_in, 1.0))
-    elif dist == "glorot_uniform":
-        values = rng.uniform(-1, 1, n) * gain * np.sqrt(6.0 / max(fan_in + fan_out, 1.0))
-    elif dist == "uniform":
-        values = rng.uniform(s.number("low"), s.number("high"), n)
-    else:
-        values = np.full(n, s.number("value"))
+    samplers: dict[str, Callable[[], np.ndarray]] = {
+        "normal": lambda: rng.standard_normal(n) * gain / np.sqrt(max(fan_in, 1.0)),
+        "glorot_uniform": lambda: rng.uniform(-1, 1, n) * gain * np.sqrt(6.0 / max(fan_in + fan_out, 1.0)),
+        "uniform": lambda: rng.uniform(s.number("low"), s.number("high"), n),
+        "constant": lambda: np.full(n, s.number("value")),
+    }
+    values = samplers[dist]()
     s.finish()
     return values
 

@@ -2,6 +2,7 @@
 
 Random quantities (per-neuron parameter spreads, initial weights, sparse masks, feedback weights) are drawn
 from ``numpy.random.default_rng([seed, stream, index])`` so that a model file always loads to the same arrays.
+A projection with ``connectivity`` is built in the sparse form, as a synapse list (:mod:`neuroport.ir.connectivity`).
 """
 
 from __future__ import annotations
