@@ -1,10 +1,11 @@
 """Place a FixedGraph's neurons on cores and chips under a hardware config's limits.
 
 Neurons are packed, in order, into cores: a core takes neurons until the next one would exceed
-``neurons_per_core`` or the core's ``synaptic_memory_bytes_per_core`` (the weights of its incoming synapses); the
-readout units get cores of their own (they integrate a different input).  Every core of the recurrent layer receives axons from all input and
-recurrent neurons that reach it, so the fan-in of a core is the number of distinct sources of its neurons, which
-must not exceed ``fan_in_per_core``.  Cores fill chips of ``cores_per_chip`` in order (neighbouring cores, which
+``neurons_per_core``, the core's ``synaptic_memory_bytes_per_core`` (the weights of its incoming synapses) or
+``fan_in_per_core``: every core of the recurrent layer receives axons from all input and recurrent neurons that
+reach it, so the fan-in of a core is the number of distinct sources of its neurons.  The readout units get cores
+of their own (they integrate a different input).  Packing reads synapse lists (either form of the IR), so time
+and memory are linear in synapses.  Cores fill chips of ``cores_per_chip`` in order (neighbouring cores, which
 share the most traffic, stay on one chip).
 """
 
@@ -13,15 +14,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from neuroport.errors import NeuroportError
+from neuroport.errors import ModelError, NeuroportError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.synapses import Synapses
 
 
 @dataclass(frozen=True, eq=False)
 class MaskView:
     mask: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.mask.shape)
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,29 +64,79 @@ class Mapping:
                 "per_core": [c.__dict__ for c in self.cores]}
 
 
-def column_counts(mask) -> np.ndarray:
-    """Entries per column of a 0/1 mask (a numpy array or a scipy.sparse matrix, for models too big for dense)."""
-    return np.asarray(mask.sum(axis=0)).ravel()
+def _by_target(dense: object, offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr by target, source ids + ``offset``) of a Dense in either form (a synapse list is sorted by target)."""
+    syn = dense.synapse_list() if hasattr(dense, "synapse_list") else Synapses.from_dense(np.zeros(dense.mask.shape), dense.mask)
+    indptr = np.zeros(syn.shape[0] + 1, dtype=np.int64)
+    np.cumsum(syn.fan_in(), out=indptr[1:])
+    return indptr, syn.sources.astype(np.int64) + offset
 
 
-def row_counts(mask) -> np.ndarray:
-    return np.asarray(mask.sum(axis=1)).ravel()
+@njit(cache=True)
+def _pack_cores(ptr_a, src_a, ptr_b, src_b, n_sources, per_core, syn_limit, fan_limit):  # pragma: no cover
+    """Greedy packing in neuron order: a core takes the next neuron unless that would exceed ``per_core`` neurons,
+    ``syn_limit`` synapses or ``fan_limit`` distinct sources (a neuron alone always gets a core; map_graph refuses
+    it if it breaks a limit).  Two synapse lists by target (a, b) share the source ids [0, n_sources).
+    Returns (start of each core, its distinct sources, its synapses)."""
+    seen = np.full(n_sources, -1, np.int64)  # the last core that received each source
+    starts, fans, loads = [0], [0], [0]
+    core, count = 0, 0
+    for j in range(ptr_a.size - 1):
+        syn = ptr_a[j + 1] - ptr_a[j] + ptr_b[j + 1] - ptr_b[j]
+        new = 0
+        for k in range(ptr_a[j], ptr_a[j + 1]):
+            new += seen[src_a[k]] != core
+        for k in range(ptr_b[j], ptr_b[j + 1]):
+            new += seen[src_b[k]] != core
+        if count > 0 and (count + 1 > per_core or loads[core] + syn > syn_limit or fans[core] + new > fan_limit):
+            core, count = core + 1, 0
+            starts.append(j)
+            fans.append(0)
+            loads.append(0)
+            new = syn  # a fresh core has seen none of them (a list holds each pair once; a and b differ in ids)
+        for k in range(ptr_a[j], ptr_a[j + 1]):
+            seen[src_a[k]] = core
+        for k in range(ptr_b[j], ptr_b[j + 1]):
+            seen[src_b[k]] = core
+        fans[core] += new
+        loads[core] += syn
+        count += 1
+    return np.array(starts, np.int64), np.array(fans, np.int64), np.array(loads, np.int64)
 
 
-def _fan_in(masks: list[np.ndarray], rows: slice) -> int:
-    return int(sum(np.count_nonzero(column_counts(m[rows])) for m in masks))
+def _layers(graph: FixedGraph | Structure) -> list[tuple[str, int, list[tuple[np.ndarray, np.ndarray]], int]]:
+    """(role, neurons, synapse lists by target with disjoint source ids, number of source ids) per layer."""
+    n_rec = graph.n_rec
+    recurrent = [_by_target(graph.w_rec, 0), _by_target(graph.w_in, n_rec)]
+    n_in = graph.w_in.shape[1]
+    empty = (np.zeros(graph.n_out + 1, np.int64), np.zeros(0, np.int64))
+    return [("recurrent", n_rec, recurrent, n_rec + n_in), ("readout", graph.n_out, [_by_target(graph.w_out, 0), empty], n_rec)]
 
 
-def _pack(synapses_per_neuron: np.ndarray, per_core: int, synapses_per_core: float) -> list[slice]:
-    """Consecutive neuron ranges, each within both limits (a neuron too big alone gets a core, refused later)."""
-    chunks, start, load = [], 0, 0
-    for j, syn in enumerate(synapses_per_neuron):
-        if j > start and (j - start >= per_core or load + syn > synapses_per_core):
-            chunks.append(slice(start, j))
-            start, load = j, 0
-        load += syn
-    chunks.append(slice(start, len(synapses_per_neuron)))
-    return chunks
+def refuse_oversized_fan_in(graph: FloatGraph, hw: HwConfig) -> None:
+    """A target neuron whose synapses (over the projections into the same target nodes) come from more distinct
+    sources than a core has input axons cannot be placed: raise a ModelError naming the projection."""
+    limit = hw.resource("fan_in_per_core")
+    totals: dict[tuple[str, ...], np.ndarray] = {}
+    for proj in graph.projections:  # synapse lists hold each pair once: synapses per target = distinct sources
+        fan_in = proj.synapse_list().fan_in() if proj.is_sparse else proj.dense_mask().sum(axis=1)
+        totals[proj.target] = totals.get(proj.target, 0) + fan_in
+    for i, proj in enumerate(graph.projections):
+        total = totals[proj.target]
+        if total.max(initial=0) > limit:
+            j = int(np.argmax(total))
+            raise ModelError(f"projection '{proj.name}' leads to {', '.join(proj.target)} neuron {j} receiving "
+                             f"{int(total[j])} distinct inputs, more than the {limit} input axons a core of {hw.name} "
+                             "accepts (resources.fan_in_per_core); lower the fan-in", path=f"projections[{i}]")
+
+
+def _named(graph: FixedGraph | Structure, role: str, start: int, stop: int) -> str:
+    """' (population 'x')' for recurrent neurons, ' (the readout, fed by w_out)' for readout units."""
+    if role == "readout":
+        return " (the readout, fed by the projection(s) into it)"
+    pops = getattr(getattr(graph, "neurons", None), "populations", ())
+    names = [name for name, _, first, last in pops if first < stop and start < last]
+    return f" (population {', '.join(repr(n) for n in names)})" if names else ""
 
 
 def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
@@ -87,18 +145,18 @@ def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     mem_limit, per_chip = hw.resource("synaptic_memory_bytes_per_core"), hw.resource("cores_per_chip")
     weight_bytes = hw.fmt("weight").bits / 8
     cores = []
-    layers = (("recurrent", [graph.w_in.mask, graph.w_rec.mask]), ("readout", [graph.w_out.mask]))
-    for role, masks in layers:
-        for rows in _pack(sum(row_counts(m) for m in masks), per_core, mem_limit / weight_bytes):
-            synapses = int(sum(row_counts(m[rows]).sum() for m in masks))
-            core = Core(len(cores), role, rows.start, rows.stop, _fan_in(masks, rows), synapses, int(np.ceil(synapses * weight_bytes)))
+    for role, _, ((ptr_a, src_a), (ptr_b, src_b)), n_sources in _layers(graph):
+        starts, fans, loads = _pack_cores(ptr_a, src_a, ptr_b, src_b, n_sources, per_core, mem_limit / weight_bytes, fan_limit)
+        stops = np.append(starts[1:], ptr_a.size - 1)
+        for start, stop, fan, synapses in zip(starts.tolist(), stops.tolist(), fans.tolist(), loads.tolist(), strict=True):
+            core = Core(len(cores), role, start, stop, fan, synapses, int(np.ceil(synapses * weight_bytes)))
             if core.fan_in > fan_limit:
                 raise NeuroportError(
-                    f"{role} neurons {rows.start}–{rows.stop - 1} receive {core.fan_in} distinct inputs, more than the "
+                    f"{role} neurons {start}–{stop - 1}{_named(graph, role, start, stop)} receive {core.fan_in} distinct inputs, more than the "
                     f"{fan_limit} axons a core of {hw.name} accepts (resources.fan_in_per_core); use sparser connectivity")
             if core.synapse_bytes > mem_limit:
                 raise NeuroportError(
-                    f"{role} neurons {rows.start}–{rows.stop - 1} need {core.synapse_bytes} bytes of synaptic memory, more "
+                    f"{role} neurons {start}–{stop - 1}{_named(graph, role, start, stop)} need {core.synapse_bytes} bytes of synaptic memory, more "
                     f"than the {mem_limit} a core of {hw.name} has (resources.synaptic_memory_bytes_per_core)")
             cores.append(core)
     return Mapping(cores=tuple(cores), chips=int(np.ceil(len(cores) / per_chip)))

@@ -20,7 +20,7 @@ from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.mapping import map_graph
+from neuroport.mapping import map_graph, refuse_oversized_fan_in
 from neuroport.reporters.energy import EnergyReport, energy_report
 from neuroport.reporters.neurobench import NeuroBenchMetrics, float_metrics, neurobench_metrics
 from neuroport.tasks import Batch, task_of
@@ -40,7 +40,13 @@ EMULATORS: dict[str, Callable[..., tuple[Trace, ActivityStats]]] = {"loihi": emu
 
 
 def emulate_fixed(fixed: Any, inputs: np.ndarray, probe_states: bool = False) -> tuple[Trace, ActivityStats]:
-    """Run the bit-accurate emulator of the graph's numeric profile (Loihi or SpiNNaker s16.15)."""
+    """Run the bit-accurate emulator of the graph's numeric profile (Loihi or SpiNNaker s16.15); a graph in the
+    sparse form runs on the event-driven engine (:func:`neuroport.emulator.sparse.emulate_sparse`, bit for bit
+    the dense one)."""
+    if getattr(fixed, "is_sparse", False):
+        from neuroport.emulator.sparse import emulate_sparse
+
+        return emulate_sparse(fixed, inputs, probe_states=probe_states)
     return EMULATORS[fixed.profile](fixed, inputs, probe_states=probe_states)
 
 
@@ -144,6 +150,7 @@ def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
 
     backend = load_backend(target)
     hw = load_hw(hw_name or backend.capabilities(None).default_hw)
+    refuse_oversized_fan_in(graph, hw)  # before quantizing: names the projection
     return Prepared(graph, backend, hw, quantize(graph, hw))
 
 

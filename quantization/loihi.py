@@ -17,6 +17,8 @@ Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every 
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +26,8 @@ from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
 from neuroport.ir.float_graph import LIF_KINDS, FloatGraph
-from neuroport.ir.network import Network, assemble
+from neuroport.ir.network import MATRICES, Network, assemble, neuron_fields, sparse_matrices
+from neuroport.ir.synapses import Synapses
 from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
@@ -70,21 +73,22 @@ def choose_v_scale(net: Network, hw: HwConfig, peak: float | None = None) -> flo
     return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit))))
 
 
-def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str, mask: np.ndarray) -> np.ndarray:
+def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str) -> np.ndarray:
     """Round to the nearest value Lava can store at ``exp`` (a multiple of its LSB step, so that Lava's own
     truncation toward −∞ is a no-op and adds no bias), clipped to the mantissa range."""
     step = 2 ** (MAX_MAGNITUDE_BITS - bits + (mode == "mixed"))
     mant = round_half_away(scaled / 2.0**exp / step) * step
-    return np.where(mask, lava_dense_weights(mant, bits, mode), 0)
+    return lava_dense_weights(mant, bits, mode)
 
 
-def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
-    """Pick weight_exp, round, and apply Lava's storage rule.
+def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig) -> tuple[np.ndarray, int, int]:
+    """Mantissas (int64, same shape), weight_exp and weight bits for the weights ``w`` of the existing synapses
+    of one Dense (a 1-D list, so dense and sparse forms quantize alike, memory ∝ synapses).
 
     The candidates are the smallest exponent whose mantissas hold the largest weight and up to
     ``EXPONENT_SEARCH`` smaller ones, which clip the few largest weights to halve, quarter … the rounding step of
-    all others; the exponent with the least squared error over the existing synapses wins (trained weight
-    matrices have long tails, where fitting the largest weight wastes most of the mantissa)."""
+    all others; the exponent with the least squared error over the synapses wins (trained weight matrices have
+    long tails, where fitting the largest weight wastes most of the mantissa)."""
     bits = hw.fmt("weight").bits
     act_shift = hw.param("act_shift")
     scaled = w * v_scale / 2.0**act_shift  # value of a_in per unit mantissa at weight_exp = 0
@@ -94,12 +98,28 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     fit = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
     mode = sign_mode(w)
 
-    def squared_error(exp: int) -> float:
-        return float(np.sum(((_mantissas(scaled, exp, bits, mode, mask) * 2.0**exp - scaled) * mask) ** 2))
+    best = None  # (squared error, −exponent, exponent, mantissas): the least error, ties to the larger exponent
+    for exp in range(max(e_min, fit - EXPONENT_SEARCH), fit + 1):
+        mant = _mantissas(scaled, exp, bits, mode)
+        error = float(np.sum((mant * 2.0**exp - scaled) ** 2))
+        if best is None or (error, -exp) < best[:2]:
+            best = (error, -exp, exp, mant)
+    return best[3].astype(np.int64), best[2], bits
 
-    exp = min(range(max(e_min, fit - EXPONENT_SEARCH), fit + 1), key=lambda e: (squared_error(e), -e))
-    mant = _mantissas(scaled, exp, bits, mode, mask)
-    return FixedDense(weights=mant.astype(np.int64), mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
+
+def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
+    """Pick weight_exp, round, and apply Lava's storage rule (:func:`quantize_values` on the masked weights)."""
+    values, exp, bits = quantize_values(w[mask], v_scale, hw)
+    mant = np.zeros(w.shape, dtype=np.int64)
+    mant[mask] = values
+    return FixedDense(weights=mant, mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
+
+
+def quantize_synapses(syn: Synapses, v_scale: float, hw: HwConfig) -> FixedDense:
+    """The sparse form of :func:`quantize_dense`: int16 mantissas per synapse, never a matrix."""
+    values, exp, bits = quantize_values(syn.weights, v_scale, hw)
+    return FixedDense(weights=None, mask=None, weight_exp=exp, num_weight_bits=bits,
+                      synapses=replace(syn, weights=values.astype(np.int16)))
 
 
 def calibration_peak(net: Network, inputs: np.ndarray) -> float:
@@ -142,13 +162,31 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     refuse_foreign_neurons(graph, hw)
     refuse_eprop_plus(graph, hw)
     max_delay = hw.resource("max_delay_steps")  # Lava DelayDense's 6-bit delays (hw config)
-    too_long = [p.name for p in graph.projections if p.delay_steps > max_delay]
+    too_long = [p.name for p in graph.projections if p.delay_values().max() > max_delay]
     if too_long:
         raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {max_delay}, the longest "
                                "delay of Loihi 2's DelayDense (6-bit delays)")
-    net = assemble(graph)
-    peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
+    sparse = any(p.is_sparse for p in graph.projections)
+    net = SimpleNamespace(**neuron_fields(graph)) if sparse else assemble(graph)
+    peak = None
+    if calibration_inputs is not None:
+        peak = sparse_calibration_peak(graph, calibration_inputs) if sparse else calibration_peak(net, calibration_inputs)
     v_scale = choose_v_scale(net, hw, peak)
+    if sparse:  # weights quantized per synapse list (memory ∝ synapses)
+        lists, _ = sparse_matrices(graph)
+        denses = {name: quantize_synapses(lists[name], v_scale, hw) for name in MATRICES}
+    else:
+        denses = {name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), v_scale, hw), net, name)
+                  for name in MATRICES}
+    return FixedGraph(
+        name=graph.name, profile="loihi", hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms,
+        neurons=fixed_neurons(graph, net, v_scale, hw), readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
+        **denses, v_scale=v_scale, loss=net.loss,
+    )
+
+
+def fixed_neurons(graph: FloatGraph, net: Any, v_scale: float, hw: HwConfig) -> FixedNeurons:
+    """The recurrent layer's integer parameters (module docstring) from the per-neuron vectors of ``net``."""
     vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))
     pops = []
     offset = 0
@@ -156,16 +194,23 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
         pops.append((p.name, p.kind, offset, offset + p.size))
         offset += p.size
     n = net.n_rec
-    neurons = FixedNeurons(
+    n_ref = np.round(net.t_ref_ms / net.dt_ms).astype(np.int64)
+    return FixedNeurons(
         kind="alif", dv=decay_constant(net.tau_m_ms, net.dt_ms), vth=vth,
         da=decay_constant(net.tau_a_ms, net.dt_ms), a_inc=round_half_away(net.beta * v_scale),
-        n_ref=net.n_ref_steps, du=np.full(n, DECAY_UNITY - 1, dtype=np.int64), bias=np.zeros(n, dtype=np.int64),
+        n_ref=n_ref, du=np.full(n, DECAY_UNITY - 1, dtype=np.int64), bias=np.zeros(n, dtype=np.int64),
         populations=tuple(pops),
     )
-    return FixedGraph(
-        name=graph.name, profile="loihi", hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms,
-        neurons=neurons, readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
-        **{name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), v_scale, hw), net, name)
-           for name in ("w_in", "w_rec", "w_out")},
-        v_scale=v_scale, loss=net.loss,
-    )
+
+
+def sparse_calibration_peak(graph: FloatGraph, inputs: np.ndarray) -> float:
+    """:func:`calibration_peak` on the event-driven float model of a sparse graph (memory ∝ synapses + T × n)."""
+    from neuroport.training.sparse_eprop import SparseNetwork, simulate_sparse
+
+    net = SparseNetwork.from_graph(graph)
+    peak = 0.0
+    for sample in inputs:
+        run = simulate_sparse(net, sample, record_states=True)
+        peak = max(peak, float(np.abs(run.v).max(initial=0.0)), float(np.abs(net.v_th + net.beta * run.a).max(initial=0.0)),
+                   float(np.abs(run.y).max(initial=0.0)))
+    return peak

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
 from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.ir.network import assemble
+from neuroport.ir.network import neuron_fields, sparse_matrices
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,16 @@ def _error(name: str, exact: np.ndarray, approx: np.ndarray, stored: np.ndarray,
 
 def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
     """Per-tensor error of a Loihi-profile FixedGraph against its FloatGraph."""
-    net = assemble(graph)
+    lists, _ = sparse_matrices(graph)  # both forms: the synapses in canonical order, as FixedDense.synapse_list
+    f = SimpleNamespace(**neuron_fields(graph))
+    net = SimpleNamespace(v_th=f.v_th, beta=f.beta, alpha=np.exp(-f.dt_ms / f.tau_m_ms), rho=np.exp(-f.dt_ms / f.tau_a_ms),
+                          kappa=np.exp(-f.dt_ms / f.tau_out_ms))
     rows = []
     for name in ("w_in", "w_rec", "w_out"):
         dense = getattr(fixed, name)
-        mask = dense.mask
-        approx = dense.weights * 2.0 ** (dense.weight_exp + ACT_SHIFT) / fixed.v_scale
-        rows.append(_error(name, getattr(net, name)[mask], approx[mask], dense.weights[mask],
+        stored = dense.synapse_list().weights.astype(np.int64)
+        approx = stored * 2.0 ** (dense.weight_exp + ACT_SHIFT) / fixed.v_scale
+        rows.append(_error(name, lists[name].weights, approx, stored,
                            f"{dense.num_weight_bits}-bit mantissa, weight_exp {dense.weight_exp}"))
     n = fixed.neurons
     rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}"))

@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neuroport.backend import Capabilities, Diagnostic
-from neuroport.emulator.fixed import emulate
 from neuroport.emulator.trace import Trace
 from neuroport.errors import NeuroportError, UnsupportedError
 from neuroport.hw import HwConfig
@@ -76,7 +75,9 @@ class LoihiSimBackend:
         """Run up to ``max_samples`` samples in Lava and in the emulator; compare spikes, v, a and readout exactly."""
         x = inputs[:max_samples]
         lava = self.run(LavaGraph(graph, self.name), x)
-        emu, _ = emulate(graph, x)
+        from neuroport.pipeline import emulate_fixed  # the sparse form runs the event-driven engine (same bits)
+
+        emu, _ = emulate_fixed(graph, x, probe_states=True)
         fields = {"spikes": (lava.spikes, emu.spikes), "v": (lava.states["v"], emu.states["v"]),
                   "a": (lava.states["a"], emu.states["a"]), "readout": (lava.readout, emu.readout)}
         mismatches = {k: int(np.count_nonzero(a != b)) for k, (a, b) in fields.items()}

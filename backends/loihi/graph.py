@@ -26,9 +26,9 @@ SPARSE_MAX_DENSITY = 0.5  # a connection without delays whose mask holds at most
 
 def lava_process(d) -> str:
     """The Lava process class (module path) a FixedDense is lowered to: DelayDense, Sparse or Dense."""
-    if d.delays is not None:
+    if d.max_delay > 1 or d.delays is not None:
         return "lava.proc.dense.process.DelayDense"
-    if d.n_synapses <= SPARSE_MAX_DENSITY * d.weights.size:
+    if d.is_sparse or d.n_synapses <= SPARSE_MAX_DENSITY * d.shape[0] * d.shape[1]:  # the sparse IR form: always Sparse
         return "lava.proc.sparse.process.Sparse"
     return "lava.proc.dense.process.Dense"
 
@@ -42,7 +42,7 @@ class LavaGraph:
         f = self.fixed
         dense = lambda name, d, src, dst: {  # noqa: E731
             "name": name, "process": lava_process(d),
-            "shape": list(d.weights.shape), "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits,
+            "shape": list(d.shape), "storage": "sparse" if d.is_sparse else "dense", "weight_exp": d.weight_exp, "num_weight_bits": d.num_weight_bits,
             "num_message_bits": 0, "synapses": d.n_synapses, "from": src, "to": dst,
             **({} if d.delays is None else {"lava_delays_max": d.max_delay - 1})}
         return {

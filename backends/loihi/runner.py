@@ -174,8 +174,9 @@ def lava_dense(d, dense_cls, delay_dense_cls):
         from lava.proc.sparse.process import Sparse
         from scipy.sparse import csr_matrix
 
-        rows, cols = np.nonzero(d.mask)
-        return Sparse(**{**common, "weights": csr_matrix((d.weights[rows, cols], (rows, cols)), shape=d.weights.shape)})
+        syn = d.synapse_list()  # either IR form, never densified
+        weights = csr_matrix((syn.weights.astype(np.int64), (syn.targets, syn.sources)), shape=d.shape)
+        return Sparse(**{**common, "weights": weights})
     if d.delays is None:
         return dense_cls(**common)
     return delay_dense_cls(**common, delays=d.delays - 1)

@@ -31,12 +31,13 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "name": p.name,
             "source": list(p.source),
             "target": list(p.target),
-            "shape": list(p.weights.shape),
+            "shape": list(p.shape),
+            "storage": "sparse" if p.is_sparse else "dense",
             "synapses": p.n_synapses,
-            "density": p.n_synapses / p.weights.size,
+            "density": p.n_synapses / max(p.shape[0] * p.shape[1], 1),
             "plastic": p.plastic,
             "delay_steps": p.delay_steps,
-            "weight_range": [float(p.weights.min()), float(p.weights.max())],
+            "weight_range": _range(p.synapse_weights()),
         }
         for p in graph.projections
     ]
@@ -84,6 +85,10 @@ def _neuron_summary(p: Any) -> dict[str, Any]:
         return {k: _span(getattr(p, k)) for k in SUMMARY_FIELDS[p.kind]}
     return {"tau_m_ms": _span(p.tau_m_ms), "v_th": _span(p.v_th),
             **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {})}
+
+
+def _range(values: np.ndarray) -> list[float]:
+    return [float(values.min()), float(values.max())] if values.size else [0.0, 0.0]
 
 
 def _span(values: np.ndarray) -> float | list[float]:

@@ -23,6 +23,7 @@ ENGINES = {
     "nest": ("neuroport.backends.nest.engine:train_nest", "nest", "nest"),
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
     "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
+    "sparse": ("neuroport.training.sparse_eprop:train_sparse", None, None),  # event-driven, memory ∝ synapses
 }
 
 
@@ -96,7 +97,8 @@ def trainer(engine: str):
 @click.option("--engine", type=click.Choice(list(ENGINES)), default="numpy", show_default=True,
               help="numpy: neuroport's e-prop; nest: NEST's own e-prop models (the reference); bptt: backpropagation "
                    "through time (torch), the baseline e-prop is compared with; on-chip: integer e-prop inside the "
-                   "fixed-point emulator with Lava's learning engine (same as --on-chip).")
+                   "fixed-point emulator with Lava's learning engine (same as --on-chip); sparse: event-driven e-prop "
+                   "on synapse lists (chosen for models with connectivity rules).")
 @click.option("--on-chip", "on_chip", is_flag=True, help="Train on-chip: --engine on-chip.")
 @click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
 @click.option("--chips", type=COUNT, default=16, show_default=True,
@@ -157,6 +159,8 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
                                                                                        "held_out": held_out, "eval_every": eval_every}}
     parallel = {"shards": shards} if shards is not None else {}
     graph = load_any_model(model, data)
+    if engine == "numpy" and any(p.is_sparse for p in graph.projections):
+        engine, train = "sparse", trainer("sparse")  # connectivity rules: the event-driven trainer
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"], **parallel)
     folder = make_folder(out or default_folder(graph.name, "trained"))

@@ -194,7 +194,7 @@ def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np
         z_sum = fired.sum(axis=0) - spikes[:, -1].sum(axis=0, dtype=np.int64)  # the spikes of steps 0 … T − 2
         sources = {"w_in": x.sum(axis=(0, 1)), "w_rec": z_sum, "w_out": z_sum}
         for name, dense in graph.dense().items():
-            stats.add_synaptic_ops(name, dense.mask.astype(np.int64) @ sources[name])
+            stats.add_synaptic_ops(name, dense.events_per_target(sources[name]))
     totals, starts = counts.sum(axis=0), first.min(axis=0, initial=n_steps)
     order = [*fixed_kernel.COUNTERS[:4], *KIND_COUNT_ORDER[graph.neurons.kind]]
     column = {name: fixed_kernel.COUNTERS.index(name) for name in order}

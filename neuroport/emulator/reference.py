@@ -117,6 +117,10 @@ def simulate_graph(graph, inputs: np.ndarray):
 
     from neuroport.ir.network import assemble
 
+    if any(p.is_sparse for p in graph.projections):  # the sparse IR form: event-driven, memory ∝ synapses
+        from neuroport.training.sparse_eprop import simulate_sparse_graph
+
+        return simulate_sparse_graph(graph, inputs)
     kinds = [p.kind for p in graph.populations if p.kind in GRAPH_SIMULATORS]
     if not kinds:
         return simulate(assemble(graph), inputs, record_states=False)

@@ -10,6 +10,10 @@ Dense sums visit only the synapses of the neurons that spiked — cost ∝ neuro
 
 Memory: 4 bytes (index) + 2 bytes (weight) per synapse.  ``tests/test_sparse.py`` checks it against the dense
 emulator; ``benchmarks/scale.py`` runs 10^6 neurons.
+
+:func:`emulate_sparse` is the emulator's path for graphs in the sparse form (``FixedGraph.is_sparse``; dispatch in
+:func:`neuroport.pipeline.emulate_fixed`): the compiled loop of :mod:`neuroport.emulator.fixed_kernel` — batch,
+readout, both neuron kinds, every count — with the Dense sums over compressed columns.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
+from neuroport.emulator import fixed_kernel
+from neuroport.emulator.fixed import ACT_SHIFT, ACTIVATION_BITS, PROBED_STATES, STATE_BITS, VTH_SHIFT, kernel_stats
+from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 
@@ -171,3 +178,111 @@ def run_sparse_graph(graph: FixedGraph, inputs: np.ndarray, *, record_v: bool = 
     """The same for a (small) FixedGraph, via :meth:`SparseDense.from_dense` — used to check against ``emulate``."""
     return run_sparse(graph.neurons, SparseDense.from_dense(graph.w_in), SparseDense.from_dense(graph.w_rec), inputs,
                       record_v=record_v)
+
+
+# --- the whole FixedGraph, batch and readout: the emulator's path for sparse graphs ------------------------------
+
+
+@njit(cache=True)
+def _sparse_activation(indptr, targets, weights, src, exponent, bits, out):  # pragma: no cover
+    """fixed_kernel._dense with compressed columns: out = wrap(shift(Σ_{i: s_i ≠ 0} s_i W[:, i], e)) visiting only
+    the synapses of active sources; returns the wrapped targets (none when no source is active)."""
+    out[:] = 0
+    active = False
+    for i in range(src.shape[0]):
+        s = src[i]
+        if s != 0:
+            active = True
+            for k in range(indptr[i], indptr[i + 1]):
+                out[targets[k]] += weights[k] * s
+    events = 0
+    if not active:
+        return events
+    for j in range(out.shape[0]):
+        shifted = fixed_kernel._shift(out[j], exponent)
+        wrapped = fixed_kernel._wrap_signed(shifted, bits)
+        events += wrapped != shifted
+        out[j] = wrapped
+    return events
+
+
+@njit(cache=True)
+def _run_sample_sparse(x, net, spikes, readout, states, fired, counts, first):  # pragma: no cover
+    """fixed_kernel._run_sample with the three Dense blocks as compressed columns (net: see kernel_network_sparse)."""
+    (in_ptr, in_idx, in_w, rec_ptr, rec_idx, rec_w, out_ptr, out_idx, out_w, exps, nrn, dy, kind, fmt) = net
+    act_shift, state_bits, activation_bits = fmt[0], fmt[1], fmt[2]
+    n, n_out = nrn.shape[1], dy.shape[0]
+    a_in, a_rec, a_out = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n_out, np.int64)
+    st, y = np.zeros((4, n), np.int64), np.zeros(n_out, np.int64)
+    z_prev, z = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    ev = np.zeros(fixed_kernel.ACTIVE + 1, np.int64)
+    for t in range(x.shape[0]):
+        ev[0] = _sparse_activation(in_ptr, in_idx, in_w, x[t], exps[0], activation_bits, a_in)
+        ev[1] = _sparse_activation(rec_ptr, rec_idx, rec_w, z_prev, exps[1], activation_bits, a_rec)
+        ev[2] = _sparse_activation(out_ptr, out_idx, out_w, z_prev, exps[2], activation_bits, a_out)
+        ev[3] = fixed_kernel._readout(y, a_out, dy, act_shift, state_bits)
+        a_in += a_rec
+        if kind == 0:
+            fixed_kernel._alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+        else:
+            fixed_kernel._lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+        spikes[t] = z
+        fired += z
+        readout[t] = y
+        if states.shape[1] > 0:
+            states[:, t] = st[:3]
+        fixed_kernel._tally(ev, t, counts, first)
+        z_prev, z = z, z_prev
+
+
+@njit(cache=True, parallel=True)
+def run_batch_sparse(x, net, probe_states):  # pragma: no cover
+    """fixed_kernel.run_batch_parallel for sparse blocks: samples in threads, the same outputs."""
+    batch, n_steps = x.shape[0], x.shape[1]
+    n, n_out = net[10].shape[1], net[11].shape[0]
+    spikes = np.zeros((batch, n_steps, n), np.uint8)
+    readout = np.zeros((batch, n_steps, n_out), np.int64)
+    states = np.zeros((3, batch, n_steps if probe_states else 0, n), np.int64)
+    fired = np.zeros((batch, n), np.int64)
+    counts = np.zeros((batch, fixed_kernel.ACTIVE + 1), np.int64)
+    first = np.full((batch, fixed_kernel.ACTIVE), n_steps, np.int64)
+    for b in prange(batch):
+        _run_sample_sparse(x[b], net, spikes[b], readout[b], states[:, b], fired[b], counts[b], first[b])
+    return spikes, readout, states, fired, counts, first
+
+
+def compressed_columns(dense: FixedDense) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, int32 targets, int16 mantissas) grouped by source, targets ascending within a source (6 bytes per
+    synapse; the kernel sums in int64)."""
+    syn = dense.synapse_list()
+    indptr, order = syn.by_source()
+    return indptr, syn.targets[order].astype(np.int32), syn.weights[order].astype(np.int16)
+
+
+def kernel_network_sparse(graph: FixedGraph) -> tuple:
+    """``graph`` as :func:`run_batch_sparse`'s ``net``: compressed columns of w_in, w_rec, w_out, then as
+    :func:`neuroport.emulator.fixed.kernel_network`: exponents, neuron rows, dy, kind, format."""
+    for name, dense in graph.dense().items():
+        if dense.max_delay > 1:
+            raise UnsupportedError(f"{name} has synaptic delays up to {dense.max_delay} steps; the sparse emulator "
+                                   "delivers every spike one step after it is sent (use the dense form, whose ring "
+                                   "buffer honours delays)")
+    n = graph.neurons
+    as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
+                    as64(n.bias)])
+    columns = [a for d in graph.dense().values() for a in compressed_columns(d)]
+    return (*columns, np.array([d.weight_exp for d in graph.dense().values()], np.int64), nrn,
+            as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind], np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64))
+
+
+def emulate_sparse(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool = True) -> tuple[Trace, ActivityStats]:
+    """:func:`neuroport.emulator.fixed.emulate` for a graph of any form, event-driven over synapse lists: cost ∝
+    neurons + spikes × fan-out per step, memory ∝ synapses.  Equal bit for bit to ``emulate`` (spikes, readout,
+    probed states, every ActivityStats count; tests/test_sparse_emulator.py)."""
+    x = np.ascontiguousarray(inputs, dtype=np.int64)
+    if x.ndim != 3:
+        raise ValueError(f"inputs must be (batch, n_steps, n_in), got shape {x.shape}")
+    spikes, readout, states, *counts = run_batch_sparse(x, kernel_network_sparse(graph), probe_states)
+    probed = dict(zip(PROBED_STATES, states, strict=True)) if probe_states else {}
+    return Trace(spikes=spikes, readout=readout, states=probed), kernel_stats(graph, x, spikes, *counts)

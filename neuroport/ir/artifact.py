@@ -12,6 +12,10 @@ older or newer artifact fails with an ArtifactError that says what is wrong, nev
   ever inflated, and the declared arrays together may not exceed ``MAX_ARRAY_BYTES`` — a decompression bomb
   costs nothing;
 * bit flips (``zlib.error``, ``BadZipFile``, a CRC or checksum mismatch) are reported as corruption.
+
+``<dense>.storage`` says whether a Dense is stored as matrices (``weights``, ``mask``: absent or 'dense') or as its
+synapse list (``sparse``: ``targets``, ``sources`` int32, ``weights`` int16 mantissas, optional ``delays``, with
+``<dense>.shape``); a synapse list is checked (indices in range, no duplicates) before use.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 from neuroport import jsonio
 from neuroport.errors import ArtifactError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
+from neuroport.ir.synapses import Synapses, synapse_problem
 from neuroport.outputs import make_folder, open_output
 
 MANIFEST, ARRAYS = "manifest.json", "arrays.npz"
@@ -38,9 +43,10 @@ DENSES = ("w_in", "w_rec", "w_out")
 FORMAT_VERSION = 2  # 2: dtype and shape of every array declared (1: checksums only, unbounded reads)
 OLDEST_FORMAT_VERSION = 2
 NPY_HEADER_MAX_BYTES = 4096  # a .npy header (magic, version, dict) is 128 bytes for these arrays; generous
-MAX_ARRAY_BYTES = 1 << 30  # 1 GiB of declared arrays: 100× the largest example model, refused beyond
+MAX_ARRAY_BYTES = 1 << 34  # 16 GiB of declared arrays (a 10^8-synapse list is 1 GB), refused beyond
 MAX_MANIFEST_BYTES = 16 << 20
 ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float: no objects, strings or structured dtypes
+SPARSE_FIELDS = ("targets", "sources", "weights", "delays")  # arrays of a Dense in the sparse form
 
 
 def _digest(array: np.ndarray) -> str:
@@ -59,9 +65,14 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     arrays["readout.dy"] = graph.readout.dy
     for name in DENSES:
         dense = getattr(graph, name)
+        scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
+        if dense.is_sparse:  # the synapse list as it is: int32 indices, int16 mantissas (+ delays), no matrix
+            scalars[f"{name}.storage"], scalars[f"{name}.shape"] = "sparse", list(dense.shape)
+            syn = dense.synapses
+            arrays.update({f"{name}.{k}": getattr(syn, k) for k in SPARSE_FIELDS if getattr(syn, k) is not None})
+            continue
         # mantissas are at most 9 bits: stored as int16 (exact), read back as int64
         arrays[f"{name}.weights"], arrays[f"{name}.mask"] = dense.weights.astype(np.int16), dense.mask
-        scalars[f"{name}.weight_exp"], scalars[f"{name}.num_weight_bits"] = dense.weight_exp, dense.num_weight_bits
         if dense.delays is not None:  # synaptic delays (steps ≤ 64): only when present, so plain artifacts are unchanged
             arrays[f"{name}.delays"] = dense.delays.astype(np.int16)
     for key in ("name", "profile", "hw_name", "hw_sha256", "dt_ms", "v_scale", "loss"):
@@ -73,13 +84,18 @@ def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] |
     """Write the artifact into ``folder`` (created); ``extra`` (JSON-able) goes into the manifest."""
     out = make_folder(folder)
     arrays, scalars = _flatten(graph)
+    # synapse lists (random indices) barely compress and zlib costs seconds per 10^7 synapses: stored plain
     with open_output(out / ARRAYS) as handle:
-        np.savez_compressed(handle, **arrays)
+        (np.savez if graph_is_sparse(graph) else np.savez_compressed)(handle, **arrays)
     manifest = {"kind": KIND, "format_version": FORMAT_VERSION, "scalars": scalars,
                 "arrays": {k: {"dtype": v.dtype.str, "shape": list(v.shape)} for k, v in arrays.items()},
                 "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
     jsonio.write_json(out / MANIFEST, manifest, indent=2)
     return out
+
+
+def graph_is_sparse(graph: FixedGraph) -> bool:
+    return any(getattr(graph, name).is_sparse for name in DENSES)
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -177,9 +193,7 @@ def load_artifact(folder: str | Path) -> FixedGraph:
             kind=s["neurons.kind"], populations=tuple(tuple(p) for p in s["neurons.populations"]),
             **{f.name: arrays[f"neurons.{f.name}"] for f in fields(FixedNeurons) if f"neurons.{f.name}" in arrays},
         )
-        denses = {n: FixedDense(weights=arrays[f"{n}.weights"].astype(np.int64), mask=arrays[f"{n}.mask"], weight_exp=int(s[f"{n}.weight_exp"]),
-                                num_weight_bits=int(s[f"{n}.num_weight_bits"]),
-                                delays=arrays[f"{n}.delays"].astype(np.int64) if f"{n}.delays" in arrays else None) for n in DENSES}
+        denses = {n: _dense(n, arrays, s, folder) for n in DENSES}
         graph = FixedGraph(name=s["name"], profile=s["profile"], hw_name=s["hw_name"], hw_sha256=s["hw_sha256"],
                            dt_ms=float(s["dt_ms"]), neurons=neurons, readout=FixedReadout(dy=arrays["readout.dy"]),
                            v_scale=float(s["v_scale"]), loss=s["loss"], **denses)
@@ -191,17 +205,32 @@ def load_artifact(folder: str | Path) -> FixedGraph:
     return graph
 
 
+def _dense(name: str, arrays: dict[str, np.ndarray], s: dict[str, Any], folder: Path) -> FixedDense:
+    """One Dense of the artifact, in the form the manifest names (``<name>.storage``: dense unless 'sparse')."""
+    exp, bits = int(s[f"{name}.weight_exp"]), int(s[f"{name}.num_weight_bits"])
+    delays = arrays.get(f"{name}.delays")
+    if s.get(f"{name}.storage", "dense") != "sparse":
+        return FixedDense(weights=arrays[f"{name}.weights"].astype(np.int64), mask=arrays[f"{name}.mask"], weight_exp=exp,
+                          num_weight_bits=bits, delays=None if delays is None else delays.astype(np.int64))
+    shape = tuple(int(v) for v in s[f"{name}.shape"])
+    problem = synapse_problem(shape, arrays[f"{name}.targets"], arrays[f"{name}.sources"], arrays[f"{name}.weights"], delays)
+    if problem:
+        raise ArtifactError(f"{name}: {problem}", file=str(folder / ARRAYS))
+    syn = Synapses(shape, arrays[f"{name}.targets"], arrays[f"{name}.sources"], arrays[f"{name}.weights"], delays)
+    return FixedDense(weights=None, mask=None, weight_exp=exp, num_weight_bits=bits, synapses=syn)
+
+
 def _check_shapes(graph: FixedGraph, path: Path) -> None:
     """The arrays fit together: per-neuron arrays (n_rec,), w_in (n_rec, n_in), w_rec (n_rec, n_rec), w_out and the
     readout (n_out, n_rec), (n_out,); masks and delays the shape of their weights."""
-    n_rec, n_in, n_out = len(graph.neurons.dv), graph.w_in.weights.shape[-1], len(graph.readout.dy)
+    n_rec, n_in, n_out = len(graph.neurons.dv), graph.w_in.shape[-1], len(graph.readout.dy)
     expected = {**{f"neurons.{f.name}": (n_rec,) for f in fields(FixedNeurons) if isinstance(getattr(graph.neurons, f.name), np.ndarray)},
                 "w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
     actual = {k: getattr(graph.neurons, k.split(".")[1]).shape for k in expected if k.startswith("neurons.")}
     for name in DENSES:
         d = getattr(graph, name)
-        actual[name] = d.weights.shape
-        for part in ("mask", "delays"):
+        actual[name] = d.shape
+        for part in () if d.is_sparse else ("mask", "delays"):
             if getattr(d, part) is not None and getattr(d, part).shape != d.weights.shape:
                 actual[f"{name}.{part}"], expected[f"{name}.{part}"] = getattr(d, part).shape, d.weights.shape
     wrong = [f"{k} {list(actual[k])} (expected {list(v)})" for k, v in expected.items() if actual[k] != v]

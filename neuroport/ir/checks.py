@@ -6,7 +6,6 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.ir.network import projection_blocks
 
 ALLOWED = "input → populations, populations → populations, populations → readout"
 
@@ -25,22 +24,19 @@ def check_graph(graph: FloatGraph, *, file: str | None = None) -> None:
             raise ModelError(f"node name '{name}' is used {names.count(name)} times; names must be unique", file=file, path="populations")
     proj_names = [p.name for p in graph.projections]
     sides = _sides(graph)
-    covered: dict[str, np.ndarray] = {}
+    covered: dict[tuple[str, str], str] = {}  # (target node, source node) → the projection that connects them
     for i, proj in enumerate(graph.projections):
         path = f"projections[{i}]"
         if proj_names.count(proj.name) > 1:
             raise ModelError(f"projection name '{proj.name}' is used more than once", file=file, path=f"{path}.name")
         _check_direction(proj, sides, file, path)
-        if not np.all(np.isfinite(proj.weights)):
+        if not np.all(np.isfinite(proj.synapse_weights())):
             raise ModelError("weights hold a non-finite value", file=file, path=f"{path}.weights")
-        name, tgt, src = projection_blocks(graph, proj)
-        taken = covered.setdefault(name, np.zeros(_shape(graph, name), dtype=bool))
-        for t_slice, _ in tgt:
-            for s_slice, _ in src:
-                if taken[t_slice, s_slice].any():
-                    raise ModelError("overlaps an earlier projection between the same neurons", file=file, path=path)
-                taken[t_slice, s_slice] = True
-    if "w_out" not in covered:
+        for pair in ((t, s) for t in proj.target for s in proj.source):  # projections cover whole nodes
+            if pair in covered:
+                raise ModelError(f"overlaps an earlier projection ('{covered[pair]}') between the same neurons", file=file, path=path)
+            covered[pair] = proj.name
+    if not any(sides[t] == "readout" for t, _ in covered):
         raise ModelError("no projection reaches the readout; add one from the populations to it", file=file, path="projections")
 
 
@@ -52,8 +48,3 @@ def _check_direction(proj, sides: dict[str, str], file: str | None, path: str) -
     pair = (sides[proj.source[0]], sides[proj.target[0]])
     if pair not in {("input", "population"), ("population", "population"), ("population", "readout")}:
         raise ModelError(f"a projection {pair[0]} → {pair[1]} is not allowed; allowed: {ALLOWED}", file=file, path=path)
-
-
-def _shape(graph: FloatGraph, matrix: str) -> tuple[int, int]:
-    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
-    return {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}[matrix]

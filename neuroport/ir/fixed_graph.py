@@ -16,28 +16,68 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuroport.ir.synapses import INDEX_DTYPE, Synapses
+
 FIXED_FORMAT_VERSION = 1
 NEURON_KINDS = ("alif", "lava_lif")
 
 
 @dataclass(frozen=True, eq=False)
 class FixedDense:
-    """Integer weight mantissas (n_target, n_source) as the hardware stores them, and the shared exponent."""
+    """Integer weight mantissas as the hardware stores them, and the shared exponent, in one of two forms:
+    dense — ``weights`` (n_target, n_source) and ``mask``; sparse — ``synapses``, a
+    :class:`~neuroport.ir.synapses.Synapses` list with int16 mantissas (memory ∝ synapses).  Code that needs
+    matrices reads :meth:`dense_weights` / :meth:`dense_mask`; code that scales reads :meth:`synapse_list`."""
 
-    weights: np.ndarray  # int64 mantissas, already clipped/truncated as the target does
-    mask: np.ndarray  # bool: synapse exists
+    weights: np.ndarray | None  # int64 mantissas, already clipped/truncated as the target does (dense form)
+    mask: np.ndarray | None  # bool: synapse exists (dense form)
     weight_exp: int
     num_weight_bits: int = 8
     delays: np.ndarray | None = None  # int64 steps ≥ 1 per synapse (n_target, n_source); None: all 1 (plain Dense)
+    synapses: Synapses | None = None  # sparse form (delays, if any, per synapse in synapses.delays)
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.synapses is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_target, n_source)."""
+        return tuple(self.synapses.shape) if self.is_sparse else tuple(self.weights.shape)
 
     @property
     def n_synapses(self) -> int:
-        return int(np.count_nonzero(self.mask))
+        return self.synapses.n_synapses if self.is_sparse else int(np.count_nonzero(self.mask))
 
     @property
     def max_delay(self) -> int:
         """Largest synaptic delay in steps (1 for a plain Dense): the ring buffer's number of slots."""
-        return 1 if self.delays is None else int(self.delays.max(initial=1))
+        delays = self.synapses.delays if self.is_sparse else self.delays
+        return 1 if delays is None else int(delays.max(initial=1))
+
+    def dense_weights(self) -> np.ndarray:
+        """(n_target, n_source) int64 mantissas, 0 where no synapse exists."""
+        return self.synapses.dense().astype(np.int64) if self.is_sparse else self.weights
+
+    def dense_mask(self) -> np.ndarray:
+        return self.synapses.dense_mask() if self.is_sparse else self.mask
+
+    def synapse_list(self) -> Synapses:
+        """The synapses (int16 mantissas) in canonical order, from either form."""
+        if self.is_sparse:
+            return self.synapses
+        targets, sources = np.nonzero(self.mask)
+        delays = None if self.delays is None else self.delays[targets, sources].astype(np.int16)
+        return Synapses(self.weights.shape, targets.astype(INDEX_DTYPE), sources.astype(INDEX_DTYPE),
+                        self.weights[targets, sources].astype(np.int16), delays)
+
+    def events_per_target(self, source_events: np.ndarray) -> np.ndarray:
+        """Synaptic events arriving at each target, (n_target,) int64, for ``source_events`` spikes per source."""
+        if not self.is_sparse:
+            return self.mask.astype(np.int64) @ source_events
+        syn = self.synapses
+        counts = np.bincount(syn.targets, weights=np.asarray(source_events, np.float64)[syn.sources], minlength=syn.shape[0])
+        return np.rint(counts).astype(np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +133,7 @@ class FixedGraph:
 
     @property
     def n_in(self) -> int:
-        return int(self.w_in.weights.shape[1])
+        return int(self.w_in.shape[1])
 
     @property
     def n_rec(self) -> int:
@@ -101,7 +141,12 @@ class FixedGraph:
 
     @property
     def n_out(self) -> int:
-        return int(self.w_out.weights.shape[0])
+        return int(self.w_out.shape[0])
 
     def dense(self) -> dict[str, FixedDense]:
         return {"w_in": self.w_in, "w_rec": self.w_rec, "w_out": self.w_out}
+
+    @property
+    def is_sparse(self) -> bool:
+        """Whether the connections are in the sparse form (then the sparse engines run it)."""
+        return any(d.is_sparse for d in self.dense().values())

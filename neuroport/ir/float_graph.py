@@ -20,6 +20,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from neuroport.ir.synapses import Synapses
+
 SCHEMA_VERSION = 1
 
 LOSSES = ("mse", "cross_entropy")
@@ -153,21 +155,97 @@ class Readout:
 class Projection:
     """Synapses from the concatenation of ``source`` nodes to the concatenation of ``target`` nodes.
 
-    ``weights`` has shape (n_target, n_source); ``mask`` (same shape, bool) marks existing synapses of a sparse
-    projection (None: dense).  ``plastic`` says whether e-prop updates it.  ``delay_steps`` ≥ 1.
+    Two storage forms (docs/design/sparse-ir.md), exactly one of them set:
+
+    * dense — ``weights`` (n_target, n_source) and ``mask`` (same shape, bool: the synapses that exist; None:
+      all of them), for small or all-to-all projections;
+    * sparse — ``synapses``, a :class:`~neuroport.ir.synapses.Synapses` list (target, source, weight[, delay] per
+      synapse, memory ∝ synapses), what the connectivity rules of model.yaml generate.
+
+    Code that works on matrices reads :meth:`dense_weights` / :meth:`dense_mask` (views of either form); code
+    that scales reads :meth:`synapse_list`.  ``plastic`` says whether e-prop updates it; ``delay_steps`` ≥ 1
+    (a sparse projection may carry per-synapse delays instead).
     """
 
     name: str
     source: tuple[str, ...]
     target: tuple[str, ...]
-    weights: np.ndarray
+    weights: np.ndarray | None = None
     mask: np.ndarray | None = None
     plastic: bool = True
     delay_steps: int = 1
+    synapses: Synapses | None = None
+
+    def __post_init__(self) -> None:
+        if (self.weights is None) == (self.synapses is None):
+            raise ValueError(f"projection '{self.name}': give exactly one of weights (dense) or synapses (sparse)")
+
+    @property
+    def is_sparse(self) -> bool:
+        return self.synapses is not None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(n_target, n_source)."""
+        return tuple(self.synapses.shape) if self.is_sparse else tuple(self.weights.shape)
 
     @property
     def n_synapses(self) -> int:
+        if self.is_sparse:
+            return self.synapses.n_synapses
         return int(self.weights.size if self.mask is None else np.count_nonzero(self.mask))
+
+    def dense_weights(self) -> np.ndarray:
+        """(n_target, n_source) weights, 0 where no synapse exists (a new array for the sparse form)."""
+        return self.synapses.dense() if self.is_sparse else self.weights
+
+    def dense_mask(self) -> np.ndarray:
+        """(n_target, n_source) bool, True where a synapse exists."""
+        if self.is_sparse:
+            return self.synapses.dense_mask()
+        return np.ones(self.weights.shape, dtype=bool) if self.mask is None else self.mask
+
+    def synapse_list(self) -> Synapses:
+        """The synapses as a list in canonical order (the sparse form itself, or built from the dense one)."""
+        return self.synapses if self.is_sparse else Synapses.from_dense(self.weights, self.mask)
+
+    def synapse_weights(self) -> np.ndarray:
+        """Weights of the existing synapses, (n_synapses,), without building a dense matrix."""
+        if self.is_sparse:
+            return self.synapses.weights
+        return self.weights.reshape(-1) if self.mask is None else self.weights[self.mask]
+
+    def delay_values(self) -> np.ndarray:
+        """Distinct synaptic delays (steps) of the projection."""
+        if self.is_sparse and self.synapses.delays is not None:
+            return np.unique(self.synapses.delays).astype(np.int64)
+        return np.array([self.delay_steps])
+
+    def to_sparse(self) -> Projection:
+        """The same projection in the sparse form."""
+        return self if self.is_sparse else replace(self, weights=None, mask=None, synapses=self.synapse_list())
+
+    def to_dense(self) -> Projection:
+        """The same projection in the dense form (weights and mask matrices); per-synapse delays must be uniform."""
+        if not self.is_sparse:
+            return self
+        delays = self.delay_values()
+        if delays.size > 1:
+            raise ValueError(f"projection '{self.name}' has per-synapse delays; the dense form holds one delay")
+        dense_delay = int(delays[0]) if self.synapses.delays is not None and delays.size else self.delay_steps
+        return replace(self, weights=self.synapses.dense(), mask=self.synapses.dense_mask(), synapses=None,
+                       delay_steps=dense_delay)
+
+    def with_synapse_weights(self, weights: np.ndarray) -> Projection:
+        """The same synapses with new weights, given per synapse in :meth:`synapse_list` order."""
+        if self.is_sparse:
+            return replace(self, synapses=self.synapses.with_weights(weights))
+        new = np.zeros(self.weights.shape)
+        if self.mask is None:
+            new[...] = np.asarray(weights).reshape(self.weights.shape)
+        else:
+            new[self.mask] = weights
+        return replace(self, weights=new)
 
     def __eq__(self, other: object) -> bool:
         return _nodes_equal(self, other)
@@ -342,6 +420,8 @@ def _values_equal(a: Any, b: Any) -> bool:
         return a_arr.shape == b_arr.shape and bool(np.array_equal(a_arr, b_arr, equal_nan=a_arr.dtype.kind == "f"))
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(_values_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, Synapses) or isinstance(b, Synapses):
+        return _nodes_equal(a, b)
     return bool(a == b)
 
 

@@ -2,6 +2,7 @@
 
 Random quantities (per-neuron parameter spreads, initial weights, sparse masks, feedback weights) are drawn
 from ``numpy.random.default_rng([seed, stream, index])`` so that a model file always loads to the same arrays.
+A projection with ``connectivity`` is built in the sparse form, as a synapse list (:mod:`neuroport.ir.connectivity`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from neuroport.ir.checks import check_graph
+from neuroport.ir.connectivity import read_connectivity
 from neuroport.ir.float_graph import (
     EPROP_VARIANTS,
     FEEDBACKS,
@@ -38,6 +40,7 @@ from neuroport.ir.initializers import feedback_weights, projection_weights
 from neuroport.ir.preflight import BATCH_WHY, MAX_BATCH, preflight
 from neuroport.ir.ranges import dt_ms_of, model_name, physical_range
 from neuroport.ir.reward_spec import check_reward_model, read_reward
+from neuroport.ir.synapses import Synapses
 from neuroport.ir.yamlpath import Section, did_you_mean, read_yaml, short_repr
 
 STREAM_PARAMS, STREAM_WEIGHTS, STREAM_FEEDBACK = 1, 2, 3
@@ -196,13 +199,26 @@ def _projection(s: Section, index: int, graph: FloatGraph, base_dir: Path) -> Pr
                 raise s.fail(f"unknown node '{n}'{did_you_mean(n, tuple(sizes))}; nodes: {', '.join(sizes)}", key)
     shape = (sum(sizes[n] for n in target), sum(sizes[n] for n in source))
     rng = np.random.default_rng([graph.seed, STREAM_WEIGHTS, index])
-    weights, mask = projection_weights(s, shape, rng, base_dir)
-    proj = Projection(
-        name=s.string("name"), source=source, target=target, weights=weights, mask=mask,
-        plastic=s.boolean("plastic", True), delay_steps=s.integer("delay_steps", 1, minimum=1),
-    )
+    name = s.string("name")
+    if s.has("connectivity"):  # sparse form: synapses generated (or read) as a list
+        storage = {"synapses": _sparse_synapses(s, name, shape, source == target, rng, base_dir)}
+    else:
+        weights, mask = projection_weights(s, shape, rng, base_dir)
+        storage = {"weights": weights, "mask": mask}
+    proj = Projection(name=name, source=source, target=target, plastic=s.boolean("plastic", True),
+                      delay_steps=s.integer("delay_steps", 1, minimum=1), **storage)
     s.finish()
     return proj
+
+
+def _sparse_synapses(s: Section, name: str, shape: tuple[int, int], self_to_self: bool, rng: np.random.Generator,
+                     base_dir: Path) -> Synapses:
+    """A projection with ``connectivity`` (neuroport.ir.connectivity); the dense-form fields do not apply."""
+    for key in ("weights", "connection_probability", "zero_diagonal"):
+        if s.has(key):
+            raise s.fail(f"projection '{name}' has a connectivity rule, which sets its synapses; drop '{key}' "
+                         "(use connectivity.weights / init, connectivity.probability, connectivity.self_connections)", key)
+    return read_connectivity(s, name, shape, self_to_self, rng, base_dir)
 
 
 def _decay(opt: Section) -> dict[str, Any]:
@@ -306,6 +322,9 @@ def _rewiring(s: Section, graph: FloatGraph) -> Rewiring:
 
 def _not_rewirable(proj: Projection, rewiring: Rewiring) -> str | None:
     """Why DEEP R cannot rewire ``proj`` (None: it can)."""
+    if proj.is_sparse:
+        return ("it is in the sparse form (a connectivity rule); DEEP R rewires the dense form with a mask "
+                "(init with connection_probability < 1)")
     if proj.mask is None:
         return "it is dense; rewiring keeps the synapse count of a sparse projection (give it connection_probability < 1)"
     if not proj.plastic:

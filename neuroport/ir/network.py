@@ -29,6 +29,7 @@ import numpy as np
 
 from neuroport.errors import UnsupportedError
 from neuroport.ir.float_graph import LIF_KINDS, FloatGraph, Projection
+from neuroport.ir.synapses import INDEX_DTYPE, Synapses
 
 MATRICES = ("w_in", "w_rec", "w_out")
 
@@ -147,20 +148,45 @@ def refuse_non_lif(graph: FloatGraph) -> None:
                 f"`neuroport train --engine numpy`", path=f"populations[{i}].model")
 
 
+def node_indices(graph: FloatGraph, names: tuple[str, ...]) -> np.ndarray:
+    """Assembled index (row or column of its matrix) of every neuron of the concatenated nodes ``names``."""
+    table, sizes = _offsets(graph), graph.node_sizes()
+    return np.concatenate([np.arange(table[n][1], table[n][1] + sizes[n], dtype=np.int64) for n in names])
+
+
+def matrix_shapes(graph: FloatGraph) -> dict[str, tuple[int, int]]:
+    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
+    return {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
+
+
+def _place_sparse(graph: FloatGraph, proj: Projection, name: str, mats: dict[str, np.ndarray],
+                  delays: dict[str, np.ndarray]) -> None:
+    """Write a sparse projection's synapses into the dense matrices (module docstring)."""
+    syn = proj.synapses
+    rows, cols = node_indices(graph, proj.target)[syn.targets], node_indices(graph, proj.source)[syn.sources]
+    mats[name][rows, cols] = syn.weights
+    mats[f"{name}_mask"][rows, cols] = True
+    mats[f"{name}_plastic"][rows, cols] = proj.plastic
+    delays[name][rows, cols] = proj.delay_steps if syn.delays is None else syn.delays
+
+
 def dense_matrices(graph: FloatGraph) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The projections of any graph laid out as dense matrices (see the module docstring for the layout).
 
     Returns ({w_in, w_rec, w_out} with their ``_mask`` and ``_plastic`` flags, {w_in, w_rec, w_out: delays in
-    steps}); weights outside the mask are 0, absent synapses have delay 1.
+    steps}); weights outside the mask are 0, absent synapses have delay 1.  Sparse projections are scattered in
+    (memory n_target × n_source: for small networks; large ones use :func:`sparse_matrices`).
     """
-    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
-    shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
+    shapes = matrix_shapes(graph)
     mats = {k: np.zeros(s) for k, s in shapes.items()}
     mats.update({f"{k}_{kind}": np.zeros(s, dtype=bool) for k, s in shapes.items() for kind in ("mask", "plastic")})
     delays = {k: np.ones(s, dtype=np.int64) for k, s in shapes.items()}
     for proj in graph.projections:
         name, tgt, src = projection_blocks(graph, proj)
-        mask = np.ones(proj.weights.shape, dtype=bool) if proj.mask is None else proj.mask
+        if proj.is_sparse:
+            _place_sparse(graph, proj, name, mats, delays)
+            continue
+        mask = proj.dense_mask()
         for t_slice, t0 in tgt:
             for s_slice, s0 in src:
                 rows = slice(t0, t0 + t_slice.stop - t_slice.start)
@@ -173,41 +199,103 @@ def dense_matrices(graph: FloatGraph) -> tuple[dict[str, np.ndarray], dict[str, 
     return mats, delays
 
 
-def assemble(graph: FloatGraph) -> Network:
-    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
+def has_delays(graph: FloatGraph) -> bool:
+    """Whether some synapse of the graph has a delay other than one step."""
+    return any(np.any(p.delay_values() != 1) for p in graph.projections)
+
+
+def sparse_matrices(graph: FloatGraph) -> tuple[dict[str, Synapses], dict[str, np.ndarray]]:
+    """The projections laid out as three synapse lists in assembled indices (rows/columns of w_in, w_rec, w_out,
+    module docstring), memory ∝ synapses: ({w_in, w_rec, w_out: Synapses}, {same: plastic flag per synapse}).
+    Per-synapse delays are filled in when some synapse of the matrix has a delay other than 1."""
+    shapes = matrix_shapes(graph)
+    parts: dict[str, list[tuple[Projection, Synapses]]] = {k: [] for k in shapes}
+    for proj in graph.projections:
+        parts[projection_blocks(graph, proj)[0]].append((proj, proj.synapse_list()))
+    lists, plastic = {}, {}
+    for name, pieces in parts.items():
+        targets = [_global(graph, p.target, s.targets) for p, s in pieces]
+        sources = [_global(graph, p.source, s.sources) for p, s in pieces]
+        weights = [s.weights for _, s in pieces]
+        delays = [np.full(s.n_synapses, p.delay_steps) if s.delays is None else s.delays for p, s in pieces]
+        flags = [np.full(s.n_synapses, p.plastic) for p, s in pieces]
+        lists[name], order = _canonical(shapes[name], targets, sources, weights, delays)
+        plastic[name] = _cat(flags, bool)[order]
+    return lists, plastic
+
+
+def _global(graph: FloatGraph, names: tuple[str, ...], local: np.ndarray) -> np.ndarray:
+    """Assembled indices (int32) of projection-local ones; nodes in assembled order need only an offset."""
+    index = node_indices(graph, names)
+    if index.size and np.all(np.diff(index) == 1):
+        return local + INDEX_DTYPE(index[0])
+    return index[local].astype(INDEX_DTYPE)
+
+
+def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+
+
+def _canonical(shape: tuple[int, int], targets: list[np.ndarray], sources: list[np.ndarray],
+               weights: list[np.ndarray], delays: list[np.ndarray]) -> tuple[Synapses, np.ndarray | slice]:
+    """One Synapses from projection pieces (projections never overlap, so no pair repeats), sorted only when the
+    concatenation is not already in canonical order; returns it and the order applied."""
+    t, s = _cat(targets, INDEX_DTYPE), _cat(sources, INDEX_DTYPE)
+    d, w = _cat(delays, np.int16), _cat(weights, np.float64)
+    if _is_canonical(t, s):  # one projection, or projections in order: no sort, no copy
+        return Synapses(shape, t, s, w, None if np.all(d == 1) else d), slice(None)
+    order = np.argsort(t.astype(np.int64) * shape[1] + s, kind="stable")
+    d = d[order]
+    syn = Synapses(shape, t[order], s[order], w[order], None if np.all(d == 1) else d)
+    return syn, order
+
+
+def _is_canonical(targets: np.ndarray, sources: np.ndarray) -> bool:
+    """Strictly ascending (target, source) pairs, checked in int32 without a key array."""
+    if targets.size < 2:
+        return True
+    dt = np.diff(targets)
+    return bool(np.all(dt >= 0) and np.all((dt > 0) | (np.diff(sources) > 0)))
+
+
+def neuron_fields(graph: FloatGraph) -> dict[str, object]:
+    """The per-neuron fields of :class:`Network` (everything but the matrices), assembled in population order."""
     refuse_non_lif(graph)
-    n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
-    mats, delays = dense_matrices(graph)
     pops = graph.populations
-    beta = np.concatenate([p.adaptation()[0] for p in pops])
-    tau_a = np.concatenate([p.adaptation()[1] for p in pops])
     functions = {p.surrogate.function for p in pops}
-    return Network(
-        dt_ms=graph.dt_ms,
-        n_in=n_in,
-        n_rec=n_rec,
-        n_out=n_out,
+    return dict(
+        dt_ms=graph.dt_ms, n_in=graph.input.size, n_rec=graph.n_recurrent, n_out=graph.readout.size,
         tau_m_ms=np.concatenate([p.tau_m_ms for p in pops]),
         v_th=np.concatenate([p.v_th for p in pops]),
         t_ref_ms=np.concatenate([p.t_ref_ms for p in pops]),
-        beta=beta,
-        tau_a_ms=tau_a,
+        beta=np.concatenate([p.adaptation()[0] for p in pops]),
+        tau_a_ms=np.concatenate([p.adaptation()[1] for p in pops]),
         surrogate_gamma=np.concatenate([np.full(p.size, p.surrogate.gamma) for p in pops]),
         surrogate_beta=np.concatenate([np.full(p.size, p.surrogate.beta) for p in pops]),
         surrogate_function=functions.pop() if len(functions) == 1 else "mixed",
         tau_out_ms=graph.readout.tau_out_ms,
         loss=graph.readout.loss,
-        **mats,
-        delays=delays if any(p.delay_steps != 1 for p in graph.projections) else None,
     )
 
 
+def assemble(graph: FloatGraph) -> Network:
+    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
+    fields = neuron_fields(graph)
+    mats, delays = dense_matrices(graph)
+    return Network(**fields, **mats, delays=delays if has_delays(graph) else None)
+
+
 def with_weights(graph: FloatGraph, w_in: np.ndarray, w_rec: np.ndarray, w_out: np.ndarray) -> FloatGraph:
-    """Return a copy of ``graph`` whose projections take their weights from assembled matrices."""
+    """Return a copy of ``graph`` whose projections take their weights from assembled matrices (either form)."""
     mats = {"w_in": w_in, "w_rec": w_rec, "w_out": w_out}
     new = []
     for proj in graph.projections:
         name, tgt, src = projection_blocks(graph, proj)
+        if proj.is_sparse:
+            syn = proj.synapses
+            rows, cols = node_indices(graph, proj.target)[syn.targets], node_indices(graph, proj.source)[syn.sources]
+            new.append(proj.with_synapse_weights(mats[name][rows, cols]))
+            continue
         weights = proj.weights.copy()
         for t_slice, t0 in tgt:
             for s_slice, s0 in src:
@@ -217,4 +305,19 @@ def with_weights(graph: FloatGraph, w_in: np.ndarray, w_rec: np.ndarray, w_out: 
         if proj.mask is not None:
             weights = np.where(proj.mask, weights, 0.0)
         new.append(replace(proj, weights=weights))
+    return graph.with_projections(tuple(new))
+
+
+def with_synapse_weights(graph: FloatGraph, lists: dict[str, np.ndarray]) -> FloatGraph:
+    """Return a copy of ``graph`` whose projections take their weights from per-synapse arrays aligned with
+    :func:`sparse_matrices` (memory ∝ synapses: the sparse counterpart of :func:`with_weights`)."""
+    shapes = matrix_shapes(graph)
+    layout, _ = sparse_matrices(graph)
+    new = []
+    for proj in graph.projections:
+        name = projection_blocks(graph, proj)[0]
+        syn = proj.synapse_list()
+        key = node_indices(graph, proj.target)[syn.targets] * shapes[name][1] + node_indices(graph, proj.source)[syn.sources]
+        at = np.searchsorted(layout[name].targets.astype(np.int64) * shapes[name][1] + layout[name].sources, key)
+        new.append(proj.with_synapse_weights(lists[name][at]))
     return graph.with_projections(tuple(new))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from neuroport import jsonio
-from neuroport.errors import MissingDependencyError, ModelError
+from neuroport.errors import MissingDependencyError, ModelError, UnsupportedError
 from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
 from neuroport.ir.network import assemble, with_weights
@@ -31,6 +31,8 @@ from neuroport.ir.nir_checks import check_dt, check_foreign, check_matrix, forei
 from neuroport.ir.writer import write_model
 
 KEY = "neuroport"
+MAX_DENSE_ENTRIES = 10**8  # NIR Linear matrices beyond this (0.8 GB of float64) are refused, not attempted
+SYNAPSE_FIELDS = ("targets", "sources", "weights", "delays")  # of a sparse projection, carried in metadata
 
 
 def _nir():
@@ -54,12 +56,20 @@ def to_nir(graph: FloatGraph) -> Any:
     import tempfile
 
     nir = _nir()
+    entries = graph.n_recurrent * (graph.n_recurrent + graph.input.size + graph.readout.size)
+    if entries > MAX_DENSE_ENTRIES:
+        raise UnsupportedError(f"NIR 1.0 holds connections as dense Linear matrices: this network needs {entries:,} "
+                               f"entries (limit {MAX_DENSE_ENTRIES:,}); export a smaller network")
     net = assemble(graph)
     dt_s = graph.dt_ms * 1e-3
     with tempfile.TemporaryDirectory() as tmp:
         doc = _doc_of(graph, Path(tmp))
     masks = {p.name: p.mask.astype(np.uint8) for p in graph.projections if p.mask is not None}
     extras = {f"mask:{k}": v for k, v in masks.items()}
+    for p in graph.projections:  # the sparse form: its synapse list (NIR's Linear holds the weights, dense)
+        if p.is_sparse:
+            extras.update({f"synapses:{p.name}:{k}": getattr(p.synapses, k) for k in SYNAPSE_FIELDS
+                           if k != "weights" and getattr(p.synapses, k) is not None})
     if graph.learning is not None and graph.learning.feedback_weights is not None:
         extras["feedback_weights"] = graph.learning.feedback_weights
     tau_m = net.tau_m_ms * 1e-3
@@ -90,6 +100,9 @@ def _carried(g: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     doc = json.loads(_text(g.metadata[KEY]))
     arrays: dict[str, np.ndarray] = {}
     for proj in doc["projections"]:
+        if "connectivity" in proj:  # the sparse form: the carried synapse list, weights from the Linear nodes
+            _carried_synapses(g, proj, arrays)
+            continue
         spec = proj.pop("weights")
         proj["init"] = {"distribution": "constant", "value": 0.0}
         mask = g.metadata.get(f"mask:{spec['key']}")
@@ -137,6 +150,19 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
     graph = with_weights(skeleton, *(check_matrix(g.nodes[n], n, shape, file) for n, shape in shapes.items()))
     check_graph(graph, file=file)
     return graph
+
+
+def _carried_synapses(g: Any, proj: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Point a sparse projection's ``connectivity`` at its synapse list carried in the metadata (written by
+    :func:`to_nir`); zero initial weights, replaced by the Linear nodes' weights."""
+    spec = {"rule": "from_list", "file": "carried.npz"}
+    for field in SYNAPSE_FIELDS[:2] + SYNAPSE_FIELDS[3:]:
+        value = g.metadata.get(f"synapses:{proj['name']}:{field}")
+        if value is not None:
+            arrays[f"{proj['name']}__{field}"] = np.asarray(value)
+            spec[field] = f"{proj['name']}__{field}"
+    proj["connectivity"] = spec
+    proj["init"] = {"distribution": "constant", "value": 0.0}
 
 
 def _text(value: Any) -> str:

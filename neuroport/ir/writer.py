@@ -1,7 +1,9 @@
 """Write a FloatGraph as ``model.yaml`` + ``<name>.weights.npz``, which :func:`load_model` reads back equal.
 
 Per-neuron parameters are written as a number when uniform, else as a list; weights, sparsity masks and the
-feedback matrix go into the .npz (exact float64), referenced from the YAML by key.
+feedback matrix go into the .npz (exact float64), referenced from the YAML by key.  A sparse projection is written
+as its synapse list (``connectivity: {rule: from_list}``: int32 targets and sources, float64 weights), never
+densified.
 """
 
 from __future__ import annotations
@@ -31,15 +33,30 @@ def _population(p: LIF) -> dict[str, Any]:
     return out
 
 
+def _sparse_spec(p: Projection, npz_name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """A sparse projection as ``connectivity: {rule: from_list, ...}``: its index and weight arrays, never a matrix."""
+    syn = p.synapses
+    spec: dict[str, Any] = {"rule": "from_list", "file": npz_name}
+    for field, array in (("targets", syn.targets), ("sources", syn.sources), ("weights", syn.weights), ("delays", syn.delays)):
+        if array is not None:
+            arrays[f"{p.name}__{field}"] = array
+            spec[field] = f"{p.name}__{field}"
+    return spec
+
+
 def _projection(p: Projection, npz_name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    arrays[p.name] = p.weights
-    spec: dict[str, Any] = {"file": npz_name, "key": p.name}
-    if p.mask is not None:
-        arrays[f"{p.name}__mask"] = p.mask.astype(np.uint8)
-        spec["mask_key"] = f"{p.name}__mask"
     one = lambda names: names[0] if len(names) == 1 else list(names)  # noqa: E731
-    return {"name": p.name, "source": one(p.source), "target": one(p.target), "weights": spec,
-            "plastic": p.plastic, "delay_steps": p.delay_steps}
+    out: dict[str, Any] = {"name": p.name, "source": one(p.source), "target": one(p.target)}
+    if p.is_sparse:
+        out["connectivity"] = _sparse_spec(p, npz_name, arrays)
+    else:
+        arrays[p.name] = p.weights
+        spec: dict[str, Any] = {"file": npz_name, "key": p.name}
+        if p.mask is not None:
+            arrays[f"{p.name}__mask"] = p.mask.astype(np.uint8)
+            spec["mask_key"] = f"{p.name}__mask"
+        out["weights"] = spec
+    return out | {"plastic": p.plastic, "delay_steps": p.delay_steps}
 
 
 def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:

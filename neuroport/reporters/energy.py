@@ -34,7 +34,7 @@ import numpy as np
 from neuroport.emulator.trace import ActivityStats
 from neuroport.hw import HwConfig, Quantity
 from neuroport.ir.fixed_graph import FixedGraph
-from neuroport.mapping import Mapping, column_counts
+from neuroport.mapping import Mapping
 
 NOT_MODELLED = "not modelled"
 
@@ -128,8 +128,17 @@ def tile_xy(core_index: np.ndarray, hw: HwConfig) -> tuple[np.ndarray, np.ndarra
     return tile // height, tile % height
 
 
-def _source_masks(graph: FixedGraph, core_role: str) -> np.ndarray:
-    return graph.w_rec.mask if core_role == "recurrent" else graph.w_out.mask
+class _PerSource:
+    """Synapses of each source onto a range of targets, from a Dense's synapse list (sorted by target), in either
+    storage form: memory and time linear in synapses, no matrix."""
+
+    def __init__(self, dense) -> None:
+        self.syn = dense.synapse_list()
+        self.first = np.concatenate([[0], np.cumsum(self.syn.fan_in())])
+
+    def counts(self, start: int, stop: int) -> np.ndarray:
+        sources = self.syn.sources[self.first[start]:self.first[stop]]
+        return np.bincount(sources, minlength=self.syn.shape[1]).astype(np.float64)
 
 
 def loihi_counts(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping: Mapping) -> LoihiCounts:
@@ -149,9 +158,10 @@ def loihi_counts(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping:
     reached_by = np.zeros(graph.n_rec)  # per recurrent neuron: cores holding one of its targets
     hops_ew = hops_ns = 0.0
     rec_active = stats.active_neuron_updates / b / max(graph.n_rec, 1)  # per recurrent neuron, on average
+    lists = {"recurrent": _PerSource(graph.w_rec), "readout": _PerSource(graph.w_out), "input": _PerSource(graph.w_in)}
     for c in mapping.cores:
         rows, i = slice(c.start, c.stop), c.index
-        per_source = column_counts(_source_masks(graph, c.role)[rows])  # synapses of each source on this core
+        per_source = lists[c.role].counts(c.start, c.stop)  # synapses of each source on this core
         reach = per_source > 0
         syn[i] = float(per_source @ spikes)
         m_in[i] = float(reach @ spikes)
@@ -160,7 +170,7 @@ def loihi_counts(graph: FixedGraph, stats: ActivityStats, hw: HwConfig, mapping:
         hops_ns += float(reach @ (spikes * np.abs(src_y - cy[i])))
         neuron_steps[i] = (c.stop - c.start) * steps
         if c.role == "recurrent":
-            inputs_here = column_counts(graph.w_in.mask[rows]) > 0
+            inputs_here = lists["input"].counts(c.start, c.stop) > 0
             syn[i] += float(in_events[rows].sum())
             m_in[i] += float(inputs_here @ x_in) if x_in.size else 0.0
             m_out[i] += float(inputs_here @ x_in) if x_in.size else 0.0

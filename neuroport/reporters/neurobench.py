@@ -53,21 +53,38 @@ def effective_acs(layers: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return total
 
 
+def _source_events(inputs: np.ndarray, spikes: np.ndarray) -> dict[str, np.ndarray]:
+    """Non-zero inputs per source over the batch and steps, per Dense (recurrent sources: the previous step's spikes)."""
+    previous = previous_step(spikes)
+    active = lambda a: (np.asarray(a) != 0).sum(axis=(0, 1)).astype(np.int64)  # noqa: E731
+    return {"w_in": active(inputs), "w_rec": active(previous), "w_out": active(previous)}
+
+
 def neurobench_metrics(graph: FixedGraph, inputs: np.ndarray, spikes: np.ndarray) -> NeuroBenchMetrics:
-    """Metrics per sample for a run with ``inputs`` (batch, T, n_in) and recurrent ``spikes`` (batch, T, n_rec)."""
+    """Metrics per sample for a run with ``inputs`` (batch, T, n_in) and recurrent ``spikes`` (batch, T, n_rec).
+
+    Effective ACs from the synapse lists: Σ_i (non-zero inputs of source i) × (non-zero weights of source i), the
+    same sum as :func:`effective_acs`, memory ∝ synapses.  A Dense in the sparse form stores only its synapses:
+    parameters are its synapses and its footprint adds a 4-byte index per synapse."""
     batch, steps = spikes.shape[:2]
-    acs = effective_acs([(graph.w_in.weights, inputs), (graph.w_rec.weights, previous_step(spikes)),
-                         (graph.w_out.weights, previous_step(spikes))])
-    entries = sum(d.weights.size for d in graph.dense().values())
-    zeros = sum(int(np.count_nonzero(d.weights == 0)) for d in graph.dense().values())
+    events = _source_events(inputs, spikes)
+    acs, entries, zeros, params, weight_bytes = 0, 0, 0, 0, 0
+    for name, d in graph.dense().items():
+        syn = d.synapse_list()
+        nonzero = syn.weights != 0
+        acs += int(events[name] @ np.bincount(syn.sources[nonzero], minlength=syn.shape[1]))
+        size = d.shape[0] * d.shape[1]
+        entries, zeros = entries + size, zeros + size - int(np.count_nonzero(nonzero))
+        bytes_per = int(np.ceil((d.num_weight_bits + 1) / 8))
+        params += syn.n_synapses if d.is_sparse else size
+        weight_bytes += syn.n_synapses * (bytes_per + 4) if d.is_sparse else size * bytes_per
     per_neuron = 5 * graph.n_rec + graph.n_out  # dv, vth, da, a_inc, n_ref; dy
-    weight_bytes = sum(d.weights.size * int(np.ceil((d.num_weight_bits + 1) / 8)) for d in graph.dense().values())
     return NeuroBenchMetrics(
         effective_acs=acs / batch,
         dense_ops=float(entries * steps),
         activation_sparsity=1.0 - float(spikes.sum()) / (batch * steps * graph.n_rec),
         connection_sparsity=zeros / entries,
-        parameter_count=entries + per_neuron,
+        parameter_count=params + per_neuron,
         footprint_bytes=weight_bytes + per_neuron * 2 + (4 * graph.n_rec + graph.n_out) * STATE_BYTES,
     )
 

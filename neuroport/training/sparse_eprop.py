@@ -19,6 +19,7 @@ gradient and SGD, ``W ← clip(W − η ḡ, W_min, W_max)`` with ḡ the batch 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -26,8 +27,20 @@ import numpy as np
 
 from neuroport.emulator.kernels import SHAPE_CODES
 from neuroport.emulator.reference import leaky_sum
-from neuroport.ir.network import Network
+from neuroport.errors import UnsupportedError
+from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.network import Network, has_delays, neuron_fields, sparse_matrices, with_synapse_weights
+from neuroport.ir.synapses import Synapses
 from neuroport.tasks import Batch
+from neuroport.training.eprop import (
+    AdamState,
+    IterationStats,
+    TrainResult,
+    average_gradient,
+    draw_batches,
+    optimizer_step,
+    rule_of,
+)
 from neuroport.training.gradients import backward_filter, output_error
 from neuroport.training.sparse_kernels import sparse_backward, sparse_forward
 
@@ -61,6 +74,20 @@ class Csr:
         indptr = np.zeros(mask.shape[1] + 1, dtype=np.int64)
         np.cumsum(np.bincount(sources, minlength=mask.shape[1]), out=indptr[1:])
         return Csr(indptr, targets.astype(np.int32), matrix.T[sources, targets].astype(np.float64), mask.shape[0])
+
+    @staticmethod
+    def from_synapses(syn: Synapses) -> Csr:
+        """From a synapse list (canonical order by target): grouped by source, targets ascending within a source,
+        the order :meth:`from_dense` gives."""
+        indptr, order = syn.by_source()
+        return Csr(indptr, syn.targets[order].astype(np.int32), syn.weights[order].astype(np.float64), syn.shape[0])
+
+    def to_synapse_weights(self, syn: Synapses) -> np.ndarray:
+        """The CSR weights back in the canonical order of ``syn`` (the list this CSR was built from)."""
+        _, order = syn.by_source()
+        out = np.empty(syn.n_synapses)
+        out[order] = self.weights
+        return out
 
     @staticmethod
     def random(n_source: int, n_target: int, fan_out: int, rng: np.random.Generator, weight_mean: float,
@@ -108,6 +135,22 @@ class SparseNetwork:
         return int(self.v_th.size)
 
     @staticmethod
+    def from_graph(graph: FloatGraph) -> SparseNetwork:
+        """The network of a graph in either form, built from its synapse lists (never a matrix of n × n):
+        the same CSR as :meth:`from_network` of its dense view.  Delays other than one step are refused."""
+        if has_delays(graph):
+            raise UnsupportedError("the sparse e-prop engine delivers every spike one step after it is sent; this "
+                                   "model has synaptic delays (train it with the dense engine)")
+        f = SimpleNamespace(**neuron_fields(graph))
+        lists, _ = sparse_matrices(graph)
+        as64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+        return SparseNetwork(f.dt_ms, as64(np.exp(-f.dt_ms / f.tau_m_ms)), as64(np.exp(-f.dt_ms / f.tau_a_ms)),
+                             as64(f.v_th), as64(f.beta), np.round(f.t_ref_ms / f.dt_ms).astype(np.int64),
+                             as64(f.surrogate_gamma / f.v_th), as64(f.surrogate_beta / f.v_th), f.surrogate_function,
+                             as64(np.exp(-f.dt_ms / f.tau_out_ms)), f.loss, Csr.from_synapses(lists["w_in"]),
+                             Csr.from_synapses(lists["w_rec"]), as64(lists["w_out"].dense()))
+
+    @staticmethod
     def from_network(net: Network) -> SparseNetwork:
         """The sparse view of a dense network: its masks become the CSR structure."""
         as64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
@@ -145,6 +188,21 @@ def simulate_sparse(net: SparseNetwork, inputs: np.ndarray, *, record_states: bo
         net.w_rec.weights, net.alpha, net.rho, net.v_th, net.beta, net.n_ref_steps, net.psi_height, net.psi_width,
         SHAPE_CODES[net.surrogate_function], net.w_out, record_states)
     return SparseRun(ptr, idx, psi, leaky_sum(u[None], net.kappa)[0], v, a)
+
+
+def simulate_sparse_graph(graph: FloatGraph, inputs: np.ndarray) -> SimpleNamespace:
+    """Float run of a graph in either form on ``inputs`` (batch, T, n_in), event-driven: ``.z`` (batch, T, n)
+    uint8 spikes and ``.y`` (batch, T, n_out) readout, as :func:`neuroport.emulator.reference.simulate` returns
+    them (it is the same model, :func:`simulate_sparse`); memory ∝ synapses + batch × T × n bytes."""
+    net = SparseNetwork.from_graph(graph)
+    batch, n_steps = inputs.shape[:2]
+    z = np.zeros((batch, n_steps, net.n_rec), np.uint8)
+    y = np.zeros((batch, n_steps, net.kappa.size))
+    for b, sample in enumerate(inputs):
+        run = simulate_sparse(net, sample)
+        z[b, np.repeat(np.arange(n_steps), np.diff(run.spike_ptr)), run.spike_idx] = 1
+        y[b] = run.y
+    return SimpleNamespace(z=z, y=y)
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,3 +273,55 @@ def train_step(net: SparseNetwork, batch: Batch, learning_rate: float, **gradien
     """One e-prop training step: forward, gradients (:func:`sparse_gradients`), SGD (:func:`sgd_step`)."""
     grads = sparse_gradients(net, batch, **gradient_options)
     return sgd_step(net, grads, learning_rate, batch.size), grads
+
+
+def _refuse_unsupported(graph: FloatGraph, rule: EpropRule, mode: str) -> None:
+    """What the sparse trainer does not implement (the dense trainer does): a clear error, never a silent change."""
+    problems = {
+        f"learning.variant '{rule.variant}' (only bsshslm_2020)": rule.variant != "bsshslm_2020",
+        "adaptive feedback": rule.feedback == "adaptive",
+        "rewiring (DEEP R)": rule.rewiring is not None,
+        f"--mode {mode} (only sequence)": mode != "sequence",
+    }
+    found = [name for name, present in problems.items() if present]
+    if found:
+        raise UnsupportedError(f"the sparse e-prop trainer (models with connectivity rules) has no {', '.join(found)}; "
+                               "use the dense form of the model", path="learning")
+
+
+def train_sparse(graph: FloatGraph, iterations: int, *, seed: int | None = None, mode: str = "sequence",
+                 batch_size: int | None = None, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """``neuroport train`` for a graph in the sparse form: the dense trainer's loop
+    (:func:`neuroport.training.eprop.train_on_batches`: same batches, batch-mean gradient + weight decay, SGD or
+    Adam per synapse, clip to [W_min, W_max]) on per-synapse arrays, gradients from :func:`sparse_gradients`;
+    memory ∝ synapses + steps × neurons.  Frozen projections (plastic: false) keep their weights."""
+    rule = rule_of(graph)
+    _refuse_unsupported(graph, rule, mode)
+    net = SparseNetwork.from_graph(graph)
+    lists, plastic = sparse_matrices(graph)
+    out_syn = lists["w_out"]
+    flags = {"w_in": plastic["w_in"][lists["w_in"].by_source()[1]], "w_rec": plastic["w_rec"][lists["w_rec"].by_source()[1]],
+             "w_out": out_syn.dense(plastic["w_out"].astype(np.float64))}
+    exists_out = out_syn.dense_mask()
+    b_random = None if rule.feedback == "symmetric" else rule.feedback_weights
+    weights = {"w_in": net.w_in.weights.copy(), "w_rec": net.w_rec.weights.copy(), "w_out": net.w_out.copy()}
+    states = {k: AdamState(np.zeros_like(w), np.zeros_like(w)) for k, w in weights.items()}
+    history = []
+    for it, batch in enumerate(draw_batches(graph, iterations, seed=seed, batch_size=batch_size)):
+        net = replace(net, w_in=replace(net.w_in, weights=weights["w_in"]), w_rec=replace(net.w_rec, weights=weights["w_rec"]),
+                      w_out=weights["w_out"])
+        grads = sparse_gradients(net, batch, feedback=rule.feedback, b_random=b_random, c_reg=rule.c_reg,
+                                 f_target_hz=rule.f_target_hz)
+        for name in weights:
+            mean_grad = (average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name]) * flags[name]
+            new = np.clip(optimizer_step(rule.optimizer, weights[name], mean_grad, states[name]), rule.weight_min, rule.weight_max)
+            weights[name] = np.where(exists_out, new, 0.0) if name == "w_out" else new
+        error = grads.n_errors / batch.size if net.loss == "cross_entropy" else float("nan")
+        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz)
+        history.append(stats)
+        if on_iteration:
+            on_iteration(stats)
+    per_synapse = {"w_in": replace(net.w_in, weights=weights["w_in"]).to_synapse_weights(lists["w_in"]),
+                   "w_rec": replace(net.w_rec, weights=weights["w_rec"]).to_synapse_weights(lists["w_rec"]),
+                   "w_out": weights["w_out"][out_syn.targets, out_syn.sources]}
+    return TrainResult(with_synapse_weights(graph, per_synapse), history)
