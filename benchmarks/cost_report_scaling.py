@@ -16,7 +16,6 @@ Both times are measured side by side in one process (best of ``--repeats``); the
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -25,6 +24,7 @@ from types import SimpleNamespace
 import numpy as np
 from scipy import sparse
 
+from neuroport import jsonio
 from neuroport.emulator.sparse import SparseDense, run_sparse
 from neuroport.emulator.trace import ActivityStats
 from neuroport.hw import Quantity, load_hw
@@ -97,7 +97,7 @@ def main() -> None:
         r = rows[-1]
         print(f"{n:>8} neurons: emulate {r['emulate_s']:.3f} s, map + cost {r['map_and_cost_s']:.3f} s "
               f"(ratio {r['cost_over_emulate']:.3f}), {r['cores']} cores")
-    Path(args.out).write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    jsonio.write_json(args.out, {"rows": rows})
 
 
 if __name__ == "__main__":

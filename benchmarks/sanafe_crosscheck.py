@@ -18,6 +18,7 @@ import re
 import time
 from pathlib import Path
 
+from neuroport import jsonio
 from neuroport.commands.common import load_any_model
 from neuroport.hw import load_hw
 from neuroport.mapping import map_graph
@@ -135,7 +136,7 @@ def main() -> None:
         results = json.loads(Path(args.out).read_text())
     else:
         results = run(args.samples, args.cost_steps, args.digits_data)
-        Path(args.out).write_text(json.dumps(results, indent=1) + "\n")
+        jsonio.write_json(args.out, results)
     doc = DOC.read_text()
     doc = write_block(doc, "per-op-figures", figures_table())
     doc = write_block(doc, "davies-2018", davies_table(results))

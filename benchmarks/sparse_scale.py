@@ -40,6 +40,7 @@ COMMANDS = {
 # sensitive to other load on a shared machine) and its own peak memory
 RUNNER = """
 import json, resource, sys, time
+from neuroport import jsonio
 from neuroport.cli import main
 t0 = time.perf_counter()
 code = 0
@@ -140,8 +141,8 @@ def main() -> None:
                 rows.append(result)
                 print(json.dumps(result), flush=True)
     opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(),
-                                    "samples": opts.samples, "rows": rows}, indent=1))
+    jsonio.write_json(opts.out, {"machine": platform.platform(), "python": platform.python_version(),
+                                 "samples": opts.samples, "rows": rows})
     print("\n| neurons | synapses | command | wall s | CPU s | peak GB | rc | emulator ms/step |\n|---|---|---|---|---|---|---|---|")
     fmt = lambda v, spec: "-" if v is None else format(v, spec)  # noqa: E731
     for r in rows:

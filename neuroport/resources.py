@@ -7,8 +7,11 @@ with one line naming the field that dominates, the estimate and the limit.
 
 Cost model (bytes; B = samples in a batch, T = steps per sequence, float64 = 8 B):
 
-    weights      40 B per potential synapse of every projection (dense today: the FloatGraph's float64 matrix,
-                 the dense Network view, the quantized copy, a gradient and an optimizer moment) + 1 B mask if sparse
+    weights      dense form: 40 B per potential synapse of every projection (the FloatGraph's float64 matrix,
+                 the dense Network view, the quantized copy, a gradient and an optimizer moment) + 1 B mask if masked;
+                 sparse form (a connectivity rule, docs/design/sparse-ir.md): 72 B per synapse (the float list,
+                 16 B; its assembled copy, 16 B; the int16 fixed-point list and its by-source order for the
+                 event-driven emulator, 20 B; a gradient and an optimizer moment, 16 B; slack, 4 B)
     neurons      24 per-neuron float64 parameters and states (τ, thresholds, decays, refractory counters, ...)
     task inputs  B · T · n_in · 25 B (rates, uniform draws and probabilities in float64, spikes in uint8)
                  + B · T · n_out · 16 B (targets, readout)
@@ -31,6 +34,7 @@ from neuroport.errors import NeuroportError
 
 BYTES_PER_SYNAPSE = 40  # 5 float64 copies per potential synapse (module docstring)
 BYTES_PER_MASK = 1
+BYTES_PER_LISTED_SYNAPSE = 72  # sparse form, per synapse that exists (module docstring)
 PARAMS_PER_NEURON = 24
 INPUT_BYTES_PER_STEP = 25  # per input channel and sample
 OUTPUT_BYTES_PER_STEP = 16  # per readout unit and sample
@@ -47,13 +51,14 @@ class ResourceError(NeuroportError):
 
 @dataclass(frozen=True)
 class Sizes:
-    """What the estimate needs: node sizes, projections as (YAML path, rows, cols, sparse), steps and batch, each
-    with the YAML path of the field that sets it."""
+    """What the estimate needs: node sizes, projections as (YAML path, rows, cols, masked, listed synapses — None
+    for the dense form, else the number of synapses of the sparse form), steps and batch, each with the YAML path of
+    the field that sets it."""
 
     n_in: int
     populations: tuple[tuple[str, int], ...]  # (path of the size field, size)
     n_out: int
-    projections: tuple[tuple[str, int, int, bool], ...] = ()
+    projections: tuple[tuple[str, int, int, bool, int | None], ...] = ()
     n_steps: int = 0  # 0: no task
     steps_field: str = "task"
     batch: int = 1
@@ -101,9 +106,7 @@ def fmt_bytes(n: float) -> str:
 
 def estimate(sizes: Sizes) -> Estimate:
     """The memory items and multiply-adds of ``sizes`` (module docstring); pure integer arithmetic."""
-    items = [Item(path, f"{rows}×{cols} {'sparse' if sparse else 'dense'} weights",
-                  rows * cols * (BYTES_PER_SYNAPSE + (BYTES_PER_MASK if sparse else 0)))
-             for path, rows, cols, sparse in sizes.projections]
+    items = [_weights_item(*p) for p in sizes.projections]
     if sizes.populations:
         path, _ = max(sizes.populations, key=lambda p: p[1])
         items.append(Item(path, f"{sizes.n_rec} neurons × {PARAMS_PER_NEURON} parameters", sizes.n_rec * PARAMS_PER_NEURON * 8))
@@ -113,8 +116,16 @@ def estimate(sizes: Sizes) -> Estimate:
         items.append(Item(_dominant(sizes, io_factor=True), f"task data: {b} samples × {t} steps × {sizes.n_in} inputs", io))
         items.append(Item(_dominant(sizes), f"recorded states: {b} samples × {t} steps × {sizes.n_rec} neurons",
                           b * t * sizes.n_rec * STATE_BYTES_PER_STEP))
-    synapses = sum(r * c for _, r, c, _ in sizes.projections)
+    synapses = sum(r * c if listed is None else listed for _, r, c, _, listed in sizes.projections)
     return Estimate(tuple(items), multiply_adds=max(t, 1) * (synapses + 10 * sizes.n_rec), n_steps=t, batch=b)
+
+
+def _weights_item(path: str, rows: int, cols: int, masked: bool, listed: int | None) -> Item:
+    """The weights of one projection: a dense matrix (``listed`` None) or a synapse list of ``listed`` synapses."""
+    if listed is not None:
+        return Item(path, f"{listed:,} listed synapses ({rows}×{cols})", listed * BYTES_PER_LISTED_SYNAPSE)
+    return Item(path, f"{rows}×{cols} {'masked' if masked else 'dense'} weights",
+                rows * cols * (BYTES_PER_SYNAPSE + (BYTES_PER_MASK if masked else 0)))
 
 
 def _dominant(sizes: Sizes, io_factor: bool = False) -> str:

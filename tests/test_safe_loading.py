@@ -236,19 +236,21 @@ def test_bad_nir_graph(tmp_path, edit, path, words):
 # -- resources ---------------------------------------------------------------------------------------------------------
 def test_estimate_arithmetic():
     sizes = Sizes(n_in=4, populations=(("populations[0].size", 10),), n_out=2,
-                  projections=(("projections[0]", 10, 4, False), ("projections[1]", 10, 10, True)), n_steps=100, batch=3)
+                  projections=(("projections[0]", 10, 4, False, None), ("projections[1]", 10, 10, True, None),
+                               ("projections[2]", 2, 10, False, 7)), n_steps=100, batch=3)
     items = {i.what: i.bytes for i in estimate(sizes).items}
-    assert items == {"10×4 dense weights": 40 * 40, "10×10 sparse weights": 100 * 41, "10 neurons × 24 parameters": 10 * 24 * 8,
+    assert items == {"10×4 dense weights": 40 * 40, "10×10 masked weights": 100 * 41, "7 listed synapses (2×10)": 7 * 72,
+                     "10 neurons × 24 parameters": 10 * 24 * 8,
                      "task data: 3 samples × 100 steps × 4 inputs": 3 * 100 * (4 * 25 + 2 * 16),
                      "recorded states: 3 samples × 100 steps × 10 neurons": 3 * 100 * 10 * 73}
-    assert estimate(sizes).multiply_adds == 100 * (140 + 100)
+    assert estimate(sizes).multiply_adds == 100 * (140 + 7 + 10 * 10)
 
 
 def test_dense_1e5_neuron_model_is_refused_by_check_with_its_estimate(tmp_path):
     doc = _doc(populations__0__size=100_000)
     out = run_cli(["--memory-limit", "16", "check", str(write_yaml(tmp_path, doc))])
     assert out.code == 2 and out.stderr.count("\n") == 1
-    assert "projections[1]: needs about 414 GB of memory (100004×100004 sparse weights: 410 GB)" in out.stderr
+    assert "projections[1]: needs about 414 GB of memory (100004×100004 masked weights: 410 GB)" in out.stderr
     assert "the --memory-limit is 16 GB" in out.stderr
 
 

@@ -10,6 +10,8 @@ their sample counts).
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
 from neuroport.ir.yamlpath import Section
@@ -49,15 +51,42 @@ def _node_sizes(top: Section, sizes: Sizes) -> dict[str, int]:
     return named
 
 
-def _shape(s: Section, sizes: dict[str, int]) -> tuple[str, int, int, bool] | None:
-    """(path, rows, cols, sparse) of a projection; None when it names unknown nodes (the loader reports them)."""
+def _shape(s: Section, sizes: dict[str, int]) -> tuple[str, int, int, bool, int | None] | None:
+    """(path, rows, cols, masked, listed synapses or None) of a projection; None when it names unknown nodes (the
+    loader reports them)."""
     source, target = s.names("source"), s.names("target")
     if any(n not in sizes for n in (*source, *target)):
         return None
+    rows, cols = sum(sizes[n] for n in target), sum(sizes[n] for n in source)
     weights = s.data.get("weights")
-    sparse = (s.data.get("connection_probability", 1) != 1 or bool(s.data.get("zero_diagonal"))
+    masked = (s.data.get("connection_probability", 1) != 1 or bool(s.data.get("zero_diagonal"))
               or (isinstance(weights, dict) and "mask_key" in weights))
-    return s.path, sum(sizes[n] for n in target), sum(sizes[n] for n in source), sparse
+    listed = _listed_synapses(s, rows, cols) if isinstance(s.data.get("connectivity"), dict) else None
+    return s.path, rows, cols, masked, listed
+
+
+def _listed_synapses(s: Section, rows: int, cols: int) -> int:
+    """Synapses a connectivity rule will generate (neuroport.ir.connectivity), from its parameters alone; values the
+    loader will refuse count as 0 here, and a list file as its size in bytes / 8 (≥ 4 + 4 bytes of indices each)."""
+    c = s.data["connectivity"]
+    def count(key: str) -> float:
+        value = c.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return max(float(value), 0.0) if ok else 0.0
+    estimates = {"fixed_fan_in": lambda: rows * count("fan_in"), "fixed_fan_out": lambda: cols * count("fan_out"),
+                 "fixed_probability": lambda: rows * cols * min(count("probability"), 1.0),
+                 "one_to_one": lambda: min(rows, cols), "from_list": lambda: _file_bytes(s, c.get("file")) / 8}
+    return int(min(estimates.get(c.get("rule"), lambda: 0)(), rows * cols))
+
+
+def _file_bytes(s: Section, file: Any) -> int:
+    if not isinstance(file, str):
+        return 0
+    path = Path(file) if Path(file).is_absolute() else Path(s.file).parent / file
+    try:
+        return path.stat().st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _task_steps(top: Section, sizes: Sizes, dt_ms: float) -> tuple[int, str]:
@@ -102,7 +131,8 @@ def graph_sizes(graph: Any, batch: int | None = None, batch_field: str = "learni
     return Sizes(
         n_in=graph.input.size, n_out=graph.readout.size,
         populations=tuple((f"populations[{i}].size", p.size) for i, p in enumerate(graph.populations)),
-        projections=tuple((f"projections[{i}]", *p.weights.shape, p.mask is not None) for i, p in enumerate(graph.projections)),
+        projections=tuple((f"projections[{i}]", *p.shape, p.mask is not None, p.n_synapses if p.is_sparse else None)
+                          for i, p in enumerate(graph.projections)),
         n_steps=n_steps, steps_field=_steps_field(graph.task.params if graph.task else {}, graph.dt_ms),
         batch=batch, batch_field=batch_field,
     )
