@@ -27,6 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from neuroport import jsonio
+
 ROOT = Path(__file__).resolve().parents[1]
 REC_FAN_IN, IN_FAN_IN, OUT_FAN_IN = 100, 10, 1000
 COMMANDS = {
