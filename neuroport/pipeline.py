@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from neuroport.emulator.fixed import emulate
-from neuroport.emulator.reference import simulate_graph
+from neuroport.emulator.float_run import simulate_graph
 from neuroport.emulator.spinnaker import emulate_spinnaker
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError

@@ -131,7 +131,7 @@ def test_sparse_trainer_equals_the_dense_trainer(tmp_path, optimizer):
 def test_float_run_of_the_sparse_form_equals_the_dense_reference(pair):
     """simulate_graph takes the event-driven model for the sparse form: the dense reference's spikes, its readout
     to rounding."""
-    from neuroport.emulator.reference import simulate_graph
+    from neuroport.emulator.float_run import simulate_graph
 
     sparse, dense = pair
     x = _inputs(sparse, batch=2).astype(float)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-OPTIONAL = {"howto/explore.md", "design/costs.md"}
+OPTIONAL = {"howto/explore.md", "howto/eventprop.md", "howto/nest-conventions.md"}
 
 
 def _prune(items: list[Any], docs_dir: Path) -> list[Any]:

@@ -16,7 +16,7 @@ def cpu_baseline(graph, inputs) -> dict:
     """Wall time of the float reference on this machine per inference (batched, best of 3)."""
     import time
 
-    from neuroport.emulator.reference import simulate_graph
+    from neuroport.emulator.float_run import simulate_graph
 
     times = []
     for _ in range(3):

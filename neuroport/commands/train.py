@@ -10,7 +10,7 @@ import click
 
 from neuroport import jsonio
 from neuroport.commands.common import COUNT, SEED, JsonValue, data_option, echo_json, json_option, load_any_model
-from neuroport.emulator.reference import simulate_graph
+from neuroport.emulator.float_run import simulate_graph
 from neuroport.errors import NeuroportError
 from neuroport.ir.writer import write_model
 from neuroport.outputs import default_folder, make_folder

@@ -104,25 +104,3 @@ def leaky_sum(signal: np.ndarray, decay: np.ndarray) -> np.ndarray:
 
     signal = np.ascontiguousarray(signal, dtype=np.float64)
     return kernels.leaky_sum(signal, np.ascontiguousarray(np.broadcast_to(decay, signal.shape[2:]), dtype=np.float64))
-
-
-# population kind → the float simulator ("module:function", imported when used) of graphs with populations of that
-# neuron model; graphs without one are LIF/ALIF networks, run by :func:`simulate`
-GRAPH_SIMULATORS = {"izhikevich": "neuroport.emulator.izhikevich:simulate_izhikevich_graph"}
-
-
-def simulate_graph(graph, inputs: np.ndarray):
-    """Float run (``.z`` spikes, ``.y`` readout; no state traces) of any FloatGraph, by its neuron model."""
-    import importlib
-
-    from neuroport.ir.network import assemble
-
-    if any(p.is_sparse for p in graph.projections):  # the sparse IR form: event-driven, memory ∝ synapses
-        from neuroport.training.sparse_eprop import simulate_sparse_graph
-
-        return simulate_sparse_graph(graph, inputs)
-    kinds = [p.kind for p in graph.populations if p.kind in GRAPH_SIMULATORS]
-    if not kinds:
-        return simulate(assemble(graph), inputs, record_states=False)
-    module, name = GRAPH_SIMULATORS[kinds[0]].split(":")
-    return getattr(importlib.import_module(module), name)(graph, inputs)
