@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import (
+    COUNT_OR_ZERO,
+    allow_lossy_option,
+    data_option,
+    echo_json,
+    json_option,
+    load_any_model,
+    loss_warnings,
+)
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
@@ -33,9 +41,10 @@ def _echo_placement(p: dict) -> None:
 @click.option("--hw", "hw_name", default=None, help="Hardware config name (hw_configs/) or YAML path; default: the target's.")
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Artifact folder [default: build/<model>-<target>].")
 @click.option("--samples", type=COUNT_OR_ZERO, default=4, show_default=True, help="Task samples emulated for the headline energy estimate (0: skip).")
+@allow_lossy_option
 @data_option
 @json_option
-def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, data: str | None,
+def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, allow_lossy: bool, data: str | None,
             as_json: bool) -> None:
     """Quantize MODEL for a hardware config, check it against the target's rules, and write the artifact.
 
@@ -50,7 +59,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     """
     t0 = time.perf_counter()
     graph = load_any_model(model, data)
-    prep = prepare(graph, target, hw_name)
+    prep = prepare(graph, target, hw_name, allow_lossy)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]
     if errors:
@@ -58,7 +67,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     artifact = prep.backend.lower(prep.fixed, prep.hw)
     folder = Path(out) if out else default_folder(graph.name, target)
     if isinstance(prep.fixed, FixedGraph):
-        save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
+        save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model), "lost_tensors": list(prep.losses)})
     if hasattr(artifact, "save") and artifact is not prep.fixed:
         with writing(folder):
             artifact.save(folder)
@@ -78,7 +87,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         "weights": {n: {"bits": d.num_weight_bits, "weight_exp": d.weight_exp, "synapses": d.n_synapses}
                     for n, d in prep.fixed.dense().items()},
         "quantization_error": [e.__dict__ for e in errors_q],
-        "warnings": [d.format() for d in diagnostics if d.severity != "error"],
+        "warnings": loss_warnings(prep.losses) + [d.format() for d in diagnostics if d.severity != "error"],
         "energy": None if energy is None else energy.to_dict(),
         "placement": None if placement is None else placement.to_dict(),
     }

@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from neuroport.backend import load_backend
-from neuroport.commands.common import COUNT, NameList, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import (
+    COUNT,
+    NameList,
+    allow_lossy_option,
+    data_option,
+    echo_json,
+    json_option,
+    load_any_model,
+    loss_warnings,
+)
 from neuroport.hw import load_hw
 from neuroport.pipeline import costs, task_batch
 from neuroport.reporters.energy import fmt_si
@@ -26,7 +35,7 @@ def cpu_baseline(graph, inputs) -> dict:
             "note": "time of the numpy float reference; energy is not estimated without a power measurement"}
 
 
-def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, metrics) -> None:
+def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, metrics, warnings: list[str]) -> None:
     import tempfile
     from pathlib import Path
 
@@ -35,7 +44,8 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
 
     with tempfile.TemporaryDirectory() as tmp:
         images = [plot_energy_breakdown(reports, Path(tmp) / "energy.png"), plot_population_activity(rates, Path(tmp) / "activity.png")]
-        extra = {"CPU baseline, s per inference": f"{cpu['seconds_per_inference']:.3g} ({cpu['note']})", **metrics.to_dict()}
+        extra = {**{f"warning {i + 1}": w for i, w in enumerate(warnings)},
+                 "CPU baseline, s per inference": f"{cpu['seconds_per_inference']:.3g} ({cpu['note']})", **metrics.to_dict()}
         write_html(path, f"neuroport report: {name}", reports, images, extra)
 
 
@@ -48,10 +58,11 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
 @click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write the energy breakdown as a PNG.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
               help="Write a self-contained HTML report (tables, energy and activity plots).")
+@allow_lossy_option
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] | None, samples: int, plot: str | None,
-            html_path: str | None, data: str | None, as_json: bool) -> None:
+            html_path: str | None, allow_lossy: bool, data: str | None, as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
     \b
@@ -66,7 +77,7 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] 
     configs = compare_hw or [hw_name]
     inputs = task_batch(graph, samples, seed=graph.seed).inputs
     default_hw = load_backend(target).capabilities(None).default_hw
-    results = [costs(graph, target, load_hw(cfg or default_hw), inputs) for cfg in configs]
+    results = [costs(graph, target, load_hw(cfg or default_hw), inputs, allow_lossy) for cfg in configs]
     reports, metrics = [r.energy for r in results], [r.metrics for r in results]
     cpu = cpu_baseline(graph, inputs)
     rates = {r.hw_name: res.rates_hz for r, res in zip(reports, results, strict=True)}
@@ -75,16 +86,18 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] 
 
         plot_energy_breakdown(reports, plot)
     if html_path:
-        _write_html(html_path, graph.name, reports, rates, cpu, metrics[0])
+        _write_html(html_path, graph.name, reports, rates, cpu, metrics[0], [w for r in results for w in loss_warnings(r.losses)])
     if as_json:
         echo_json({"model": graph.name, "samples": samples,
                    "reports": [{**r.energy.to_dict(), "neurobench": r.metrics.to_dict(), "activity_from": r.activity_source,
-                                "rates_hz": r.rates_hz}
+                                "rates_hz": r.rates_hz, "warnings": loss_warnings(r.losses)}
                                for r in results], "cpu_baseline": cpu})
         return
     for r, res in zip(reports, results, strict=True):
         click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
         click.echo(f"  activity counted by the {res.activity_source}")
+        for warning in loss_warnings(res.losses):
+            click.echo(f"  {warning}")
         for ln in r.lines:
             count = f"{ln.count:,.0f}" if float(ln.count).is_integer() else f"{ln.count:,.4g}"
             click.echo(f"  {ln.item:<30} {count:>14} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")
