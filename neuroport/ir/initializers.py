@@ -14,6 +14,7 @@ self-connections of a square projection.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,16 @@ def load_npz_array(s: Section, shape: tuple[int, int], base_dir: Path) -> np.nda
     key = s.string("key")
     path = (base_dir / file) if not Path(file).is_absolute() else Path(file)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if key not in data.files:
-                raise s.fail(f"no array '{key}' in {path}; it holds: {', '.join(data.files) or 'nothing'}", "key")
-            array = np.asarray(data[key], dtype=np.float64)
+        from neuroport.ir.artifact import read_member
+
+        with zipfile.ZipFile(path) as archive:  # read with a size limit: at most what `shape` needs (no zip bomb)
+            files = [name.removesuffix(".npy") for name in archive.namelist()]
+            if key not in files:
+                raise s.fail(f"no array '{key}' in {path}; it holds: {', '.join(files) or 'nothing'}", "key")
+            array = np.asarray(read_member(archive, key, shape), dtype=np.float64)
     except FileNotFoundError:
         raise s.fail(f"weights file not found: {path}", "file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise s.fail(f"cannot read weights file {path}: {exc}", "file") from None
     if array.shape != shape:
         raise s.fail(f"weights '{key}' have shape {array.shape}, expected {shape} (targets × sources)", "key")
