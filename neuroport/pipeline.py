@@ -16,7 +16,7 @@ from neuroport.emulator.fixed import emulate
 from neuroport.emulator.float_run import simulate_graph
 from neuroport.emulator.spinnaker import emulate_spinnaker
 from neuroport.emulator.trace import ActivityStats, Trace
-from neuroport.errors import UnsupportedError
+from neuroport.errors import NeuroportError, UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
@@ -58,14 +58,32 @@ def quant_errors(graph: FloatGraph, fixed: Any) -> list[Any]:
     return {"loihi": quant_report, "spinnaker": spinnaker_quant_report}[fixed.profile](graph, fixed)
 
 
-def quantize(graph: FloatGraph, hw: HwConfig, calibrate: bool = True) -> FixedGraph:
+class LossyQuantizationError(NeuroportError):
+    """Quantization lost a tensor (error above the bound, all zeros, a zero scale, NaN)."""
+
+
+def quantization_losses(graph: FloatGraph, fixed: Any) -> list[str]:
+    """One message per tensor that quantization lost (quantization.report.TensorError.lost), else []."""
+    return [e.loss_message() for e in quant_errors(graph, fixed) if e.lost()]
+
+
+def quantize(graph: FloatGraph, hw: HwConfig, calibrate: bool = True, allow_lossy: bool = False) -> FixedGraph:
     """FloatGraph → FixedGraph with the numeric profile of the config's family, calibrated on the model's task
-    data (``CALIBRATION_SAMPLES`` float runs) when the model has a task."""
+    data (``CALIBRATION_SAMPLES`` float runs) when the model has a task.
+
+    A tensor the quantization loses (relative RMS error above ``quantization.report.LOSS_BOUND``, every value
+    rounded to 0, a zero or non-finite scale) is a :class:`LossyQuantizationError` naming it, its float range and
+    what the format can represent — unless ``allow_lossy``, where the caller reports :func:`quantization_losses`."""
     table = _quantizers()
     if hw.family not in table:
         raise UnsupportedError(f"no quantizer for the '{hw.family}' family yet (config {hw.name}); available: {', '.join(table)}")
     inputs = task_batch(graph, CALIBRATION_SAMPLES, CALIBRATION_SEED).inputs if calibrate and graph.task else None
-    return table[hw.family](graph, hw, calibration_inputs=inputs)
+    fixed = table[hw.family](graph, hw, calibration_inputs=inputs)
+    losses = [] if allow_lossy else quantization_losses(graph, fixed)
+    if losses:
+        raise LossyQuantizationError(f"{hw.name} cannot hold {len(losses)} tensor(s) of {graph.name!r}: " + "; ".join(losses)
+                                     + " — change the model, or pass --allow-lossy to go on anyway")
+    return fixed
 
 
 def task_batch(graph: FloatGraph, n_samples: int, seed: int) -> Batch:
@@ -122,7 +140,8 @@ def compare(graph: FloatGraph, fixed: FixedGraph, batch: Batch) -> Comparison:
     run = simulate_graph(graph, batch.inputs)  # the float model of the graph's neuron model
     padded = np.concatenate([batch.inputs, np.zeros_like(batch.inputs[:, :1])], axis=1)
     trace, stats = emulate_fixed(fixed, padded)
-    y_fixed = trace.readout[:, 1:] / fixed.v_scale
+    with np.errstate(divide="ignore", invalid="ignore"):  # v_scale 0 only under --allow-lossy, reported there
+        y_fixed = trace.readout[:, 1:] / fixed.v_scale
     trace = Trace(spikes=trace.spikes[:, :-1], readout=trace.readout[:, 1:])
     steps_s = graph.dt_ms * 1e-3
     return Comparison(
@@ -141,9 +160,10 @@ class Prepared:
     backend: Any
     hw: HwConfig
     fixed: FixedGraph
+    losses: tuple[str, ...] = ()  # tensors quantization lost, when allowed (--allow-lossy): warned in every output
 
 
-def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
+def prepare(graph: FloatGraph, target: str, hw_name: str | None, allow_lossy: bool = False) -> Prepared:
     """Load the backend and the hw config (the backend's default unless given) and quantize."""
     from neuroport.backend import load_backend
     from neuroport.hw import load_hw
@@ -151,7 +171,8 @@ def prepare(graph: FloatGraph, target: str, hw_name: str | None) -> Prepared:
     backend = load_backend(target)
     hw = load_hw(hw_name or backend.capabilities(None).default_hw)
     refuse_oversized_fan_in(graph, hw)  # before quantizing: names the projection
-    return Prepared(graph, backend, hw, quantize(graph, hw))
+    fixed = quantize(graph, hw, allow_lossy=allow_lossy)
+    return Prepared(graph, backend, hw, fixed, tuple(quantization_losses(graph, fixed)) if allow_lossy else ())
 
 
 def cost_report(prepared: Prepared, target: str, stats: ActivityStats) -> Any:
@@ -167,6 +188,7 @@ class Costs:
     metrics: NeuroBenchMetrics
     activity_source: str
     rates_hz: dict[str, float]  # mean firing rate per population
+    losses: tuple[str, ...] = ()  # tensors quantization lost (--allow-lossy)
 
 
 def _rates(graph: FloatGraph, stats: ActivityStats) -> dict[str, float]:
@@ -174,26 +196,28 @@ def _rates(graph: FloatGraph, stats: ActivityStats) -> dict[str, float]:
     return {p.name: stats.spikes_per_population[p.name] / (p.size * seconds) for p in graph.populations}
 
 
-def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
-    fixed = quantize(graph, hw)
+def _costs_fixed(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray, allow_lossy: bool = False) -> Costs:
+    fixed = quantize(graph, hw, allow_lossy=allow_lossy)
     trace, stats = emulate_fixed(fixed, inputs)
     return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), neurobench_metrics(fixed, inputs, trace.spikes),
-                 f"bit-accurate emulator ({hw.family} profile)", _rates(graph, stats))
+                 f"bit-accurate emulator ({hw.family} profile)", _rates(graph, stats),
+                 tuple(quantization_losses(graph, fixed)) if allow_lossy else ())
 
 
-def _costs_spinnaker(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
+def _costs_spinnaker(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray, allow_lossy: bool = False) -> Costs:
     """Activity of the s16.15 emulator (what sPyNNaker computes); metrics on the weights the board holds."""
-    fixed = quantize(graph, hw)
+    fixed = quantize(graph, hw, allow_lossy=allow_lossy)
     trace, stats = emulate_fixed(fixed, inputs)
     held = SimpleNamespace(n_rec=fixed.n_rec, n_out=fixed.n_out, **{d: fixed.weights_na(d) for d in ("w_in", "w_rec", "w_out")})
     metrics = float_metrics(held, inputs, trace.spikes, hw.fmt("weight").bits, hw.fmt("v").bits)
     return Costs(energy_report(target, fixed, stats, hw, map_graph(fixed, hw)), metrics,
-                 f"bit-accurate emulator ({hw.family} s16.15 profile)", _rates(graph, stats))
+                 f"bit-accurate emulator ({hw.family} s16.15 profile)", _rates(graph, stats),
+                 tuple(quantization_losses(graph, fixed)) if allow_lossy else ())
 
 
 COST_PATHS = {"loihi": _costs_fixed, "spinnaker": _costs_spinnaker}
 
 
-def costs(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray) -> Costs:
+def costs(graph: FloatGraph, target: str, hw: HwConfig, inputs: np.ndarray, allow_lossy: bool = False) -> Costs:
     """Energy, latency, EDP and NeuroBench-style metrics for one hardware config."""
-    return COST_PATHS[hw.family](graph, target, hw, inputs)
+    return COST_PATHS[hw.family](graph, target, hw, inputs, allow_lossy)

@@ -70,7 +70,8 @@ def choose_v_scale(net: Network, hw: HwConfig, peak: float | None = None) -> flo
     top = peak / CALIBRATION_MARGIN if peak else HEADROOM * float(np.max(net.v_th))
     v_limit = 2.0 ** (hw.fmt("v").bits - 1) / top
     vth_limit = float(hw.param("vth_max") << hw.param("vth_shift")) / float(np.max(net.v_th))
-    return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit))))
+    with np.errstate(divide="ignore"):  # a threshold too large for any scale gives 0: quantize reports the loss
+        return float(2.0 ** np.floor(np.log2(min(v_limit, vth_limit))))
 
 
 def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 from neuroport.quantization.loihi import CALIBRATION_MARGIN, HEADROOM, calibration_peak, refuse_eprop_plus
-from neuroport.quantization.report import TensorError
+from neuroport.quantization.report import TensorError, float_range
 
 from neuroport.emulator.spinnaker_s1615 import ceil_accum, encode, expk, kdivk
 from neuroport.errors import UnsupportedError
@@ -176,7 +176,7 @@ def _row(name: str, exact: np.ndarray, approx: np.ndarray, stored: np.ndarray, d
     norm, diff = np.linalg.norm(exact), approx - exact
     top = int(np.max(np.abs(stored))) if stored.size else 0
     return TensorError(name, float(np.linalg.norm(diff) / norm) if norm > 0 else 0.0,
-                       float(np.max(np.abs(diff))) if diff.size else 0.0, top.bit_length(), detail)
+                       float(np.max(np.abs(diff))) if diff.size else 0.0, top.bit_length(), detail, float_range(exact))
 
 
 def spinnaker_quant_report(graph: FloatGraph, fixed: SpiNNakerGraph) -> list[TensorError]:

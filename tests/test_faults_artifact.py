@@ -143,3 +143,30 @@ def test_declared_sizes_are_bounded(artifact):
     _edit_manifest(folder, lambda m: m["arrays"]["w_rec.weights"].update(shape=[1 << 20, 1 << 20]))
     with pytest.raises(ArtifactError, match="above the limit"):
         load_artifact(folder)
+
+
+def test_weights_file_bomb_is_refused_before_inflating(tmp_path, tiny_model):
+    """A model's weights .npz is read with the same limit: the member may hold at most what the projection's
+    shape needs (16 bytes a value), so 256 MB of zeros under a 10 × 8 projection are refused unread."""
+    from neuroport.errors import ModelError
+    from neuroport.ir.writer import write_model
+
+    path = write_model(load_model(tiny_model), tmp_path / "m" / "model.yaml")
+    weights = path.parent / "model.weights.npz"
+    with zipfile.ZipFile(weights) as old:
+        members = {name: old.read(name) for name in old.namelist() if name != "input.npy"}
+    with zipfile.ZipFile(weights, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        with archive.open("input.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f8", "fortran_order": False, "shape": (1 << 25,)})
+            for _ in range(256):
+                member.write(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelError, match=r"model.weights.npz.*'input.npy' claims 268,435,\d+ bytes uncompressed"):
+            load_model(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, f"{peak:,} bytes allocated while refusing the bomb"

@@ -79,15 +79,25 @@ def _stop_lava(process) -> None:
     running is terminated by :func:`stop_runtime` either way."""
     try:
         process.stop()
-    except (RuntimeError, OSError, ValueError, EOFError):
+    except Exception:  # noqa: BLE001 — any error of a half-stopped runtime; stop_runtime reaps what is left
         pass
 
 
-def _alive(child) -> bool:
+def _kill(child) -> None:
+    """SIGKILL ``child`` if it still runs; Lava's ``stop``, on its own thread, may have joined and closed it."""
     try:
-        return child.is_alive()
-    except ValueError:  # closed: Lava's stop has joined it
-        return False
+        if child.is_alive():
+            child.kill()
+    except (ValueError, OSError):  # closed: Lava's stop has joined it
+        pass
+
+
+def _join(child) -> None:
+    """Join ``child``; Lava's ``stop``, on its own thread, may have joined and closed it meanwhile."""
+    try:
+        child.join()
+    except (ValueError, OSError):  # closed by Lava's join
+        pass
 
 
 def _shared_memory(process):
@@ -121,18 +131,18 @@ def stop_runtime(process, children: list, timeout_s: float = STOP_TIMEOUT_S) -> 
     if getattr(process, "runtime", None) is not None:
         stopper.start()
         stopper.join(timeout_s)
-    for child in children:
-        if child is not server and _alive(child):
-            child.kill()
-            child.join()
-    if stopper.is_alive():  # Lava's stop returns once its workers are gone, then shuts the server down itself
+    workers = [child for child in children if child is not server]
+    for child in workers:
+        _kill(child)
+    if stopper.is_alive():  # Lava's stop joins the killed workers, then shuts the server down itself
         stopper.join(SERVER_TIMEOUT_S)
+    for child in workers:
+        _join(child)
     if smm is not None:
         release_shared_memory(smm)
     for child in children:
-        if _alive(child):
-            child.kill()
-            child.join()
+        _kill(child)
+        _join(child)
 
 
 def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:

@@ -22,6 +22,18 @@ def echo_json(payload: dict[str, Any]) -> None:
     click.echo(jsonio.dumps(payload, indent=2))
 
 
+def allow_lossy_option(func):
+    """``--allow-lossy``: go on when quantization loses a tensor (pipeline.quantize), warning in every output."""
+    return click.option("--allow-lossy", "allow_lossy", is_flag=True,
+                        help="Go on when quantization loses a tensor (relative RMS error above 0.5, all zeros, a zero "
+                             "scale); every output then carries a warning naming it.")(func)
+
+
+def loss_warnings(losses: tuple[str, ...] | list[str]) -> list[str]:
+    """The warning lines of the tensors quantization lost (--allow-lossy)."""
+    return [f"warning: quantization lost {loss}" for loss in losses]
+
+
 def data_option(func):
     """``--data PATH``: the dataset folder of a task that reads files (its ``task.params.root``)."""
     return click.option("--data", "data", type=click.Path(file_okay=False), default=None,

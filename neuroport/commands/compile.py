@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from neuroport.commands.common import COUNT, COUNT_OR_ZERO, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import (
+    COUNT,
+    COUNT_OR_ZERO,
+    allow_lossy_option,
+    data_option,
+    echo_json,
+    json_option,
+    load_any_model,
+    loss_warnings,
+)
 from neuroport.errors import NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
@@ -48,10 +57,11 @@ def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:
               help="analytic, or sanafe: also cost the emulated samples on SANA-FE (Loihi 1 configs; extra 'sanafe').")
 @click.option("--cost-steps", "cost_steps", type=COUNT, default=DEFAULT_COST_STEPS, show_default=True,
               help="At most this many SANA-FE steps (whole samples where they fit).")
+@allow_lossy_option
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, out: str | None, samples: int, cost_engine: str,
-            cost_steps: int, data: str | None, as_json: bool) -> None:
+            cost_steps: int, allow_lossy: bool, data: str | None, as_json: bool) -> None:
     """Quantize MODEL for a hardware config, check it against the target's rules, and write the artifact.
 
     \b
@@ -66,7 +76,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     """
     t0 = time.perf_counter()
     graph = load_any_model(model, data)
-    prep = prepare(graph, target, hw_name)
+    prep = prepare(graph, target, hw_name, allow_lossy)
     use_sanafe = check_engine(cost_engine, prep.hw)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -75,7 +85,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     artifact = prep.backend.lower(prep.fixed, prep.hw)
     folder = Path(out) if out else default_folder(graph.name, target)
     if isinstance(prep.fixed, FixedGraph):
-        save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model)})
+        save_artifact(prep.fixed, folder, extra={"target": target, "model": str(model), "lost_tensors": list(prep.losses)})
     if hasattr(artifact, "save") and artifact is not prep.fixed:
         with writing(folder):
             artifact.save(folder)
@@ -92,7 +102,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         "weights": {n: {"bits": d.num_weight_bits, "weight_exp": d.weight_exp, "synapses": d.n_synapses}
                     for n, d in prep.fixed.dense().items()},
         "quantization_error": [e.__dict__ for e in errors_q],
-        "warnings": [d.format() for d in diagnostics if d.severity != "error"],
+        "warnings": loss_warnings(prep.losses) + [d.format() for d in diagnostics if d.severity != "error"],
         "energy": None if energy is None else energy.to_dict(),
         "cost_engines": engines,
         "placement": None if placement is None else placement.to_dict(),

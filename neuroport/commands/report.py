@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from neuroport.backend import load_backend
-from neuroport.commands.common import COUNT, NameList, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import (
+    COUNT,
+    NameList,
+    allow_lossy_option,
+    data_option,
+    echo_json,
+    json_option,
+    load_any_model,
+    loss_warnings,
+)
 from neuroport.hw import load_hw
 from neuroport.pipeline import costs, task_batch
 from neuroport.reporters.energy import fmt_si
@@ -27,17 +36,17 @@ def cpu_baseline(graph, inputs) -> dict:
             "note": "time of the numpy float reference; energy is not estimated without a power measurement"}
 
 
-def _crosscheck(graph, target: str, hw, inputs, cost_steps: int) -> dict:
+def _crosscheck(graph, target: str, hw, inputs, cost_steps: int, allow_lossy: bool) -> dict:
     """Analytic vs SANA-FE on the emulator's activity for this config (neuroport.reporters.sanafe_engine)."""
     from neuroport.mapping import map_graph
     from neuroport.pipeline import quantize
     from neuroport.reporters.sanafe_engine import crosscheck
 
-    fixed = quantize(graph, hw)
+    fixed = quantize(graph, hw, allow_lossy=allow_lossy)
     return crosscheck(target, fixed, hw, map_graph(fixed, hw), inputs, cost_steps)
 
 
-def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, metrics) -> None:
+def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, metrics, warnings: list[str]) -> None:
     import tempfile
     from pathlib import Path
 
@@ -46,7 +55,8 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
 
     with tempfile.TemporaryDirectory() as tmp:
         images = [plot_energy_breakdown(reports, Path(tmp) / "energy.png"), plot_population_activity(rates, Path(tmp) / "activity.png")]
-        extra = {"CPU baseline, s per inference": f"{cpu['seconds_per_inference']:.3g} ({cpu['note']})", **metrics.to_dict()}
+        extra = {**{f"warning {i + 1}": w for i, w in enumerate(warnings)},
+                 "CPU baseline, s per inference": f"{cpu['seconds_per_inference']:.3g} ({cpu['note']})", **metrics.to_dict()}
         write_html(path, f"neuroport report: {name}", reports, images, extra)
 
 
@@ -64,10 +74,11 @@ def _write_html(path: str, name: str, reports: list, rates: dict, cpu: dict, met
                    "(Loihi 1 configs; extra 'sanafe') and show both engines side by side with their ratio.")
 @click.option("--cost-steps", "cost_steps", type=COUNT, default=DEFAULT_COST_STEPS, show_default=True,
               help="At most this many SANA-FE steps (whole samples where they fit; else the first steps of one).")
+@allow_lossy_option
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] | None, samples: int, plot: str | None,
-            html_path: str | None, cost_engine: str, cost_steps: int, data: str | None, as_json: bool) -> None:
+            html_path: str | None, cost_engine: str, cost_steps: int, allow_lossy: bool, data: str | None, as_json: bool) -> None:
     """Report energy, latency and energy-delay product per inference, with the breakdown and its sources.
 
     \b
@@ -90,8 +101,8 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] 
     hws = [load_hw(cfg or default_hw) for cfg in configs]
     use_sanafe = [check_engine(cost_engine, hw) for hw in hws][0] if hws else False
     inputs = task_batch(graph, samples, seed=graph.seed).inputs
-    results = [costs(graph, target, hw, inputs) for hw in hws]
-    checks = [_crosscheck(graph, target, hw, inputs, cost_steps) for hw in hws] if use_sanafe else [None] * len(hws)
+    results = [costs(graph, target, hw, inputs, allow_lossy) for hw in hws]
+    checks = [_crosscheck(graph, target, hw, inputs, cost_steps, allow_lossy) for hw in hws] if use_sanafe else [None] * len(hws)
     reports, metrics = [r.energy for r in results], [r.metrics for r in results]
     cpu = cpu_baseline(graph, inputs)
     rates = {r.hw_name: res.rates_hz for r, res in zip(reports, results, strict=True)}
@@ -100,16 +111,18 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] 
 
         plot_energy_breakdown(reports, plot)
     if html_path:
-        _write_html(html_path, graph.name, reports, rates, cpu, metrics[0])
+        _write_html(html_path, graph.name, reports, rates, cpu, metrics[0], [w for r in results for w in loss_warnings(r.losses)])
     if as_json:
         echo_json({"model": graph.name, "samples": samples,
                    "reports": [{**r.energy.to_dict(), "neurobench": r.metrics.to_dict(), "activity_from": r.activity_source,
-                                "rates_hz": r.rates_hz, "cost_engines": cc}
+                                "rates_hz": r.rates_hz, "cost_engines": cc, "warnings": loss_warnings(r.losses)}
                                for r, cc in zip(results, checks, strict=True)], "cpu_baseline": cpu})
         return
     for r, res, cc in zip(reports, results, checks, strict=True):
         click.echo(f"{graph.name} on {r.hw_name} ({r.target}): {r.cores} cores, {r.chips} chip(s), {r.n_steps} steps per inference")
         click.echo(f"  activity counted by the {res.activity_source}")
+        for warning in loss_warnings(res.losses):
+            click.echo(f"  {warning}")
         for ln in r.lines:
             count = f"{ln.count:,.0f}" if float(ln.count).is_integer() else f"{ln.count:,.4g}"
             click.echo(f"  {ln.item:<38} {count:>12} × {fmt_si(ln.unit.value, ln.unit_name):>9} = {fmt_si(ln.energy_j, 'J'):>10}  [{ln.unit.sureness}]")

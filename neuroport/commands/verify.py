@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from neuroport.commands.common import COUNT, COUNT_OR_ZERO, SEED, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.common import (
+    COUNT,
+    COUNT_OR_ZERO,
+    SEED,
+    allow_lossy_option,
+    data_option,
+    echo_json,
+    json_option,
+    load_any_model,
+    loss_warnings,
+)
 from neuroport.pipeline import compare, cost_report, prepare, task_batch
 from neuroport.reporters.energy import fmt_si
 
@@ -21,10 +31,11 @@ def _fmt_score(score: dict[str, float]) -> str:
 @click.option("--seed", type=SEED, default=12345, show_default=True, help="Seed of the task samples (test data).")
 @click.option("--backend-samples", type=COUNT_OR_ZERO, default=2, show_default=True,
               help="Samples also run on the backend and compared with the emulator step by step (a Lava run takes seconds).")
+@allow_lossy_option
 @data_option
 @json_option
 def command(model: str, target: str, hw_name: str | None, samples: int, seed: int, backend_samples: int,
-            data: str | None, as_json: bool) -> None:
+            allow_lossy: bool, data: str | None, as_json: bool) -> None:
     """Measure what quantization costs, and check the backend against the emulator.
 
     \b
@@ -38,12 +49,13 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
       neuroport verify examples/evidence_accumulation.yaml --target loihi-sim --samples 32 --json
     """
     graph = load_any_model(model, data)
-    prep = prepare(graph, target, hw_name)
+    prep = prepare(graph, target, hw_name, allow_lossy)
     batch = task_batch(graph, samples, seed)
     result = compare(graph, prep.fixed, batch)
     energy = cost_report(prep, target, result.stats)
     payload = {"model": graph.name, "target": target, "hw": prep.hw.name, "samples": samples, **result.to_dict(),
-               "energy_j": energy.energy_j, "latency_s": energy.latency_s, "edp_js": energy.edp_js}
+               "energy_j": energy.energy_j, "latency_s": energy.latency_s, "edp_js": energy.edp_js,
+               "lost_tensors": len(prep.losses), "warnings": loss_warnings(prep.losses)}
     backend_check = getattr(prep.backend, "verify_against_emulator", None)
     if backend_check is not None:
         payload["backend"] = backend_check(prep.fixed, batch.inputs, max_samples=backend_samples)
@@ -60,8 +72,11 @@ def command(model: str, target: str, hw_name: str | None, samples: int, seed: in
     click.echo(f"  spike agreement  {100 * result.spike_agreement:.2f} % of neuron-steps")
     sat = dict(result.stats.overflow)
     click.echo(f"  saturation/wrap  {sat if sat else 'none'}")
+    click.echo(f"  lost tensors     {len(prep.losses)}" + (" (--allow-lossy)" if prep.losses else ""))
     click.echo(f"  estimate         {fmt_si(energy.energy_j, 'J')}, {fmt_si(energy.latency_s, 's')} per inference, "
                f"EDP {energy.edp_js:.3g} J·s on {prep.hw.name}")
+    for warning in payload["warnings"]:
+        click.echo(f"  {warning}")
     if "backend" in payload:
         b = payload["backend"]
         click.echo(f"  {target} vs emulator: bit_exact {b['bit_exact']} ({b['detail']})")

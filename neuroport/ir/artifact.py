@@ -47,6 +47,7 @@ MAX_ARRAY_BYTES = 1 << 34  # 16 GiB of declared arrays (a 10^8-synapse list is 1
 MAX_MANIFEST_BYTES = 16 << 20
 ARRAY_KINDS = "biuf"  # bool, signed, unsigned, float: no objects, strings or structured dtypes
 SPARSE_FIELDS = ("targets", "sources", "weights", "delays")  # arrays of a Dense in the sparse form
+MAX_ITEMSIZE = 16  # bytes per value of the widest of these (float128), for arrays of undeclared dtype
 
 
 def _digest(array: np.ndarray) -> str:
@@ -144,9 +145,11 @@ def _declared(manifest: dict[str, Any], path: Path) -> dict[str, tuple[np.dtype,
     return declared
 
 
-def _read_member(archive: zipfile.ZipFile, key: str, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
-    """One array, inflating at most the bytes its declared dtype and shape need (ValueError if it is not that)."""
-    limit = NPY_HEADER_MAX_BYTES + int(np.prod(shape, dtype=object)) * dtype.itemsize
+def read_member(archive: zipfile.ZipFile, key: str, shape: tuple[int, ...], dtype: np.dtype | None = None) -> np.ndarray:
+    """Array ``key`` of an open .npz, inflating at most the bytes ``shape`` needs at ``dtype`` (any numeric dtype:
+    ``MAX_ITEMSIZE`` bytes per value when None) — a ValueError if the member is larger or not a numeric array.
+    The caller compares the array's shape and dtype with what it expects."""
+    limit = NPY_HEADER_MAX_BYTES + int(np.prod(shape, dtype=object)) * (MAX_ITEMSIZE if dtype is None else dtype.itemsize)
     info = archive.getinfo(f"{key}.npy")
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):  # what numpy writes
         raise ValueError(f"member '{key}.npy' has compression method {info.compress_type}, not stored or deflated")
@@ -158,8 +161,8 @@ def _read_member(archive: zipfile.ZipFile, key: str, dtype: np.dtype, shape: tup
     if len(data) > limit:
         raise ValueError(f"member '{key}.npy' inflates past its declared size")
     array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    if array.dtype != dtype or array.shape != shape:
-        raise ValueError(f"array '{key}' is {array.dtype}{list(array.shape)}, the manifest declares {dtype}{list(shape)}")
+    if array.dtype.kind not in ARRAY_KINDS:
+        raise ValueError(f"array '{key}' is of dtype {array.dtype}, not a number type")
     return array
 
 
@@ -171,7 +174,10 @@ def _read_arrays(folder: Path, declared: dict[str, tuple[np.dtype, tuple[int, ..
             if members != set(declared):
                 raise ArtifactError(f"members not declared in the manifest: {sorted(members - set(declared))}; "
                                     f"declared but missing: {sorted(set(declared) - members)}", file=str(path))
-            arrays = {key: _read_member(archive, key, dtype, shape) for key, (dtype, shape, _) in declared.items()}
+            arrays = {key: read_member(archive, key, shape, dtype) for key, (dtype, shape, _) in declared.items()}
+        for key, (dtype, shape, _) in declared.items():
+            if arrays[key].dtype != dtype or arrays[key].shape != shape:
+                raise ValueError(f"array '{key}' is {arrays[key].dtype}{list(arrays[key].shape)}, the manifest declares {dtype}{list(shape)}")
     except FileNotFoundError:
         raise ArtifactError(f"missing {ARRAYS}", file=str(folder)) from None
     except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError, NotImplementedError) as exc:

@@ -1,0 +1,80 @@
+"""Signals without Lava: the CLI's handlers (neuroport.interrupts) turn SIGINT/SIGTERM/SIGHUP into one line and
+status 128 + n in any command; held_signals defers them and leaves processes forked inside deaf to them; a signal
+ignored at start (nohup) stays ignored.  The Lava run itself: tests/lava/test_shutdown.py."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from neuroport.interrupts import Interrupted, held_signals, install_handlers, restore_handlers
+
+
+@pytest.fixture
+def handlers():
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    yield
+    restore_handlers(previous)
+
+
+def test_held_signal_is_raised_after_the_block(handlers):
+    install_handlers()
+    reached_end = False
+    with pytest.raises(Interrupted) as stop:
+        with held_signals():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # the handler runs here: it only records
+            reached_end = True
+    assert reached_end and stop.value.signum == signal.SIGTERM and stop.value.exit_status == 143
+    assert str(stop.value) == "interrupted by SIGTERM"
+
+
+def test_process_forked_while_held_ignores_the_signal(handlers):
+    install_handlers()
+    with held_signals():
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(10,))
+        child.start()
+    try:
+        os.kill(child.pid, signal.SIGTERM)  # what a signal to the whole process group does to it
+        child.join(0.5)
+        assert child.is_alive()
+    finally:
+        child.kill()
+        child.join()
+    assert child.exitcode == -signal.SIGKILL
+
+
+def test_signal_ignored_at_start_stays_ignored(handlers):
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    install_handlers()
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_training_stops_with_one_line(signum, tiny_model, tmp_path):
+    def default_signals() -> None:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+
+    command = [sys.executable, "-m", "neuroport.cli", "train", str(tiny_model), "-i", "100000", "-o", str(tmp_path / "out"),
+               "--json"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_signals)
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "out").exists() and time.monotonic() < deadline:  # made just before training starts
+            time.sleep(0.1)
+        time.sleep(1.0)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signum, err[-2000:]
+    assert err.strip().splitlines() == [f"interrupted by {signal.Signals(signum).name}"] and out == "", err[-2000:]
