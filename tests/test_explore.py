@@ -50,6 +50,11 @@ def test_local_cluster_equals_serial_bit_for_bit_and_resume_recomputes_nothing(t
     assert serial["points"] == parallel["points"] == 4 and serial["failed"] == 0
     assert (tmp_path / "serial/results.csv").read_bytes() == (tmp_path / "dask/results.csv").read_bytes()
     assert serial["rows"] == parallel["rows"]
+    if serial["parquet"]:  # pyarrow installed: the same table as Parquet
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(serial["parquet"])
+        assert table.num_rows == 4 and table.column("energy_j").to_pylist() == [r["energy_j"] for r in serial["rows"]]
     stored = sorted((tmp_path / "dask/points").glob("*.json"))
     mtimes = [p.stat().st_mtime_ns for p in stored]
     again = explore(capsys, space, "--scheduler", cluster[0].scheduler_address, "-o", tmp_path / "dask", "--resume")
@@ -114,15 +119,23 @@ def test_bad_spaces_are_one_line(tmp_path, capsys, axes, path, message):
     assert err.startswith(f"error: {space}: {path}: ") and message in err
 
 
-def test_unreachable_scheduler_is_one_line_within_10_s(tmp_path, capsys):
+@pytest.mark.parametrize("command", ["explore", "train"])
+def test_unreachable_scheduler_is_one_line_within_10_s(tmp_path, capsys, monkeypatch, command):
+    """explore reads DASK_SCHEDULER_ADDRESS, train gets --scheduler: both answer in one line, exit 2, within 10 s."""
     import socket
 
     with socket.socket() as s:  # a free port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    space = tiny_space(tmp_path)
+    if command == "explore":
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", f"tcp://127.0.0.1:{port}")
+        argv = ["explore", str(space), "-o", str(tmp_path / "o")]
+    else:
+        argv = ["train", str(tmp_path / "tiny.yaml"), "-i", "1", "--scheduler", f"tcp://127.0.0.1:{port}", "-o", str(tmp_path / "o")]
     start = time.monotonic()
     with pytest.raises(SystemExit) as exit_info:
-        main(["explore", str(tiny_space(tmp_path)), "--scheduler", f"tcp://127.0.0.1:{port}", "-o", str(tmp_path / "o")])
+        main(argv)
     assert time.monotonic() - start < 10 and exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot reach the Dask scheduler at tcp://127.0.0.1:{port}") and err.count("\n") == 1

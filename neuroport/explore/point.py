@@ -65,7 +65,7 @@ def evaluate_point(config: dict[str, Any]) -> dict[str, Any]:
     from neuroport.pipeline import Prepared, compare, cost_report, quantize, task_batch
     from neuroport.training.eprop import train_eprop
 
-    graph = load_model(config["model"], data=edited_model(read_yaml(config["model"]), config))
+    graph = load_model(config["model_file"], data=edited_model(read_yaml(config["model_file"]), config))
     if config.get("train_iterations"):
         graph = train_eprop(graph, config["train_iterations"], batch_size=config.get("train_batch_size")).graph
     hw = hw_with_bits(load_hw(config["hw"]), config.get("weight_bits"), config.get("v_bits"))
@@ -79,11 +79,16 @@ def evaluate_point(config: dict[str, Any]) -> dict[str, Any]:
             "latency_s": energy.latency_s, "edp_js": energy.edp_js, "rate_hz": result.fixed_rate_hz}
 
 
+def stored_config(config: dict[str, Any]) -> dict[str, Any]:
+    """What a record keeps of the config: everything but this machine's absolute path of the model."""
+    return {k: v for k, v in config.items() if k != "model_file"}
+
+
 def run_point(key: str, config: dict[str, Any]) -> dict[str, Any]:
     """The point's stored record: its key and config, status ``ok`` with the results, or ``failed`` with the
     error (one line; the traceback too for errors that are not the user's); never raises."""
     start = time.perf_counter()
-    record: dict[str, Any] = {"key": key, "config": config}
+    record: dict[str, Any] = {"key": key, "config": stored_config(config)}
     try:
         record |= {"status": "ok", "results": evaluate_point(config)}
     except NeuroportError as err:

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from neuroport.explore.point import run_point
+from neuroport.explore.point import run_point, stored_config
 from neuroport.explore.space import Point
 from neuroport.explore.store import PointStore
 
 
 def lost_record(point: Point, err: BaseException) -> dict[str, Any]:
     """The record of a point whose task did not return (its worker died, the cluster went away)."""
-    return {"key": point.key, "config": point.config, "status": "failed",
+    return {"key": point.key, "config": stored_config(point.config), "status": "failed",
             "error": f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else 'the task was lost'}", "seconds": None}
 
 

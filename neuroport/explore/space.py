@@ -63,7 +63,8 @@ class Space:
 
     def points(self) -> list[Point]:
         names = list(self.axes)
-        return [make_point(dict(zip(names, values, strict=True)), self.settings)
+        base = Path(self.file).parent
+        return [make_point(dict(zip(names, values, strict=True)), self.settings, base)
                 for values in itertools.product(*(self.axes[n] for n in names))]
 
 
@@ -71,14 +72,17 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def make_point(values: dict[str, Any], settings: dict[str, Any]) -> Point:
-    """The point's full configuration: every axis (None where the space leaves it to the model) and setting."""
+def make_point(values: dict[str, Any], settings: dict[str, Any], base: Path) -> Point:
+    """The point's full configuration: every axis (None where the space leaves it to the model) and setting.
+    The key hashes the model as written in the space with its SHA-256, not where the space lies on this disk
+    (``model_file``, the absolute path the workers read), so a moved or shared results folder still resumes."""
     config = {axis: values.get(axis) for axis in AXES} | {k: settings[k] for k in ("samples", "test_seed", "target", "train_batch_size")}
-    config["model_sha256"] = file_sha256(config["model"])
+    model_file = str((base / config["model"]).resolve())
+    config["model_sha256"] = file_sha256(model_file)
     hw = load_hw(config["hw"] or "loihi2")
     config["hw"], config["hw_sha256"] = config["hw"] or "loihi2", hw.sha256
     text = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return Point(config=config, key=hashlib.sha256(text.encode()).hexdigest()[:20])
+    return Point(config=config | {"model_file": model_file}, key=hashlib.sha256(text.encode()).hexdigest()[:20])
 
 
 def load_space(file: str | Path) -> Space:
@@ -128,10 +132,9 @@ def _axes(raw: Any, base: Path, file: str) -> dict[str, list[Any]]:
 def _value(axis: str, value: Any, base: Path, file: str, path: str) -> Any:
     """One axis value, checked for its type and range."""
     if axis == "model":
-        model = (base / str(value)).resolve()
-        if not model.is_file():
-            raise SpaceError(f"model file not found: {model}", file=file, path=path)
-        return str(model)
+        if not (base / str(value)).is_file():
+            raise SpaceError(f"model file not found: {base / str(value)}", file=file, path=path)
+        return str(value)
     if axis == "hw":
         return str(value)
     if axis in INTEGER_AXES:
