@@ -86,9 +86,10 @@ def command(model: str, target: str, hw_name: str | None, compare_hw: list[str] 
     from the hw config, each with its source and how sure it is (paper, model, estimate, unverified).
 
     \b
-    With --cost-engine sanafe the same spike trains, core placement and steps are also run on SANA-FE's calibrated
-    Loihi model (Boyle et al., IEEE TCAD 2025) and both engines are shown per component (synaptic ops, neuron
-    updates and spikes, messages, mesh hops, barrier/sync, static power) with the ratio analytic / SANA-FE.
+    With --cost-engine sanafe the same spike trains, core placement and steps are also run on SANA-FE's Loihi
+    description (sanafe 2.2.9; Boyle et al., IEEE TCAD 2025) and both engines are shown per component (synaptic
+    ops, neuron updates and spikes, messages, mesh hops, barrier/sync, static power) with the ratio analytic /
+    SANA-FE (docs/design/costs.md).
 
     \b
     Examples:
