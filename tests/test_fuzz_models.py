@@ -29,7 +29,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import EXAMPLES, TINY
+from tests.conftest import EXAMPLES, TINY, write_yaml
 from tests.fuzzing import OPS, assert_clean, mutate, run_cli, text_case, write_npz_case
 
 LIMIT_ENV = {"NEUROPORT_MEMORY_LIMIT_GB": "2"}
@@ -177,8 +177,11 @@ def test_nir_graphs():
     _tally_checked(tally, 40)
 
 
-def test_compile_small():
+def test_compile_small(tmp_path):
     tally: Counter = Counter()
+    warm = write_yaml(tmp_path, TINY)  # the first compile JIT-compiles the emulator's kernels (minutes on a cold cache)
+    assert run_cli(["compile", str(warm), "--target", "emulator", "--samples", "1", "-o", str(tmp_path / "o")],
+                   timeout_s=900).code == 0
 
     @corpus(50)
     @given(mutations=st.lists(mutation, min_size=0, max_size=2))
