@@ -10,8 +10,9 @@ A fixed corpus (hypothesis, derandomized: the same cases on every run) of mutate
     test_weight_files            60 cases  `check` on a model reading its weights (and mask) from a corrupted .npz
     test_nir_graphs              40 cases  `check` on mutated NIR graphs (neuroport's own and a foreign one)
     test_compile_small           50 cases  `compile --target emulator` on a mutated 10-neuron model
+    test_hw_configs              30 cases  `compile --target emulator --hw FILE` with a mutated hardware config
 
-590 cases in all; the memory limit is set to 2 GB (NEUROPORT_MEMORY_LIMIT_GB) so that what a mutation blows up is
+620 cases in all; the memory limit is set to 2 GB (NEUROPORT_MEMORY_LIMIT_GB) so that what a mutation blows up is
 refused by the estimate, not allocated.  Each test also asserts that some of its cases pass and some are refused.
 """
 
@@ -177,11 +178,18 @@ def test_nir_graphs():
     _tally_checked(tally, 40)
 
 
+def _warm_compile(tmp_path: Path) -> Path:
+    """Compile the unmutated tiny model once, untimed: the first compile JIT-compiles the emulator's kernels
+    (minutes on a cold numba cache), which no case should be charged for."""
+    model = write_yaml(tmp_path, TINY)
+    assert run_cli(["compile", str(model), "--target", "emulator", "--samples", "1", "-o", str(tmp_path / "o")],
+                   timeout_s=900).code == 0
+    return model
+
+
 def test_compile_small(tmp_path):
     tally: Counter = Counter()
-    warm = write_yaml(tmp_path, TINY)  # the first compile JIT-compiles the emulator's kernels (minutes on a cold cache)
-    assert run_cli(["compile", str(warm), "--target", "emulator", "--samples", "1", "-o", str(tmp_path / "o")],
-                   timeout_s=900).code == 0
+    _warm_compile(tmp_path)
 
     @corpus(50)
     @given(mutations=st.lists(mutation, min_size=0, max_size=2))
@@ -195,3 +203,24 @@ def test_compile_small(tmp_path):
 
     case()
     _tally_checked(tally, 50)
+
+
+HW_DOCS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((EXAMPLES[0].parents[1] / "hw_configs").glob("*.yaml"))}
+
+
+def test_hw_configs(tmp_path):
+    tally: Counter = Counter()
+    model = _warm_compile(tmp_path)
+
+    @corpus(30)
+    @given(name=st.sampled_from(sorted(HW_DOCS)), mutations=st.lists(mutation, min_size=1, max_size=2))
+    def case(name, mutations):
+        doc, what = _apply(HW_DOCS[name], mutations)
+        with tempfile.TemporaryDirectory() as tmp:
+            hw = Path(tmp) / "hw.yaml"
+            hw.write_text(yaml.safe_dump(doc, sort_keys=False))
+            _run(tally, ["compile", str(model), "--target", "emulator", "--hw", str(hw), "--samples", "1", "-o",
+                         str(Path(tmp) / "out")], f"{name}: {what}")
+
+    case()
+    _tally_checked(tally, 30)
