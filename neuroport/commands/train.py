@@ -111,7 +111,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
                                                                                        "rates": json.loads(rates or "{}"),
                                                                                        "schedule": [tuple(entry) for entry in json.loads(schedule or "[]")],
                                                                                        "held_out": held_out, "eval_every": eval_every}}
-    graph = load_any_model(model, data)
+    graph = load_any_model(model, data, batch=batch_size, batch_field="--batch-size")  # refused before allocation
     if engine == "on-chip":
         return _train_on_chip(graph, train, iterations, seed, as_json, out, **options["on-chip"])
     folder = Path(out or f"build/{graph.name}-trained")
