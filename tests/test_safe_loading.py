@@ -226,6 +226,7 @@ def _foreign(tmp_path, edit):
      "nodes.lif1.tau", "has 3 values, expected 4 (one per neuron)"),
     (lambda g: g.edges.append(("input", "rec")), "nodes.input", "feeds 2 nodes (fc1, rec)"),
     (lambda g: g.edges.append(("fc2", "input")), "nodes.fc2", "feeds 2 nodes"),
+    (lambda g: g.edges.append(("out", "lif1")), "nodes.lif1", "also fed by out"),
     (lambda g: setattr(g.nodes["lif1"], "v_leak", np.ones(4)), "nodes.lif1.v_leak", "leak towards 0"),
 ])
 def test_bad_nir_graph(tmp_path, edit, path, words):
