@@ -302,3 +302,19 @@ def test_no_json_writer_bypasses_the_helper():
                  for p in (root / folder).rglob("*.py") if p.name != "pynn_script.py"
                  for i, line in enumerate(p.read_text().splitlines()) if re.search(r"write_text\(json\.dumps|json\.dump\(", line)]
     assert offenders == []
+
+
+def test_carried_neuroport_metadata_errors_name_the_nir_file(tmp_path):
+    nir = pytest.importorskip("nir")
+    from neuroport.ir.nir_io import read_nir, to_nir
+
+    g = to_nir(load_model(write_yaml(tmp_path, _doc())))
+    doc = json.loads(g.metadata["neuroport"])
+    doc["task"]["params"]["cue_ms"] = -1
+    g.metadata["neuroport"] = json.dumps(doc)
+    nir.write(str(tmp_path / "g.nir"), g)
+    err = pytest.raises(ModelError, read_nir, tmp_path / "g.nir").value
+    assert (err.file, err.path) == (str(tmp_path / "g.nir"), "metadata.neuroport.task.params.cue_ms")
+    g.metadata["neuroport"] = "{not json"
+    nir.write(str(tmp_path / "g.nir"), g)
+    assert pytest.raises(ModelError, read_nir, tmp_path / "g.nir").value.path == "metadata.neuroport"

@@ -29,6 +29,7 @@ from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
 from neuroport.ir.network import assemble, with_weights
 from neuroport.ir.nir_checks import check_dt, check_foreign, check_matrix, foreign_layout
 from neuroport.ir.writer import write_model
+from neuroport.resources import ResourceError
 
 KEY = "neuroport"
 
@@ -127,8 +128,8 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         try:
             skeleton = load_model(path)
-        except ModelError as err:
-            raise ModelError(err.message, file=file, path=f"metadata.{KEY}" + (f".{err.path}" if err.path else "")) from None
+        except (ModelError, ResourceError) as err:  # name the NIR file, not the temporary YAML
+            raise type(err)(err.message, file=file, path=f"metadata.{KEY}" + (f".{err.path}" if err.path else "")) from None
     n_in, n_rec, n_out = skeleton.input.size, skeleton.n_recurrent, skeleton.readout.size
     shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
     for name in shapes:
