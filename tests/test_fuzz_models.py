@@ -18,6 +18,7 @@ refused by the estimate, not allocated.  Each test also asserts that some of its
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import Counter
@@ -152,6 +153,8 @@ def _nir_cases(tmp: Path, which: str, op: int, value: int) -> tuple[Path, str]:
         (lambda: g.edges.pop(op % len(g.edges)), "an edge removed"),
         (lambda: setattr(node, "v_leak", np.full_like(np.asarray(node.v_leak, float), 1.0)) if hasattr(node, "v_leak") else None, "v_leak 1"),
         (lambda: None, "valid"),
+        (lambda: g.metadata.__setitem__("neuroport", json.dumps(mutate(json.loads(g.metadata["neuroport"]), OPS[op % 5], op, value)[0]))
+         if "neuroport" in g.metadata else None, f"carried model.yaml mutated ({OPS[op % 5]})"),
     ]
     edit, what = edits[op % len(edits)]
     edit()
