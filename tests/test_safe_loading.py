@@ -318,3 +318,11 @@ def test_carried_neuroport_metadata_errors_name_the_nir_file(tmp_path):
     g.metadata["neuroport"] = "{not json"
     nir.write(str(tmp_path / "g.nir"), g)
     assert pytest.raises(ModelError, read_nir, tmp_path / "g.nir").value.path == "metadata.neuroport"
+
+
+@pytest.mark.parametrize("stem,name", [("my model", "my_model"), ("..", "imported"), (".hidden", "hidden"),
+                                       ("a..b", "a_b"), ("ok-1.2", "ok-1.2"), ("", "imported")])
+def test_imported_names_are_made_safe(stem, name):
+    from neuroport.ir.ranges import MODEL_NAME, safe_name
+
+    assert safe_name(stem) == name and MODEL_NAME.fullmatch(name)
