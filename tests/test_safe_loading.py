@@ -326,3 +326,13 @@ def test_imported_names_are_made_safe(stem, name):
     from neuroport.ir.ranges import MODEL_NAME, safe_name
 
     assert safe_name(stem) == name and MODEL_NAME.fullmatch(name)
+
+
+def test_check_warns_about_legal_but_unlikely_values(tmp_path):
+    doc = _doc(populations__0__tau_m_ms=0.5)
+    doc["projections"][1]["delay_steps"] = 1000
+    doc["task"]["params"]["cue_rate_hz"] = 5000
+    warnings = json.loads(run_cli(["check", str(write_yaml(tmp_path, doc)), "--json"]).stdout)["warnings"]
+    assert [w.split(":")[0] for w in warnings] == ["populations[0].tau_m_ms", "projections[1].delay_steps",
+                                                   "task.params.cue_rate_hz"]
+    assert "exceeds the task's 140 steps" in warnings[1]
