@@ -336,3 +336,20 @@ def test_check_warns_about_legal_but_unlikely_values(tmp_path):
     assert [w.split(":")[0] for w in warnings] == ["populations[0].tau_m_ms", "projections[1].delay_steps",
                                                    "task.params.cue_rate_hz"]
     assert "exceeds the task's 140 steps" in warnings[1]
+
+
+def test_hw_config_bomb_and_ranges(tmp_path):
+    from neuroport.errors import HwConfigError
+    from neuroport.hw import load_hw
+
+    (tmp_path / "bomb.yaml").write_text(bomb(9))
+    assert "alias bomb" in pytest.raises(HwConfigError, load_hw, tmp_path / "bomb.yaml").value.message
+    doc = yaml.safe_load((EXAMPLES[0].parents[1] / "hw_configs" / "loihi2.yaml").read_text())
+    doc["resources"]["cores_per_tile"]["value"] = 0
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
+    err = pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value
+    assert err.path == "resources.cores_per_tile.value" and "expected 1 ≤ value" in err.message
+    doc["resources"]["cores_per_tile"]["value"] = 4
+    doc["params"]["vth_shift"]["value"] = 6.5
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
+    assert "expected an integer, got 6.5" in pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value.message
