@@ -353,3 +353,14 @@ def test_hw_config_bomb_and_ranges(tmp_path):
     doc["params"]["vth_shift"]["value"] = 6.5
     (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
     assert "expected an integer, got 6.5" in pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value.message
+
+
+def test_curve_json_is_strict(tmp_path):
+    """A regression task has no classification error: the curve holds it as null, not NaN."""
+    doc = _doc(readout__size=1, readout__loss="mse")
+    doc["task"] = {"name": "pattern_generation", "params": {"duration_ms": 50, "n_groups": 4}}
+    out = run_cli(["train", str(write_yaml(tmp_path, doc)), "-i", "2", "-o", str(tmp_path / "t"), "--json"])
+    assert out.code == 0, out.stderr
+    text = (tmp_path / "t" / "curve.json").read_text()
+    history = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in curve.json"))["history"]
+    assert len(history) == 2 and history[0]["error"] is None and history[0]["loss"] > 0
