@@ -142,4 +142,40 @@ def load_hw(name_or_path: str | Path) -> HwConfig:
         sha256=hashlib.sha256(path.read_bytes()).hexdigest(), file=file,
     )
     top.finish()
+    check_hw_ranges(hw)
     return hw
+
+
+# Ranges of config numbers (inclusive), with the reason; a value outside is no chip neuroport can model.
+SHIFT = (0, 31, "a shift within a 32-bit datapath")
+PARAM_RANGES = {"vth_shift": SHIFT, "act_shift": SHIFT, "state_frac_bits": (1, 31, "fractional bits of a 32-bit state"),
+                "weight_exp_min": (-16, 16, "a weight exponent of a ≤ 32-bit accumulator"),
+                "weight_exp_max": (-16, 16, "a weight exponent of a ≤ 32-bit accumulator"),
+                "weight_bits": (1, 32, "a weight of at most 32 bits"), "vth_max": (1, 2**31 - 1, "a threshold of ≤ 32 bits")}
+OTHER_PARAM = (-(2**31), 2**31 - 1, "an integer parameter of a 32-bit chip")
+RESOURCE = (1, 2**48, "a count of cores, neurons, synapses or bytes")
+PER_OPERATION = (0.0, 1e6, "seconds or joules per operation, watts of static power")
+
+
+def check_hw_ranges(hw: HwConfig) -> None:
+    """Refuse config numbers outside their range (``<section>.<name>.value`` in the message); params and resources
+    must be integers; numeric formats 1–64 bits; weight_exp_min ≤ weight_exp_max."""
+    def fail(section: str, name: str, message: str, field: str = "value") -> HwConfigError:
+        return HwConfigError(message, file=hw.file, path=f"{section}.{name}.{field}")
+
+    for name, fmt in hw.numerics.items():
+        if fmt.bits > 64:
+            raise fail("numerics", name, f"expected at most 64 bits, got {fmt.bits} (neuroport's integer states are int64)", "bits")
+    tables = [("params", hw.params, lambda n: PARAM_RANGES.get(n, OTHER_PARAM), True),
+              ("resources", hw.resources, lambda n: RESOURCE, True),
+              ("timing", hw.timing, lambda n: PER_OPERATION, False), ("energy", hw.energy, lambda n: PER_OPERATION, False)]
+    for section, table, bounds, integral in tables:
+        for name, q in table.items():
+            low, high, why = bounds(name)
+            if integral and not float(q.value).is_integer():
+                raise fail(section, name, f"expected an integer, got {q.value}")
+            if not low <= q.value <= high:
+                raise fail(section, name, f"expected {low:g} ≤ value ≤ {high:g} ({why}), got {q.value:g}")
+    if "weight_exp_min" in hw.params and "weight_exp_max" in hw.params \
+            and hw.params["weight_exp_min"].value > hw.params["weight_exp_max"].value:
+        raise fail("params", "weight_exp_min", "expected weight_exp_min ≤ weight_exp_max")

@@ -32,16 +32,16 @@ class Outcome:
     stderr: str
 
 
-def _alarm(signum, frame):  # noqa: ARG001
-    raise Hang(f"no answer within {CASE_TIMEOUT_S} s")
+def _alarm(timeout_s: int):
+    raise Hang(f"no answer within {timeout_s} s")
 
 
-def run_cli(args: list[str]) -> Outcome:
-    """``neuroport.cli.main(args)`` in this process, stdout/stderr captured, killed by SIGALRM after the timeout.
+def run_cli(args: list[str], timeout_s: int = CASE_TIMEOUT_S) -> Outcome:
+    """``neuroport.cli.main(args)`` in this process, stdout/stderr captured, stopped by SIGALRM after ``timeout_s``.
     Any exception other than SystemExit propagates (a traceback is a failure of the test)."""
     out, err = io.StringIO(), io.StringIO()
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(CASE_TIMEOUT_S)
+    previous = signal.signal(signal.SIGALRM, lambda signum, frame: _alarm(timeout_s))
+    signal.alarm(timeout_s)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:

@@ -10,13 +10,15 @@ A fixed corpus (hypothesis, derandomized: the same cases on every run) of mutate
     test_weight_files            60 cases  `check` on a model reading its weights (and mask) from a corrupted .npz
     test_nir_graphs              40 cases  `check` on mutated NIR graphs (neuroport's own and a foreign one)
     test_compile_small           50 cases  `compile --target emulator` on a mutated 10-neuron model
+    test_hw_configs              30 cases  `compile --target emulator --hw FILE` with a mutated hardware config
 
-590 cases in all; the memory limit is set to 2 GB (NEUROPORT_MEMORY_LIMIT_GB) so that what a mutation blows up is
+620 cases in all; the memory limit is set to 2 GB (NEUROPORT_MEMORY_LIMIT_GB) so that what a mutation blows up is
 refused by the estimate, not allocated.  Each test also asserts that some of its cases pass and some are refused.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import Counter
@@ -29,7 +31,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import EXAMPLES, TINY
+from tests.conftest import EXAMPLES, TINY, write_yaml
 from tests.fuzzing import OPS, assert_clean, mutate, run_cli, text_case, write_npz_case
 
 LIMIT_ENV = {"NEUROPORT_MEMORY_LIMIT_GB": "2"}
@@ -151,6 +153,8 @@ def _nir_cases(tmp: Path, which: str, op: int, value: int) -> tuple[Path, str]:
         (lambda: g.edges.pop(op % len(g.edges)), "an edge removed"),
         (lambda: setattr(node, "v_leak", np.full_like(np.asarray(node.v_leak, float), 1.0)) if hasattr(node, "v_leak") else None, "v_leak 1"),
         (lambda: None, "valid"),
+        (lambda: g.metadata.__setitem__("neuroport", json.dumps(mutate(json.loads(g.metadata["neuroport"]), OPS[op % 5], op, value)[0]))
+         if "neuroport" in g.metadata else None, f"carried model.yaml mutated ({OPS[op % 5]})"),
     ]
     edit, what = edits[op % len(edits)]
     edit()
@@ -177,8 +181,18 @@ def test_nir_graphs():
     _tally_checked(tally, 40)
 
 
-def test_compile_small():
+def _warm_compile(tmp_path: Path) -> Path:
+    """Compile the unmutated tiny model once, untimed: the first compile JIT-compiles the emulator's kernels
+    (minutes on a cold numba cache), which no case should be charged for."""
+    model = write_yaml(tmp_path, TINY)
+    assert run_cli(["compile", str(model), "--target", "emulator", "--samples", "1", "-o", str(tmp_path / "o")],
+                   timeout_s=900).code == 0
+    return model
+
+
+def test_compile_small(tmp_path):
     tally: Counter = Counter()
+    _warm_compile(tmp_path)
 
     @corpus(50)
     @given(mutations=st.lists(mutation, min_size=0, max_size=2))
@@ -192,3 +206,24 @@ def test_compile_small():
 
     case()
     _tally_checked(tally, 50)
+
+
+HW_DOCS = {p.stem: yaml.safe_load(p.read_text()) for p in sorted((EXAMPLES[0].parents[1] / "hw_configs").glob("*.yaml"))}
+
+
+def test_hw_configs(tmp_path):
+    tally: Counter = Counter()
+    model = _warm_compile(tmp_path)
+
+    @corpus(30)
+    @given(name=st.sampled_from(sorted(HW_DOCS)), mutations=st.lists(mutation, min_size=1, max_size=2))
+    def case(name, mutations):
+        doc, what = _apply(HW_DOCS[name], mutations)
+        with tempfile.TemporaryDirectory() as tmp:
+            hw = Path(tmp) / "hw.yaml"
+            hw.write_text(yaml.safe_dump(doc, sort_keys=False))
+            _run(tally, ["compile", str(model), "--target", "emulator", "--hw", str(hw), "--samples", "1", "-o",
+                         str(Path(tmp) / "out")], f"{name}: {what}")
+
+    case()
+    _tally_checked(tally, 30)

@@ -226,6 +226,7 @@ def _foreign(tmp_path, edit):
      "nodes.lif1.tau", "has 3 values, expected 4 (one per neuron)"),
     (lambda g: g.edges.append(("input", "rec")), "nodes.input", "feeds 2 nodes (fc1, rec)"),
     (lambda g: g.edges.append(("fc2", "input")), "nodes.fc2", "feeds 2 nodes"),
+    (lambda g: g.edges.append(("out", "lif1")), "nodes.lif1", "also fed by out"),
     (lambda g: setattr(g.nodes["lif1"], "v_leak", np.ones(4)), "nodes.lif1.v_leak", "leak towards 0"),
 ])
 def test_bad_nir_graph(tmp_path, edit, path, words):
@@ -303,3 +304,65 @@ def test_no_json_writer_bypasses_the_helper():
                  for p in (root / folder).rglob("*.py") if p.name != "pynn_script.py"
                  for i, line in enumerate(p.read_text().splitlines()) if re.search(r"write_text\(json\.dumps|json\.dump\(", line)]
     assert offenders == []
+
+
+def test_carried_neuroport_metadata_errors_name_the_nir_file(tmp_path):
+    nir = pytest.importorskip("nir")
+    from neuroport.ir.nir_io import read_nir, to_nir
+
+    g = to_nir(load_model(write_yaml(tmp_path, _doc())))
+    doc = json.loads(g.metadata["neuroport"])
+    doc["task"]["params"]["cue_ms"] = -1
+    g.metadata["neuroport"] = json.dumps(doc)
+    nir.write(str(tmp_path / "g.nir"), g)
+    err = pytest.raises(ModelError, read_nir, tmp_path / "g.nir").value
+    assert (err.file, err.path) == (str(tmp_path / "g.nir"), "metadata.neuroport.task.params.cue_ms")
+    g.metadata["neuroport"] = "{not json"
+    nir.write(str(tmp_path / "g.nir"), g)
+    assert pytest.raises(ModelError, read_nir, tmp_path / "g.nir").value.path == "metadata.neuroport"
+
+
+@pytest.mark.parametrize("stem,name", [("my model", "my_model"), ("..", "imported"), (".hidden", "hidden"),
+                                       ("a..b", "a_b"), ("ok-1.2", "ok-1.2"), ("", "imported")])
+def test_imported_names_are_made_safe(stem, name):
+    from neuroport.ir.ranges import MODEL_NAME, safe_name
+
+    assert safe_name(stem) == name and MODEL_NAME.fullmatch(name)
+
+
+def test_check_warns_about_legal_but_unlikely_values(tmp_path):
+    doc = _doc(populations__0__tau_m_ms=0.5)
+    doc["projections"][1]["delay_steps"] = 1000
+    doc["task"]["params"]["cue_rate_hz"] = 5000
+    warnings = json.loads(run_cli(["check", str(write_yaml(tmp_path, doc)), "--json"]).stdout)["warnings"]
+    assert [w.split(":")[0] for w in warnings] == ["populations[0].tau_m_ms", "projections[1].delay_steps",
+                                                   "task.params.cue_rate_hz"]
+    assert "exceeds the task's 140 steps" in warnings[1]
+
+
+def test_hw_config_bomb_and_ranges(tmp_path):
+    from neuroport.errors import HwConfigError
+    from neuroport.hw import load_hw
+
+    (tmp_path / "bomb.yaml").write_text(bomb(9))
+    assert "alias bomb" in pytest.raises(HwConfigError, load_hw, tmp_path / "bomb.yaml").value.message
+    doc = yaml.safe_load((EXAMPLES[0].parents[1] / "hw_configs" / "loihi2.yaml").read_text())
+    doc["resources"]["cores_per_tile"]["value"] = 0
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
+    err = pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value
+    assert err.path == "resources.cores_per_tile.value" and "expected 1 ≤ value" in err.message
+    doc["resources"]["cores_per_tile"]["value"] = 4
+    doc["params"]["vth_shift"]["value"] = 6.5
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
+    assert "expected an integer, got 6.5" in pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value.message
+
+
+def test_curve_json_is_strict(tmp_path):
+    """A regression task has no classification error: the curve holds it as null, not NaN."""
+    doc = _doc(readout__size=1, readout__loss="mse")
+    doc["task"] = {"name": "pattern_generation", "params": {"duration_ms": 50, "n_groups": 4}}
+    out = run_cli(["train", str(write_yaml(tmp_path, doc)), "-i", "2", "-o", str(tmp_path / "t"), "--json"])
+    assert out.code == 0, out.stderr
+    text = (tmp_path / "t" / "curve.json").read_text()
+    history = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in curve.json"))["history"]
+    assert len(history) == 2 and history[0]["error"] is None and history[0]["loss"] > 0

@@ -155,13 +155,19 @@ def _render_resources(r: dict[str, Any]) -> str:
 
 
 def range_warnings(graph: FloatGraph) -> list[str]:
-    """Values that are legal but likely wrong: time constants below dt, Poisson rates that saturate at 1/dt."""
+    """Values that are legal but likely wrong: time constants below dt, delays longer than a sequence, Poisson rates
+    that saturate at 1/dt."""
     out = []
     for i, p in enumerate(graph.populations):
         tau = getattr(p, "tau_m_ms", None)
         if tau is not None and float(np.min(tau)) < graph.dt_ms:
             out.append(f"populations[{i}].tau_m_ms: {float(np.min(tau)):g} ms is below dt_ms {graph.dt_ms:g}: the "
                        "membrane forgets its input within one step")
+    n_steps = graph_sizes(graph).n_steps
+    for i, proj in enumerate(graph.projections):
+        if n_steps and proj.delay_steps > n_steps:
+            out.append(f"projections[{i}].delay_steps: {proj.delay_steps} exceeds the task's {n_steps} steps per "
+                       "sequence: no spike arrives through it")
     if graph.task is not None:
         max_hz = 1e3 / graph.dt_ms
         for key, value in graph.task.params.items():

@@ -50,10 +50,12 @@ def with_data(graph: FloatGraph, data: str | None) -> FloatGraph:
     return replace(graph, task=replace(graph.task, params={**graph.task.params, "root": str(data)}))
 
 
-def load_any_model(path: str | Path, data: str | None = None) -> FloatGraph:
+def load_any_model(path: str | Path, data: str | None = None, *, batch: int | None = None,
+                   batch_field: str = "learning.batch_size") -> FloatGraph:
     """Load a model from model.yaml (.yaml/.yml) or a NIR file (.nir/.h5); ``data`` sets the task's dataset.
     The task's data files are checked, and the model's memory estimate against the limit (NIR graphs are checked
-    here; YAML models already were, before their arrays were built)."""
+    here; YAML models already were, before their arrays were built) for ``batch`` sequences (default: the model's
+    training batch; ``batch_field`` names the option that sets it)."""
     from neuroport.ir.preflight import graph_sizes
     from neuroport.resources import estimate, require
     from neuroport.tasks.params import check_task_data
@@ -61,7 +63,7 @@ def load_any_model(path: str | Path, data: str | None = None) -> FloatGraph:
     graph = with_data(_load_model_file(path), data)
     if graph.task is not None:
         check_task_data(graph.task.name, graph.task.params, n_out=graph.readout.size, file=str(path))
-    require(estimate(graph_sizes(graph)), file=str(path))
+    require(estimate(graph_sizes(graph, batch=batch, batch_field=batch_field)), file=str(path))
     return graph
 
 

@@ -158,7 +158,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
                                                                                        "schedule": [tuple(entry) for entry in schedule or []],
                                                                                        "held_out": held_out, "eval_every": eval_every}}
     parallel = {"shards": shards} if shards is not None else {}
-    graph = load_any_model(model, data)
+    graph = load_any_model(model, data, batch=batch_size, batch_field="--batch-size")  # refused before allocation
     if engine == "numpy" and any(p.is_sparse for p in graph.projections):
         engine, train = "sparse", trainer("sparse")  # connectivity rules: the event-driven trainer
     if engine == "on-chip":

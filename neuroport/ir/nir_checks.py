@@ -68,7 +68,25 @@ def foreign_layout(g: Any, file: str) -> Layout:
                     "(back to the layer) and one output connection", file, f"nodes.{rec}")
     w_out = out_edges[0]
     readout = _one(succ, w_out, "one readout after the output connection", file)
-    return Layout(inp, w_in, rec, rec_edges[0] if rec_edges else None, w_out, readout)
+    layout = Layout(inp, w_in, rec, rec_edges[0] if rec_edges else None, w_out, readout)
+    _check_fan_in(g, layout, file)
+    return layout
+
+
+def _check_fan_in(g: Any, layout: Layout, file: str) -> None:
+    """Each node of the layout is fed only by its predecessor in the layout (the LIF also by w_rec)."""
+    pred: dict[str, set[str]] = {}
+    for a, b in g.edges:
+        pred.setdefault(b, set()).add(a)
+    expected = {layout.w_in: {layout.input}, layout.rec: {layout.w_in} | ({layout.w_rec} if layout.w_rec else set()),
+                layout.w_out: {layout.rec}, layout.readout: {layout.w_out}}
+    if layout.w_rec:
+        expected[layout.w_rec] = {layout.rec}
+    for node, allowed in expected.items():
+        extra = sorted(pred.get(node, set()) - allowed)
+        if extra:
+            raise _fail(f"node '{node}' is also fed by {', '.join(extra)}; neuroport imports only "
+                        f"{' and '.join(sorted(allowed))} → {node}", file, f"nodes.{node}")
 
 
 def _array(node: Any, name: str, field: str, file: str) -> np.ndarray:

@@ -28,7 +28,9 @@ from neuroport.ir.checks import check_graph
 from neuroport.ir.float_graph import FloatGraph, InputLayer, Projection, Readout
 from neuroport.ir.network import assemble, with_weights
 from neuroport.ir.nir_checks import check_dt, check_foreign, check_matrix, foreign_layout
+from neuroport.ir.ranges import safe_name
 from neuroport.ir.writer import write_model
+from neuroport.resources import ResourceError
 
 KEY = "neuroport"
 MAX_DENSE_ENTRIES = 10**8  # NIR Linear matrices beyond this (0.8 GB of float64) are refused, not attempted
@@ -140,8 +142,8 @@ def _from_neuroport_metadata(g: Any, file: str) -> FloatGraph:
         path.write_text(yaml.safe_dump(doc, sort_keys=False))
         try:
             skeleton = load_model(path)
-        except ModelError as err:
-            raise ModelError(err.message, file=file, path=f"metadata.{KEY}" + (f".{err.path}" if err.path else "")) from None
+        except (ModelError, ResourceError) as err:  # name the NIR file, not the temporary YAML
+            raise type(err)(err.message, file=file, path=f"metadata.{KEY}" + (f".{err.path}" if err.path else "")) from None
     n_in, n_rec, n_out = skeleton.input.size, skeleton.n_recurrent, skeleton.readout.size
     shapes = {"w_in": (n_rec, n_in), "w_rec": (n_rec, n_rec), "w_out": (n_out, n_rec)}
     for name in shapes:
@@ -239,7 +241,7 @@ def from_foreign(g: Any, *, file: str, dt_ms: float | None) -> FloatGraph:
                  t_ref_ms=np.zeros(n))
     projections = (Projection("w_in", ("input",), ("rec",), w_in), Projection("w_rec", ("rec",), ("rec",), w_rec),
                    Projection("w_out", ("rec",), ("readout",), w_out))
-    graph = FloatGraph(name=Path(file).stem, dt_ms=float(dt_s) * 1e3, seed=0, input=InputLayer("input", w_in.shape[1]),
+    graph = FloatGraph(name=safe_name(Path(file).stem), dt_ms=float(dt_s) * 1e3, seed=0, input=InputLayer("input", w_in.shape[1]),
                        populations=(pop,), readout=Readout("readout", w_out.shape[0], np.broadcast_to(tau_out * 1e3, (w_out.shape[0],)).copy()),
                        projections=projections, description=f"imported from NIR ({file})")
     check_graph(graph, file=file)

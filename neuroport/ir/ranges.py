@@ -30,6 +30,13 @@ def dt_ms_of(top: Section) -> float:
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")  # names become file and folder names
 
 
+def safe_name(text: str) -> str:
+    """``text`` made a valid model name (characters outside MODEL_NAME's set become '_'), e.g. for an imported
+    file's stem; 'imported' when nothing is left."""
+    name = re.sub(r"[^A-Za-z0-9._+-]", "_", text).replace("..", "_").lstrip("._+-")[:128]
+    return name or "imported"
+
+
 def model_name(top: Section) -> str:
     """The model's ``name``: letters, digits, '.', '_', '+', '-' (not first), at most 128, no '..' — it names the
     output folders (build/<name>-<target>), so it may hold no path separator, NUL or parent reference."""

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroport.errors import ModelError
 from neuroport.tasks import Batch
-from neuroport.tasks.params import MAX_COUNT, Param, duration, rate
+from neuroport.tasks.params import MAX_COUNT, Param, duration, rate, refuse
 from neuroport.tasks.poisson import poisson_spikes, steps
 
 
@@ -46,10 +45,7 @@ class EvidenceAccumulation:
         delay_ms: float = 1050.0, recall_ms: float = 150.0, cue_rate_hz: float = 40.0,
         background_rate_hz: float = 10.0, side_probabilities: tuple[float, ...] = (0.12, 0.88),
     ) -> None:
-        if n_in % 4 or n_out != 2:
-            raise ModelError(f"evidence accumulation needs n_in divisible by 4 and 2 readouts, got n_in={n_in}, n_out={n_out}", path="task")
-        if n_cues % 2 == 0:
-            raise ModelError(f"n_cues must be odd so that one side always wins, got {n_cues}", path="task.params.n_cues")
+        refuse(self.size_problem({"n_cues": n_cues}, n_in, n_out))
         self.n_in, self.n_out, self.dt_ms = n_in, n_out, dt_ms
         self.n_cues, self.cue_rate_hz, self.background_rate_hz = n_cues, cue_rate_hz, background_rate_hz
         self.side_probabilities = tuple(side_probabilities)

@@ -21,7 +21,7 @@ import numpy as np
 
 from neuroport.errors import ModelError
 from neuroport.tasks import Batch
-from neuroport.tasks.params import Param, duration
+from neuroport.tasks.params import Param, duration, refuse
 from neuroport.tasks.poisson import SILENT_STEPS, steps
 
 SPLITS = {"train": ("Train", "train"), "test": ("Test", "test")}
@@ -86,10 +86,9 @@ class NMNIST:
                  downsample: int = 1, denoise_us: float | None = None, bin_ms: float | None = None) -> None:
         if split not in SPLITS:
             raise ModelError(f"split must be one of {sorted(SPLITS)}, got '{split}'", path="task.params.split")
+        refuse(self.size_problem({"sensor_size": sensor_size, "downsample": int(downsample), "recall_ms": recall_ms,
+                                  "duration_ms": duration_ms}, n_in, n_out))
         width, height = (int(s) // int(downsample) for s in sensor_size)
-        if n_in != 2 * width * height:
-            raise ModelError(f"the input must have 2 × {width} × {height} = {2 * width * height} neurons for this "
-                             f"sensor and downsampling, got {n_in}", path="input.size")
         self.n_in, self.n_out, self.dt_ms = n_in, n_out, dt_ms
         self.sensor = (int(sensor_size[0]), int(sensor_size[1]), 2)
         self.frame_size = (width, height, 2)

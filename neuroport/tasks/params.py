@@ -98,6 +98,12 @@ def check_param(s: Section, key: str, p: Param, value: Any) -> Any:
     return [_scalar(items, i, item, v) for i, v in enumerate(value)]
 
 
+def refuse(problem: tuple[str, str] | None) -> None:
+    """Raise the ModelError of a task's ``size_problem`` (None: nothing to refuse)."""
+    if problem is not None:
+        raise ModelError(problem[1], path=problem[0])
+
+
 def task_class(name: str) -> Any:
     from neuroport.tasks import TASKS
 
@@ -130,8 +136,7 @@ def validate_task(name: str, params: Any, *, n_in: int, n_out: int, dt_ms: float
         raise s.fail(f"the {name} task needs this parameter", missing[0])
     problem = cls.size_problem(complete, n_in, n_out)
     if problem is not None:
-        key, message = problem
-        raise ModelError(message, file=file, path=key)
+        raise ModelError(problem[1], file=file, path=problem[0])
     return int(cls.sequence_steps(complete, dt_ms))
 
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroport.errors import ModelError
 from neuroport.tasks import Batch
-from neuroport.tasks.params import MAX_COUNT, MAX_RATE_HZ, Param, duration, rate
+from neuroport.tasks.params import MAX_COUNT, MAX_RATE_HZ, Param, duration, rate, refuse
 from neuroport.tasks.poisson import poisson_spikes, steps
 
 MAX_AMPLITUDE = 1e6  # the target is normalised to a peak of 1; amplitudes only weigh the sines against each other
@@ -48,8 +47,7 @@ class PatternGeneration:
         frequencies_hz: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0), n_groups: int = 5, rate_hz: float = 100.0,
         amplitude_range: tuple[float, float] = (0.5, 2.0), pattern_seed: int = 0, frozen_input: bool = True,
     ) -> None:
-        if n_in % n_groups:
-            raise ModelError(f"n_in ({n_in}) must be divisible by n_groups ({n_groups})", path="task.params.n_groups")
+        refuse(self.size_problem({"amplitude_range": amplitude_range, "n_groups": n_groups}, n_in, n_out))
         self.n_in, self.n_out, self.dt_ms, self.rate_hz, self.n_groups = n_in, n_out, dt_ms, rate_hz, n_groups
         self.n_steps = steps(duration_ms, dt_ms)
         rng = np.random.default_rng(pattern_seed)

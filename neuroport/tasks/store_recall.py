@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuroport.errors import ModelError
 from neuroport.tasks import Batch
-from neuroport.tasks.params import duration, rate
+from neuroport.tasks.params import duration, rate, refuse
 from neuroport.tasks.poisson import poisson_spikes, steps
 
 
@@ -34,8 +33,7 @@ class StoreRecall:
         self, *, n_in: int, n_out: int, dt_ms: float, cue_ms: float = 100.0, delay_ms: float = 400.0,
         rate_hz: float = 50.0, background_rate_hz: float = 2.0,
     ) -> None:
-        if n_in % 4 or n_out != 2:
-            raise ModelError(f"store-recall needs n_in divisible by 4 and 2 readouts, got n_in={n_in}, n_out={n_out}", path="task")
+        refuse(self.size_problem({}, n_in, n_out))
         self.n_in, self.n_out, self.dt_ms = n_in, n_out, dt_ms
         self.rate_hz, self.background_rate_hz = rate_hz, background_rate_hz
         self.cue_steps, self.delay_steps = steps(cue_ms, dt_ms), steps(delay_ms, dt_ms)
