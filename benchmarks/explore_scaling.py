@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from neuroport import jsonio
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -97,7 +99,7 @@ def main() -> None:
                        "seconds_1_worker": t1, "seconds_2_workers": t2, "speedup_2_vs_1_worker": t1 / t2,
                        "speedup_2_workers_vs_one_process": t0 / t2, "max_relative_weight_difference": max_relative(w0, w2)}
     print(json.dumps(record["train"]))
-    (ROOT / "results/explore_scaling.json").write_text(json.dumps(record, indent=1))
+    jsonio.write_json(ROOT / "results/explore_scaling.json", record)
 
 
 if __name__ == "__main__":

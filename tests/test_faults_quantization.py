@@ -31,7 +31,8 @@ def test_sound_quantization_loses_nothing(tiny_model):
 
 
 def test_huge_threshold_rounds_every_weight_to_zero(tmp_path, tiny_doc):
-    graph = load_model(_model(tmp_path, tiny_doc, 1e12))
+    """v_th 1e9, the largest a model file accepts (neuroport.ir.ranges): every weight is below the finest step."""
+    graph = load_model(_model(tmp_path, tiny_doc, 1e9))
     with pytest.raises(LossyQuantizationError) as err:
         quantize(graph, load_hw("loihi2"))
     message = str(err.value)
@@ -45,7 +46,9 @@ def test_huge_threshold_rounds_every_weight_to_zero(tmp_path, tiny_doc):
 
 
 def test_threshold_beyond_every_scale_gives_v_scale_zero(tmp_path, tiny_doc):
-    graph = load_model(_model(tmp_path, tiny_doc, 1e308))
+    """A graph built through the API (no loader ranges) with v_th 1e308: the quantizer's own guard catches it."""
+    graph = load_model(_model(tmp_path, tiny_doc, 1.0))
+    graph = replace(graph, populations=tuple(replace(p, v_th=np.full(p.size, 1e308)) for p in graph.populations))
     with pytest.raises(LossyQuantizationError, match=r"v_th \(float values in \[1e\+308, 1e\+308\]; vth << 6, v_scale 0"):
         quantize(graph, load_hw("loihi2"))
     assert quantize(graph, load_hw("loihi2"), allow_lossy=True).v_scale == 0
@@ -68,7 +71,7 @@ def test_coarse_weights_above_the_bound(tiny_model):
 
 def test_cli_refuses_then_warns_with_allow_lossy(tmp_path, tiny_doc, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    model = str(_model(tmp_path, tiny_doc, 1e12))
+    model = str(_model(tmp_path, tiny_doc, 1e9))
     with pytest.raises(SystemExit) as stop:
         main(["compile", model, "--samples", "0", "-o", "out"])
     err = capsys.readouterr().err

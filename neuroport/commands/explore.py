@@ -42,9 +42,9 @@ def command(space_file: str, out: str | None, workers: int | None, serial: bool,
 
     \b
     Examples:
-      neuroport explore examples/explore_ea.yaml                      # LocalCluster, one worker per core
-      neuroport explore examples/explore_ea.yaml --workers 0          # in this process
-      neuroport explore examples/explore_ea.yaml --resume             # continue an interrupted run
+      neuroport explore examples/spaces/explore_ea.yaml                      # LocalCluster, one worker per core
+      neuroport explore examples/spaces/explore_ea.yaml --workers 0          # in this process
+      neuroport explore examples/spaces/explore_ea.yaml --resume             # continue an interrupted run
       neuroport explore space.yaml --scheduler tcp://login01:8786     # a cluster (e.g. dask-jobqueue on SLURM)
     """
     from tqdm import tqdm
