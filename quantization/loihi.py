@@ -1,10 +1,13 @@
-"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (../shared/reference/lava.md).
+"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in the conventions of Lava's fixed_pt models (lava-nc 0.10.0:
+lava/proc/lif/models.py, lava/proc/dense/models.py, lava/utils/weightutils.py).
 
 Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every population map into the vth field):
     v_scale   = 2^k, the largest power of two with peak · v_scale ≤ 2^23 · CALIBRATION_MARGIN, where peak is the
                 largest |v|, |threshold| or |readout| of float runs on calibration data (else 16 × max v_th),
                 and max(v_th) · v_scale ≤ vth_max << 6
-    vth       = round(v_th · v_scale / 64)                                          threshold = vth << 6
+    vth       = max(1, round(v_th · v_scale / 64))                                  threshold = vth << 6
+                (a vth of 0 would fire at rest in every step, the idle first step of the chip's pipeline
+                included, so it is raised to 1: the quantization report counts these thresholds)
     dv, dy    = round(4096 · (1 − exp(−dt/τ)))                                      12-bit decays (τ_m, τ_out)
     da        = round(4096 · (1 − exp(−dt/τ_a)))                                    ALIF adaptation decay
     a_inc     = round(β · v_scale)                                                 threshold step per spike
@@ -31,6 +34,14 @@ MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
 EXPONENT_SEARCH = 2  # weight exponents below the one that fits every weight that quantize_dense tries
 CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
+MIN_VTH = 1  # the smallest threshold mantissa: vth = 0 makes v = 0 ≥ 0 a spike at rest (FixedNeurons' rule)
+
+
+def threshold_mantissas(v_th: np.ndarray, v_scale: float, vth_shift: int) -> tuple[np.ndarray, int]:
+    """vth = max(MIN_VTH, round(v_th · v_scale / 2^vth_shift)) and how many thresholds were raised to MIN_VTH:
+    those far below the largest threshold, which (with the 24-bit v) sets v_scale."""
+    rounded = round_half_away(np.asarray(v_th) * v_scale / 2.0**vth_shift)
+    return np.maximum(rounded, MIN_VTH), int(np.count_nonzero(rounded < MIN_VTH))
 
 
 def sign_mode(weights: np.ndarray) -> str:
@@ -149,7 +160,7 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     net = assemble(graph)
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
     v_scale = choose_v_scale(net, hw, peak)
-    vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))
+    vth, _ = threshold_mantissas(net.v_th, v_scale, hw.param("vth_shift"))
     pops = []
     offset = 0
     for p in graph.populations:

@@ -10,6 +10,7 @@ from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
+from neuroport.quantization.loihi import MIN_VTH, threshold_mantissas
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
         rows.append(_error(name, getattr(net, name)[mask], approx[mask], dense.weights[mask],
                            f"{dense.num_weight_bits}-bit mantissa, weight_exp {dense.weight_exp}"))
     n = fixed.neurons
-    rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}"))
+    _, raised = threshold_mantissas(net.v_th, fixed.v_scale, VTH_SHIFT)
+    clamped = f", {raised} raised to vth {MIN_VTH} (a vth of 0 fires at rest)" if raised else ""
+    rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}{clamped}"))
     rows.append(_error("alpha (tau_m)", net.alpha, 1 - n.dv / 4096, n.dv, "12-bit dv"))
     adaptive = net.beta != 0
     if adaptive.any():
