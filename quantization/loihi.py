@@ -89,8 +89,9 @@ def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str, mask: np.ndar
     return np.where(mask, lava_dense_weights(mant, bits, mode), 0)
 
 
-def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
-    """Pick weight_exp, round, and apply Lava's storage rule.
+def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig, mode: str | None = None) -> FixedDense:
+    """Pick weight_exp, round, and apply Lava's storage rule for sign ``mode`` (default: the weights' own,
+    :func:`sign_mode`).
 
     The candidates are the smallest exponent whose mantissas hold the largest weight and up to
     ``EXPONENT_SEARCH`` smaller ones, which clip the few largest weights to halve, quarter … the rounding step of
@@ -103,7 +104,7 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     limit = 2**MAX_MAGNITUDE_BITS - 2  # 254: Lava keeps 8-bit magnitudes and drops LSBs for fewer bits
     e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
     fit = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
-    mode = sign_mode(w)
+    mode = mode or sign_mode(w)
 
     def squared_error(exp: int) -> float:
         return float(np.sum(((_mantissas(scaled, exp, bits, mode, mask) * 2.0**exp - scaled) * mask) ** 2))
@@ -111,6 +112,22 @@ def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig
     exp = min(range(max(e_min, fit - EXPONENT_SEARCH), fit + 1), key=lambda e: (squared_error(e), -e))
     mant = _mantissas(scaled, exp, bits, mode, mask)
     return FixedDense(weights=mant.astype(np.int64), mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
+
+
+def learning_synapses(graph: FloatGraph, fixed: FixedGraph, hw: HwConfig) -> FixedGraph:
+    """``fixed`` as on-chip learning holds it: every weight matrix quantized in mixed sign mode.
+
+    Lava's learning synapses (``LearningDense`` / ``LearningSparse``, lava-nc 0.10.0) run in ``SignMode.MIXED``
+    unless told otherwise, like a Loihi synapse whose learned weight may change sign — which e-prop needs (an
+    excitatory or inhibitory sign mode would pin every weight at 0 instead of letting it cross).  Mixed mode
+    keeps 9-bit learned weights in [−256, 255] but truncates the initial ones to even mantissas at the first step
+    (``truncate_weights``: 8 − num_weight_bits + 1 LSBs); a single-sign matrix quantized for inference holds odd
+    mantissas, so here every matrix is rounded to even ones (the truncation then changes nothing and adds no
+    bias).  The emulator's learning engine applies the same truncation (neuroport.emulator.loihi_learning)."""
+    net = assemble(graph)
+    return replace(fixed, **{
+        name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), fixed.v_scale, hw, "mixed"), net, name)
+        for name in ("w_in", "w_rec", "w_out")})
 
 
 def calibration_peak(net: Network, inputs: np.ndarray) -> float:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from neuroport.quantization.loihi import MIN_VTH, threshold_mantissas
 
 from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
-from neuroport.quantization.loihi import MIN_VTH, threshold_mantissas
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,13 @@ What a drawn model can hold, on purpose at the edges of the fixed-point formats 
     τ_a, β        1 ms … 1e6 ms, β 0 … 50 (a saturates at 24 bits)
     weights       gain 0.01 … 1e4 relative to v_th ~ 1 (mantissas clip at the largest exponent, v saturates);
                   mixed sign (normal) or single sign (uniform on [0, g] or [−g, 0])
-    structure     input and recurrent projections present or absent; connection probability 1 … 0.01 (a small
+    structure     input (inference) and recurrent projections present or absent; connection probability 1 … 0.01 (a small
                   matrix then often draws no synapse at all); recurrent with or without autapses
     delays        1 … 65 steps (inference; 65 is beyond Lava's DelayDense and must be refused)
-    learning      random feedback of drawn gain, rule options of neuroport.emulator.onchip.OnChipRule
+    learning      a strong mixed-sign input drive (so that most models spike and learn), random feedback of drawn
+                  gain, rule options of neuroport.emulator.onchip.OnChipRule
 
+The first value of each list is the typical one (hypothesis starts from it); the others are the extremes.
 Each document is written to a file and read by :func:`neuroport.ir.load_model`, like a user's model.
 """
 
@@ -29,14 +31,15 @@ from hypothesis import strategies as st
 
 from neuroport.tasks import Batch
 
-V_TH = (1e-6, 1e-4, 0.05, 0.6, 1.0, 7.0, 30.0)
-TAU_MS = (0.05, 1.0, 5.0, 20.0, 1e6)
-T_REF_MS = (0.0, 0.0, 1.0, 3.0, 300.0)
-TAU_A_MS = (1.0, 200.0, 1e6)
-BETA = (0.0, 0.05, 1.7, 50.0)
-GAIN = (0.01, 0.3, 1.0, 5.0, 100.0, 1e4)
-PROBABILITY = (1.0, 1.0, 0.6, 0.3, 0.05, 0.01)
-DELAY_STEPS = (1, 1, 1, 2, 7, 64, 65)
+V_TH = (0.6, 1.0, 0.05, 7.0, 1e-6, 30.0, 1e-4)
+TAU_MS = (20.0, 5.0, 1.0, 0.05, 1e6)
+T_REF_MS = (0.0, 1.0, 3.0, 0.0, 300.0)
+TAU_A_MS = (200.0, 1.0, 1e6)
+BETA = (0.05, 0.0, 1.7, 50.0)
+GAIN = (1.0, 5.0, 0.3, 100.0, 0.01, 1e4)
+PROBABILITY = (1.0, 0.6, 0.3, 1.0, 0.05, 0.01)
+DELAY_STEPS = (1, 2, 1, 7, 1, 64, 65)
+PRESENT = (True, True, True, False)  # whether an input or recurrent projection exists
 RULE_OPTIONS = (  # on-chip rule overrides: fast rates so that a few short sequences move the weights
     {"w_exponent": -5, "out_exponent": -5},
     {"w_exponent": -3, "out_exponent": -3, "hidden_impulse": 100, "out_impulse": 100},
@@ -90,9 +93,12 @@ def model_doc(draw, learning: bool) -> dict:
     names = [p["name"] for p in pops]
     n_in, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 3))
     projections = []
-    if draw(st.integers(0, 4)):  # an input projection in 4 of 5 models
-        projections.append(draw(projection("input", "in", names, delays=not learning)))
-    if draw(st.integers(0, 4)):
+    if learning:  # a strong mixed-sign drive, so that most learning models spike
+        projections.append({"name": "input", "source": "in", "target": names, "init": {
+            "distribution": "normal", "gain": draw(st.sampled_from((5.0, 100.0)))}})
+    elif draw(st.sampled_from(PRESENT)):
+        projections.append(draw(projection("input", "in", names, delays=True)))
+    if draw(st.sampled_from(PRESENT)):
         projections.append(draw(projection("rec", names, names, delays=not learning)))
     projections.append(draw(projection("out", names, "out", delays=not learning)))
     doc = {"neuroport": 1, "name": "random", "dt_ms": 1.0, "seed": draw(st.integers(0, 2**16)),
@@ -115,6 +121,7 @@ class Case:
     targets: np.ndarray  # (samples, n_steps, n_out) floats in [−1, 1] (learning)
     loss_mask: np.ndarray  # (samples, n_steps) bool (learning)
     calibrate: bool  # inference: v_scale from float runs on the inputs, else from the thresholds
+    rates: dict  # learning: the on-chip rule's overrides (RULE_OPTIONS)
 
     def write(self, folder: Path) -> Path:
         path = Path(folder) / "model.yaml"
@@ -130,12 +137,13 @@ def cases(draw, learning: bool = False) -> Case:
     """A :class:`Case`: the model, then seeded spike inputs of drawn density (and targets, a loss window)."""
     doc = draw(model_doc(learning))
     samples = draw(st.integers(2, 3)) if learning else draw(st.integers(1, 2))
-    n_steps = draw(st.integers(8, 24))
+    n_steps = draw(st.integers(20, 40) if learning else st.integers(8, 24))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    density = draw(st.sampled_from((0.05, 0.3, 0.9)))
+    density = draw(st.sampled_from((0.5, 0.9) if learning else (0.3, 0.9, 0.05)))
     shape = (samples, n_steps, doc["input"]["size"])
     inputs = (rng.random(shape) < density).astype(np.uint8)
     targets = rng.uniform(-1, 1, (samples, n_steps, doc["readout"]["size"]))
     loss_mask = np.zeros((samples, n_steps), bool)
     loss_mask[:, draw(st.integers(0, n_steps - 1)):] = True
-    return Case(doc=doc, inputs=inputs, targets=targets, loss_mask=loss_mask, calibrate=draw(st.booleans()))
+    return Case(doc=doc, inputs=inputs, targets=targets, loss_mask=loss_mask, calibrate=draw(st.booleans()),
+                rates=draw(st.sampled_from(RULE_OPTIONS)) if learning else {})

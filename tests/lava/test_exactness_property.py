@@ -37,8 +37,9 @@ def property_settings(examples: int) -> settings:
 def compile_for_loihi_sim(case: Case, folder: str):
     """What `neuroport compile --target loihi-sim` does to the model: load, quantize (calibrated on the case's
     inputs if it says so), check the design rules; a NeuroportError when any stage refuses it."""
-    from neuroport.backend import load_backend
     from neuroport.quantization.loihi import quantize_loihi
+
+    from neuroport.backend import load_backend
 
     graph = load_model(case.write(folder))
     fixed = quantize_loihi(graph, HW, calibration_inputs=case.inputs if case.calibrate else None)
@@ -74,6 +75,7 @@ def zero_thresholds(graph, fixed) -> int:
 def inference_case(case: Case) -> set[str]:
     """Run one case on loihi-sim and the emulator; assert equality; return the classes it belongs to."""
     from neuroport.backends.loihi.runner import run_batch
+
     from neuroport.emulator.fixed import emulate
 
     with tempfile.TemporaryDirectory() as folder:
@@ -101,6 +103,56 @@ def test_loihi_sim_equals_the_emulator_on_random_models():
     @given(case=cases(learning=False))
     def check(case: Case) -> None:
         seen.update(inference_case(case))
+
+    check()
+    print(dict(seen))
+
+
+def emulator_learns(chip, batch):
+    """The emulator streams ``batch`` through one chip: learned weights, readout, spike count per sequence."""
+    from neuroport.emulator.onchip import OnChipTrainer
+    from neuroport.tasks import Batch
+
+    trainer = OnChipTrainer(chip.fixed, chip.rule, 1, chip.tau_m_steps, chip.tau_out_steps)
+    runs = [trainer.run(Batch(batch.inputs[k:k + 1], batch.targets[k:k + 1], batch.loss_mask[k:k + 1]))
+            for k in range(batch.size)]
+    weights = {name: trainer.weights(name)[0] for name in ("w_in", "w_rec", "w_out")}
+    return weights, np.stack([r.readout[0] for r in runs]), [r.spikes for r in runs]
+
+
+def learning_case(case: Case) -> set[str]:
+    """Train one case on-chip on loihi-sim and in the emulator; assert equality; return its classes."""
+    from neuroport.backends.loihi.onchip import train_on_loihi_sim
+
+    from neuroport.training.onchip import onchip_setup
+
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            chip = onchip_setup(load_model(case.write(folder)), rates=case.rates)
+        except NeuroportError as err:
+            assert "\n" not in str(err) and str(err), repr(err)
+            print("REFUSED", err); return {"refused"}
+    batch = case.batch()
+    lava = train_on_loihi_sim(chip.fixed, chip.rule, batch, chip.tau_m_steps, chip.tau_out_steps)
+    weights, readout, spikes = emulator_learns(chip, batch)
+    np.testing.assert_array_equal(lava.readout, readout, err_msg="readout")
+    for name, w in weights.items():
+        np.testing.assert_array_equal(lava.weights[name], w, err_msg=name)
+    assert lava.spikes.reshape(batch.size, -1).sum(axis=1).tolist() == spikes
+    found = {"exact"} | structure_classes(chip.fixed)
+    found |= {"learned"} if any(np.any(w != chip.fixed.dense()[k].weights) for k, w in weights.items()) else set()
+    found |= {"spiking"} if sum(spikes) else set()
+    print("CASE", sum(spikes), case.doc if sum(spikes) == 0 and chip.fixed.w_in.n_synapses else "", chip.fixed.neurons.vth, chip.fixed.neurons.dv, chip.fixed.neurons.n_ref, case.inputs.sum(), chip.fixed.w_in.n_synapses, chip.fixed.w_in.weights.max(), chip.fixed.w_in.weight_exp)
+    return found
+
+
+def test_loihi_sim_learns_the_emulators_weights_on_random_models():
+    seen: Counter = Counter()
+
+    @property_settings(25)
+    @given(case=cases(learning=True))
+    def check(case: Case) -> None:
+        seen.update(learning_case(case))
 
     check()
     print(dict(seen))
