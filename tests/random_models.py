@@ -33,7 +33,7 @@ from hypothesis import strategies as st
 
 from neuroport.tasks import Batch
 
-KINDS = ("lif", "alif", "lif", "alif", "lif", "alif", "izhikevich")
+KINDS = ("lif", "alif") * 4 + ("izhikevich",)
 V_TH = (0.6, 1.0, 0.05, 7.0, 1e-6, 30.0, 1e-4)
 TAU_MS = (20.0, 5.0, 1.0, 0.05, 1e6)
 T_REF_MS = (0.0, 1.0, 3.0, 0.0, 300.0)
@@ -41,7 +41,7 @@ TAU_A_MS = (200.0, 1.0, 1e6)
 BETA = (0.05, 0.0, 1.7, 50.0)
 GAIN = (1.0, 1e4, 5.0, 0.3, 100.0, 0.01)
 PROBABILITY = (1.0, 0.6, 0.3, 1.0, 0.05, 0.01)
-DELAY_STEPS = (1, 2, 1, 7, 1, 64, 3, 65)
+DELAY_STEPS = (1, 2, 1, 7, 1, 64, 3, 1, 2, 1, 65)
 PRESENT = (True, True, True, False)  # whether an input or recurrent projection exists
 SATURATING = (False, False, True, False)  # inference: whether the model's input drive saturates v
 SATURATING_DRIVE = "saturating drive"  # the description of such a model (it is then quantized uncalibrated)
