@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -86,9 +88,13 @@ class LavaRunError(NeuroportError):
     """A Lava simulation that failed: the error one of its processes died with (or Lava's own), in one line."""
 
 
+INNERMOST_FRAME = re.compile(r'File "([^"]+)", line (\d+)')  # a traceback's frame lines
+
+
 def _died_with(process) -> list[str]:
-    """'ExceptionType: message (file:line)' of every runtime process that died: Lava's SystemProcess keeps its
-    (exception, traceback) once joined (lava/magma/runtime/message_infrastructure/multiprocessing.py)."""
+    """'ExceptionType: message (file:line)' of every runtime process that died, at its innermost frame: Lava's
+    SystemProcess keeps its (exception, traceback) once joined (lava/magma/runtime/message_infrastructure/
+    multiprocessing.py)."""
     infrastructure = getattr(getattr(process, "runtime", None), "_messaging_infrastructure", None)
     found = []
     for actor in getattr(infrastructure, "actors", None) or []:
@@ -96,11 +102,8 @@ def _died_with(process) -> list[str]:
         if not died:
             continue
         error, trace = died
-        frames = [line.strip() for line in str(trace).splitlines() if line.strip().startswith("File ")]
-        where = ""
-        if frames:  # the innermost frame: File "…/lava/proc/sparse/models.py", line 123, in …
-            parts = frames[-1].split('"')
-            where = f" ({'/'.join(parts[1].split('/')[-3:])}:{parts[2].split(',')[1].split()[-1]})" if len(parts) > 2 else ""
+        frames = INNERMOST_FRAME.findall(str(trace))
+        where = f" ({'/'.join(Path(frames[-1][0]).parts[-3:])}:{frames[-1][1]})" if frames else ""
         found.append(f"{type(error).__name__}: {error}{where}")
     return found
 
