@@ -1,10 +1,13 @@
-"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in Lava's conventions (lava-nc 0.10.0, lava/proc/lif and lava/proc/dense models).
+"""Loihi profile: FloatGraph + HwConfig → FixedGraph, in the conventions of Lava's fixed_pt models (lava-nc 0.10.0:
+lava/proc/lif/models.py, lava/proc/dense/models.py, lava/utils/weightutils.py).
 
 Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every population map into the vth field):
     v_scale   = 2^k, the largest power of two with peak · v_scale ≤ 2^23 · CALIBRATION_MARGIN, where peak is the
                 largest |v|, |threshold| or |readout| of float runs on calibration data (else 16 × max v_th),
                 and max(v_th) · v_scale ≤ vth_max << 6
-    vth       = round(v_th · v_scale / 64)                                          threshold = vth << 6
+    vth       = max(1, round(v_th · v_scale / 64))                                  threshold = vth << 6
+                (a vth of 0 would fire at rest in every step, the idle first step of the chip's pipeline
+                included, so it is raised to 1: the quantization report counts these thresholds)
     dv, dy    = round(4096 · (1 − exp(−dt/τ)))                                      12-bit decays (τ_m, τ_out)
     da        = round(4096 · (1 − exp(−dt/τ_a)))                                    ALIF adaptation decay
     a_inc     = round(β · v_scale)                                                 threshold step per spike
@@ -34,6 +37,14 @@ MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold
 EXPONENT_SEARCH = 2  # weight exponents below the one that fits every weight that quantize_dense tries
 CALIBRATION_MARGIN = 0.5  # with calibration: the largest float value seen uses at most half the range
+MIN_VTH = 1  # the smallest threshold mantissa: vth = 0 makes v = 0 ≥ 0 a spike at rest (FixedNeurons' rule)
+
+
+def threshold_mantissas(v_th: np.ndarray, v_scale: float, vth_shift: int) -> tuple[np.ndarray, int]:
+    """vth = max(MIN_VTH, round(v_th · v_scale / 2^vth_shift)) and how many thresholds were raised to MIN_VTH:
+    those far below the largest threshold, which (with the 24-bit v) sets v_scale."""
+    rounded = round_half_away(np.asarray(v_th) * v_scale / 2.0**vth_shift)
+    return np.maximum(rounded, MIN_VTH), int(np.count_nonzero(rounded < MIN_VTH))
 
 
 def sign_mode(weights: np.ndarray) -> str:
@@ -82,9 +93,10 @@ def _mantissas(scaled: np.ndarray, exp: int, bits: int, mode: str) -> np.ndarray
     return lava_dense_weights(mant, bits, mode)
 
 
-def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig) -> tuple[np.ndarray, int, int]:
+def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig, mode: str | None = None) -> tuple[np.ndarray, int, int]:
     """Mantissas (int64, same shape), weight_exp and weight bits for the weights ``w`` of the existing synapses
-    of one Dense (a 1-D list, so dense and sparse forms quantize alike, memory ∝ synapses).
+    of one Dense (a 1-D list, so dense and sparse forms quantize alike, memory ∝ synapses), in Lava's storage rule
+    for sign ``mode`` (default: the weights' own, :func:`sign_mode`).
 
     The candidates are the smallest exponent whose mantissas hold the largest weight and up to
     ``EXPONENT_SEARCH`` smaller ones, which clip the few largest weights to halve, quarter … the rounding step of
@@ -97,7 +109,7 @@ def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig) -> tuple[np.nda
     limit = 2**MAX_MAGNITUDE_BITS - 2  # 254: Lava keeps 8-bit magnitudes and drops LSBs for fewer bits
     e_min, e_max = hw.param("weight_exp_min"), hw.param("weight_exp_max")
     fit = int(np.clip(np.ceil(np.log2(top / limit)) if top > 0 else e_min, e_min, e_max))
-    mode = sign_mode(w)
+    mode = mode or sign_mode(w)
 
     best = None  # (squared error, −exponent, exponent, mantissas): the least error, ties to the larger exponent
     for exp in range(max(e_min, fit - EXPONENT_SEARCH), fit + 1):
@@ -108,9 +120,10 @@ def quantize_values(w: np.ndarray, v_scale: float, hw: HwConfig) -> tuple[np.nda
     return best[3].astype(np.int64), best[2], bits
 
 
-def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig) -> FixedDense:
-    """Pick weight_exp, round, and apply Lava's storage rule (:func:`quantize_values` on the masked weights)."""
-    values, exp, bits = quantize_values(w[mask], v_scale, hw)
+def quantize_dense(w: np.ndarray, mask: np.ndarray, v_scale: float, hw: HwConfig, mode: str | None = None) -> FixedDense:
+    """Pick weight_exp, round, and apply Lava's storage rule for sign ``mode`` (:func:`quantize_values` on the
+    masked weights)."""
+    values, exp, bits = quantize_values(w[mask], v_scale, hw, mode)
     mant = np.zeros(w.shape, dtype=np.int64)
     mant[mask] = values
     return FixedDense(weights=mant, mask=mask.copy(), weight_exp=exp, num_weight_bits=bits)
@@ -121,6 +134,22 @@ def quantize_synapses(syn: Synapses, v_scale: float, hw: HwConfig) -> FixedDense
     values, exp, bits = quantize_values(syn.weights, v_scale, hw)
     return FixedDense(weights=None, mask=None, weight_exp=exp, num_weight_bits=bits,
                       synapses=replace(syn, weights=values.astype(np.int16)))
+
+
+def learning_synapses(graph: FloatGraph, fixed: FixedGraph, hw: HwConfig) -> FixedGraph:
+    """``fixed`` as on-chip learning holds it: every weight matrix quantized in mixed sign mode.
+
+    Lava's learning synapses (``LearningDense`` / ``LearningSparse``, lava-nc 0.10.0) run in ``SignMode.MIXED``
+    unless told otherwise, like a Loihi synapse whose learned weight may change sign — which e-prop needs (an
+    excitatory or inhibitory sign mode would pin every weight at 0 instead of letting it cross).  Mixed mode
+    keeps 9-bit learned weights in [−256, 255] but truncates the initial ones to even mantissas at the first step
+    (``truncate_weights``: 8 − num_weight_bits + 1 LSBs); a single-sign matrix quantized for inference holds odd
+    mantissas, so here every matrix is rounded to even ones (the truncation then changes nothing and adds no
+    bias).  The emulator's learning engine applies the same truncation (neuroport.emulator.loihi_learning)."""
+    net = assemble(graph)
+    return replace(fixed, **{
+        name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), fixed.v_scale, hw, "mixed"), net, name)
+        for name in ("w_in", "w_rec", "w_out")})
 
 
 def calibration_peak(net: Network, inputs: np.ndarray) -> float:
@@ -188,7 +217,7 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
 
 def fixed_neurons(graph: FloatGraph, net: Any, v_scale: float, hw: HwConfig) -> FixedNeurons:
     """The recurrent layer's integer parameters (module docstring) from the per-neuron vectors of ``net``."""
-    vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))
+    vth, _ = threshold_mantissas(net.v_th, v_scale, hw.param("vth_shift"))
     pops = []
     offset = 0
     for p in graph.populations:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
+from neuroport.quantization.loihi import MIN_VTH, threshold_mantissas
 
 from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
@@ -90,7 +91,9 @@ def _loihi_rows(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
         rows.append(_error(name, lists[name].weights, approx, stored,
                            f"{dense.num_weight_bits}-bit mantissa, weight_exp {dense.weight_exp}", _weight_range(dense, fixed.v_scale)))
     n = fixed.neurons
-    rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}", _threshold_range(fixed.v_scale)))
+    _, raised = threshold_mantissas(net.v_th, fixed.v_scale, VTH_SHIFT)
+    clamped = f", {raised} raised to vth {MIN_VTH} (a vth of 0 fires at rest)" if raised else ""
+    rows.append(_error("v_th", net.v_th, (n.vth << VTH_SHIFT) / fixed.v_scale, n.vth, f"vth << 6, v_scale {fixed.v_scale:g}{clamped}", _threshold_range(fixed.v_scale)))
     rows.append(_error("alpha (tau_m)", net.alpha, 1 - n.dv / 4096, n.dv, "12-bit dv"))
     adaptive = net.beta != 0
     if adaptive.any():

@@ -22,7 +22,7 @@ from .graph import LavaGraph
 
 
 def design_rules(graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
-    """Loihi rules from the hw config: mapping limits, weight bits and exponent range, threshold field."""
+    """Loihi rules from the hw config: mapping limits, weight bits and exponent range, threshold field (1 … vth_max)."""
     found = []
     try:
         map_graph(graph, hw)
@@ -34,6 +34,9 @@ def design_rules(graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
             found.append(Diagnostic("error", f"weight_exp {dense.weight_exp} outside [{lo}, {hi}]", name))
         if dense.num_weight_bits > hw.fmt("weight").bits:
             found.append(Diagnostic("error", f"{dense.num_weight_bits}-bit weights, the chip has {hw.fmt('weight').bits}", name))
+    if graph.neurons.vth.min() < 1:
+        found.append(Diagnostic("error", f"vth {graph.neurons.vth.min()}: a threshold below 1 fires at rest in every "
+                                "step, the idle first step of the chip's pipeline included (the quantizer raises it to 1)", "neurons"))
     if graph.neurons.vth.max() > hw.param("vth_max"):
         found.append(Diagnostic("error", f"vth {graph.neurons.vth.max()} exceeds the {hw.param('vth_max')} the field holds", "neurons"))
     if graph.neurons.kind != "alif":

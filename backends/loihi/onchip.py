@@ -24,7 +24,7 @@ from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.tasks import Batch
 
-from .runner import _import_lava, lava_session
+from .runner import _import_lava, lava_session, run_steps
 
 FEEDBACK_MESSAGE_BITS = 8
 
@@ -65,14 +65,20 @@ def input_table(batch: Batch) -> np.ndarray:
 
 
 def _learning_connection(dense: FixedDense, rule):
-    """LearningDense for a full matrix; LearningSparse with the mask as its (explicit-zero) structure otherwise."""
+    """LearningDense for a full matrix; LearningSparse with the mask as its (explicit-zero) structure otherwise,
+    both in mixed sign mode (learned weights may change sign; see neuroport.emulator.loihi_learning).  A matrix
+    without any synapse has nothing to learn: it is a plain Dense of zeros, no learning process (Lava's
+    LearningSparse cannot hold an empty structure)."""
     from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
-    from lava.proc.dense.process import LearningDense
+    from lava.proc.dense.process import Dense, LearningDense
     from lava.proc.sparse.process import LearningSparse
+    from lava.utils.weightutils import SignMode
     from scipy.sparse import csr_matrix
 
+    if not dense.mask.any():
+        return Dense(weights=np.zeros(dense.weights.shape, np.int32), num_message_bits=0)
     kwargs = dict(weight_exp=dense.weight_exp, num_weight_bits=dense.num_weight_bits, num_message_bits=0,
-                  learning_rule=Loihi3FLearningRule(**rule.lava_kwargs()))
+                  sign_mode=SignMode.MIXED, learning_rule=Loihi3FLearningRule(**rule.lava_kwargs()))
     if dense.mask.all():
         return LearningDense(weights=dense.weights.astype(np.int32), **kwargs)
     rows, cols = np.nonzero(dense.mask)
@@ -95,7 +101,9 @@ def _zeros_like(values):
 
 def _learned_weights(connection, mask: np.ndarray) -> np.ndarray:
     """The weights of a learning connection as a dense (post, pre) array.  For LearningSparse, read the stored
-    values directly: ``Var.get`` drops the explicit zeros of the structure and then fails."""
+    values directly: ``Var.get`` drops the explicit zeros of the structure and then fails.  An empty matrix: 0."""
+    if not mask.any():
+        return np.zeros(mask.shape, np.int64)
     if mask.all():
         return np.asarray(connection.weights.get()).astype(np.int64)
     values = np.zeros(mask.shape, np.int64)
@@ -133,22 +141,25 @@ class LavaOnChipNetwork:
         self.readout = NeuroportErrorReadout(dy=graph.readout.dy, targets=targets, active=active, err_shift=rule.err_shift,
                                              out_err_shift=rule.out_err_shift, softmax_unit=SOFTMAX_UNIT[rule.error](rule))
         rules = rule.engines(tau_m_steps, tau_out_steps)
-        self.synapses = {name: _learning_connection(d, rules[name]) for name, d in graph.dense().items()}
         self.masks = {name: d.mask for name, d in graph.dense().items()}
+        self.synapses = {name: _learning_connection(d, rules[name]) for name, d in graph.dense().items()}
         self.feedback = Dense(weights=rule.feedback.astype(np.int32), num_message_bits=FEEDBACK_MESSAGE_BITS)
         self._connect()
+
+    def _learns(self, name: str) -> bool:
+        return bool(self.masks[name].any())
 
     def _connect(self) -> None:
         syn, neurons, readout = self.synapses, self.neurons, self.readout
         self.source.s_out.connect(syn["w_in"].s_in)
         for name in ("w_in", "w_rec"):
             syn[name].a_out.connect(neurons.a_in)
-            for k in (1, 2, 3):
+            for k in (1, 2, 3) if self._learns(name) else ():
                 getattr(neurons, f"s_out_y{k}").connect(getattr(syn[name], f"s_in_y{k}"))
         neurons.s_out.connect(syn["w_rec"].s_in)
         neurons.s_out.connect(syn["w_out"].s_in)
         syn["w_out"].a_out.connect(readout.a_in)
-        for k in (1, 2, 3):
+        for k in (1, 2, 3) if self._learns("w_out") else ():
             getattr(readout, f"s_out_y{k}").connect(getattr(syn["w_out"], f"s_in_y{k}"))
         readout.s_err.connect(self.feedback.s_in)
         self.feedback.a_out.connect(neurons.a_third)
@@ -158,8 +169,10 @@ class LavaOnChipNetwork:
         for var in (self.neurons.v, self.neurons.a, self.neurons.r, self.neurons.z, self.neurons.rate, self.readout.y,
                     self.feedback.a_buff):
             var.set(np.zeros(var.shape))
-        for syn in self.synapses.values():
+        for key, syn in self.synapses.items():
             syn.a_buff.set(np.zeros(syn.a_buff.shape))
+            if not self._learns(key):
+                continue
             for name in ("x1", "x2"):
                 getattr(syn, name).set(np.zeros(getattr(syn, name).shape))
             for name in ("tag_1", "tag_2"):
@@ -172,7 +185,6 @@ class LavaOnChipNetwork:
 
     def train(self, n_sequences: int, on_sequence=None) -> LavaOnChipResult:
         """Stream ``n_sequences`` sequences; ``on_sequence(k, self)`` after each (e.g. to read :meth:`weights`)."""
-        from lava.magma.core.run_conditions import RunSteps
         from lava.magma.core.run_configs import Loihi2SimCfg
         from lava.proc.sparse.process import LearningSparse
 
@@ -181,7 +193,7 @@ class LavaOnChipNetwork:
         run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={LearningSparse: PyLearningSparseModelFixed})
         with lava_session(self.neurons, run_cfg):
             for k in range(n_sequences):
-                self.neurons.run(condition=RunSteps(num_steps=self.n_steps))
+                run_steps(self.neurons, self.n_steps)
                 self._reset_between_sequences()
                 if on_sequence:
                     on_sequence(k, self)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import resource_tracker
+from pathlib import Path
 
 import numpy as np
 
@@ -145,11 +147,47 @@ def stop_runtime(process, children: list, timeout_s: float = STOP_TIMEOUT_S) -> 
         _join(child)
 
 
+class LavaRunError(NeuroportError):
+    """A Lava simulation that failed: the error one of its processes died with (or Lava's own), in one line."""
+
+
+INNERMOST_FRAME = re.compile(r'File "([^"]+)", line (\d+)')  # a traceback's frame lines
+
+
+def _died_with(process) -> list[str]:
+    """'ExceptionType: message (file:line)' of every runtime process that died, at its innermost frame: Lava's
+    SystemProcess keeps its (exception, traceback) once joined (lava/magma/runtime/message_infrastructure/
+    multiprocessing.py)."""
+    infrastructure = getattr(getattr(process, "runtime", None), "_messaging_infrastructure", None)
+    found = []
+    for actor in getattr(infrastructure, "actors", None) or []:
+        died = getattr(actor, "_exception", None)
+        if not died:
+            continue
+        error, trace = died
+        frames = INNERMOST_FRAME.findall(str(trace))
+        where = f" ({'/'.join(Path(frames[-1][0]).parts[-3:])}:{frames[-1][1]})" if frames else ""
+        found.append(f"{type(error).__name__}: {error}{where}")
+    return found
+
+
+def run_steps(process, n_steps: int) -> None:
+    """``process.run(RunSteps(n_steps))`` in its runtime; a process that dies surfaces as one LavaRunError line
+    with the child's own error, never as Lava's "N Exception(s) occurred. See output above for details."."""
+    from lava.magma.core.run_conditions import RunSteps
+
+    try:
+        process.run(condition=RunSteps(num_steps=n_steps))
+    except RuntimeError as err:
+        died = sorted(set(_died_with(process)))
+        detail = "; ".join(died) if died else str(err)
+        raise LavaRunError(f"the Lava simulation failed: {detail}") from None
+
+
 def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     """Run one sample (n_steps, n_in) of 0/1 spikes; returns v, a, z (n_steps, n) and y (n_steps, k) aligned to
     the emulator's steps (Lava's first step, before any input arrives, is dropped)."""
     _import_lava()
-    from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
@@ -171,7 +209,7 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     neurons.s_out.connect(dense["w_out"].s_in)
     dense["w_out"].a_out.connect(readout.a_in)
     with lava_session(neurons, Loihi2SimCfg(select_tag="fixed_pt")):
-        neurons.run(condition=RunSteps(num_steps=n_steps))
+        run_steps(neurons, n_steps)
         out = {k: getattr(neurons, f"{k}_rec").get().astype(np.int64) for k in ("v", "a", "z")}
         out["y"] = readout.y_rec.get().astype(np.int64)
     return {k: v[LATENCY_OFFSET_STEPS:] for k, v in out.items()}

@@ -23,8 +23,11 @@ Not modelled (refused or unused): x0 / y0 dependencies, learning epochs longer t
 impulses, graded presynaptic spikes, and the back-propagating-spike port (Lava clips the y traces of neurons that
 spiked on it to [0, 127]; neuroport's on-chip e-prop leaves it unconnected).
 
-Initial weights are taken as Lava's Dense holds them after its first step (mixed-sign weights even-only:
-:func:`neuroport.quantization.loihi.lava_dense_weights`); learned weights are not truncated again.
+Sign mode: mixed (``SignMode.MIXED``, Lava's default for learning synapses, which neuroport's loihi-sim lowering
+also passes explicitly), so a learned weight may change sign; the engine holds 9-bit weights in [−256, 255].  At
+its first step Lava truncates the initial weights, as the chip stores them, dropping 8 − num_weight_bits + 1 LSBs
+(toward −∞: 3 → 2, −3 → −4; ``lava.utils.weightutils.truncate_weights``); the engine does the same when it is
+built, and learned weights are never truncated again.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuroport.numerics import truncate_lsbs
+
 TRACE_MAX = 127  # 7-bit traces
 FACTOR_BITS = {"x1": 7, "x2": 7, "y1": 7, "y2": 7, "y3": 7, "w": 9, "d": 9, "t": 9}
 FACTOR_ORDER = tuple(FACTOR_BITS)
@@ -40,6 +45,7 @@ FACTOR_WIDTHS = np.array(list(FACTOR_BITS.values()), dtype=np.int64)
 VAR_RANGE = {"w": (-256, 255), "d": (0, 255), "t": (-257, 255)}
 Y_TAU = 65535  # Loihi3FLearningRule's y1..y3 time constant (np.iinfo(np.uint16).max)
 CONN_SEED = 2  # lava.magma.core.learning.random.ConnVarRandom's default seed
+MAX_WEIGHT_BITS = 8  # truncate_weights' max_num_weight_bits (lava.utils.weightutils)
 
 
 @dataclass(frozen=True)
@@ -130,10 +136,13 @@ class LearningEngineState:
 class LearningEngine:
     """Steps a batch of LearningDense synapse matrices exactly as Lava's bit-approximate model."""
 
-    def __init__(self, rule: LearningRule, weights: np.ndarray, batch: int, mask: np.ndarray | None = None) -> None:
-        """``mask`` (post, pre): the synapses that exist; the others stay 0 (Lava's LearningDense with sparse
+    def __init__(self, rule: LearningRule, weights: np.ndarray, batch: int, mask: np.ndarray | None = None,
+                 num_weight_bits: int = MAX_WEIGHT_BITS) -> None:
+        """``weights`` (post, pre) mantissas, truncated as the mixed sign mode stores them (module docstring);
+        ``mask`` (post, pre): the synapses that exist; the others stay 0 (Lava's LearningDense with sparse
         weights updates only stored entries)."""
-        w = np.broadcast_to(np.asarray(weights, dtype=np.int64), (batch, *np.shape(weights))).copy()
+        stored = truncate_lsbs(np.asarray(weights, dtype=np.int64), MAX_WEIGHT_BITS - num_weight_bits + 1)
+        w = np.broadcast_to(stored, (batch, *np.shape(weights))).copy()
         self.mask = None if mask is None else np.asarray(mask, dtype=bool)
         self.rule = rule
         self.state = LearningEngineState(w=w, d=np.zeros_like(w), t=np.zeros_like(w),

@@ -154,7 +154,7 @@ class OnChipTrainer:
         dense = graph.dense()
         self.exponents = {name: d.weight_exp for name, d in dense.items()}
         rules = rule.engines(tau_m_steps, tau_out_steps)
-        self.engines = {name: LearningEngine(rules[name], dense[name].weights, batch, dense[name].mask) for name in dense}
+        self.engines = {name: LearningEngine(rules[name], d.weights, batch, d.mask, d.num_weight_bits) for name, d in dense.items()}
         self.stats = ActivityStats.empty(graph, batch, 0)
         self.alif_y3 = ((np.asarray(graph.neurons.a_inc) > 0) & (rule.alif_impulse > 0)).astype(np.int64)  # y3 = ψ
         self.tau_steps = (tau_m_steps, tau_out_steps)

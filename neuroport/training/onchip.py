@@ -2,6 +2,9 @@
 (:mod:`neuroport.emulator.onchip`).  The model is quantized for the hardware config, then ``chips`` independent
 chips each stream one sequence per iteration and learn on-line, every step; the curve is the chips' mean.
 
+The weight matrices are quantized in the learning synapses' mixed sign mode (even 8-bit mantissas, so that a
+learned weight may change sign: :func:`neuroport.quantization.loihi.learning_synapses`).
+
 On-line learning changes the weights during the very window that is scored, so the error of a sequence while it
 is learned flatters the chip (``train_error``).  After every ``eval_every`` iterations each chip is therefore also scored with
 learning off on a held-out batch (the same samples every time, drawn with their own seed): that is ``error``,
@@ -49,6 +52,17 @@ def refuse_float_only(graph: FloatGraph) -> None:
             "rates (--rates); change them during training with --schedule, and remove the decay from the model")
 
 
+def quantize_for_learning(graph: FloatGraph, hw_name: str) -> FixedGraph:
+    """Quantize ``graph`` for ``hw_name`` (a Loihi-family config) with the learning synapses' sign mode."""
+    from neuroport.pipeline import quantize
+    from neuroport.quantization.loihi import learning_synapses
+
+    hw = load_hw(hw_name)
+    if hw.family != "loihi":
+        raise UnsupportedError(f"on-chip learning runs Loihi's learning engine; {hw.name} is a {hw.family} config")
+    return learning_synapses(graph, quantize(graph, hw), hw)
+
+
 @dataclass(frozen=True, eq=False)
 class OnChipSetup:
     """A model quantized for on-chip e-prop: the FixedGraph, its rule, and the time constants (in steps) of the
@@ -66,11 +80,9 @@ class OnChipSetup:
 def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None = None) -> OnChipSetup:
     """Quantize ``graph`` for ``hw_name`` and build its on-chip rule: :func:`default_rule` with ``DEFAULT_RATES``
     and then ``rates`` (an OnChipRule override; JSON lists become tuples)."""
-    from neuroport.pipeline import quantize
-
     refuse_float_only(graph)
     net = assemble(graph)
-    fixed = quantize(graph, load_hw(hw_name))
+    fixed = quantize_for_learning(graph, hw_name)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
     rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **overrides)
     return OnChipSetup(fixed, rule, float(np.mean(net.tau_m_ms) / net.dt_ms), float(np.mean(net.tau_out_ms) / net.dt_ms))
@@ -167,15 +179,13 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
     sequences (and after the last) each chip is scored on the same ``held_out`` samples (default: ``chips``);
     ``schedule``: rule overrides from a given sequence on (module docstring); ``shards``: the chips split across
     workers (:class:`ShardedChips`)."""
-    from neuroport.pipeline import quantize
-
     refuse_float_only(graph)
     if graph.learning is not None and graph.learning.rewiring is not None:
         raise UnsupportedError("on-chip training does not rewire (learning.rewiring): the on-chip e-prop engine keeps "
                                "its synapse structure fixed; train with `neuroport train` (float e-prop + DEEP R) and "
                                "deploy the trained sparse model")
     net, rule = assemble(graph), rule_of(graph)
-    fixed = quantize(graph, load_hw(hw_name))
+    fixed = quantize_for_learning(graph, hw_name)
     make_rule = lambda extra: default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **extra)  # noqa: E731
     stages = scheduled_rates({**DEFAULT_RATES, **(rates or {})}, schedule)
     onchip = make_rule(stages.pop(0, {**DEFAULT_RATES, **(rates or {})}))
