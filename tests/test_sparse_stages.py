@@ -60,6 +60,8 @@ def test_emulator_traces_and_counts_are_bit_identical(pair):
     assert stats_s.to_dict() == stats_d.to_dict()
     for name in ("w_in", "w_rec", "w_out"):
         assert np.array_equal(stats_s.synaptic_ops_per_target[name], stats_d.synaptic_ops_per_target[name])
+    one, one_stats = emulate_sparse(fs, x[:1])  # one sample: the serial loop
+    assert np.array_equal(one.spikes, trace_d.spikes[:1]) and one_stats.to_dict() == emulate(fd, x[:1])[1].to_dict()
     via_pipeline, _ = emulate_fixed(fs, x)  # the dispatch takes the sparse engine
     assert np.array_equal(via_pipeline.spikes, trace_d.spikes)
     dense_on_sparse_engine, _ = emulate_sparse(fd, x)  # the sparse engine also takes the dense form
