@@ -44,6 +44,8 @@ def emulate_fixed(fixed: Any, inputs: np.ndarray, probe_states: bool = False) ->
     sparse form runs on the event-driven engine (:func:`neuroport.emulator.sparse.emulate_sparse`, bit for bit
     the dense one)."""
     if getattr(fixed, "is_sparse", False):
+        if any(d.max_delay > 1 for d in fixed.dense().values()):  # delays: the dense engine's ring buffer
+            return EMULATORS[fixed.profile](fixed.to_dense(), inputs, probe_states=probe_states)
         from neuroport.emulator.sparse import emulate_sparse
 
         return emulate_sparse(fixed, inputs, probe_states=probe_states)

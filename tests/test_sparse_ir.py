@@ -171,3 +171,12 @@ def test_fan_in_beyond_a_core_names_the_projection(tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "projection 'out'" in err and "5000 distinct inputs" in err and "4096" in err
+
+
+def test_grouped_order_is_a_stable_sort_by_key():
+    from neuroport.ir.synapses import grouped_order
+
+    keys = np.random.default_rng(2).integers(0, 50, 5000).astype(np.int32)
+    indptr, order = grouped_order(keys, 60)
+    assert np.array_equal(order, np.argsort(keys, kind="stable"))
+    assert np.array_equal(np.diff(indptr), np.bincount(keys, minlength=60))

@@ -60,6 +60,8 @@ def test_emulator_traces_and_counts_are_bit_identical(pair):
     assert stats_s.to_dict() == stats_d.to_dict()
     for name in ("w_in", "w_rec", "w_out"):
         assert np.array_equal(stats_s.synaptic_ops_per_target[name], stats_d.synaptic_ops_per_target[name])
+    one, one_stats = emulate_sparse(fs, x[:1])  # one sample: the serial loop
+    assert np.array_equal(one.spikes, trace_d.spikes[:1]) and one_stats.to_dict() == emulate(fd, x[:1])[1].to_dict()
     via_pipeline, _ = emulate_fixed(fs, x)  # the dispatch takes the sparse engine
     assert np.array_equal(via_pipeline.spikes, trace_d.spikes)
     dense_on_sparse_engine, _ = emulate_sparse(fd, x)  # the sparse engine also takes the dense form
@@ -166,3 +168,24 @@ def test_other_profiles_take_the_sparse_form_through_the_dense_view(pair, hw_nam
     td, _ = emulate_fixed(quantize(dense, hw), x)
     assert td.spikes.sum() > 20
     assert np.array_equal(ts.spikes, td.spikes) and np.array_equal(ts.readout, td.readout)
+
+
+def test_delayed_sparse_form_runs_on_the_dense_ring_buffer(tmp_path):
+    """Synaptic delays in the sparse form: quantized and emulated (through the dense engine's ring buffer) exactly
+    as the dense form; the artifact keeps the per-synapse delays."""
+    doc = sparse_doc({"rule": "fixed_fan_in", "fan_in": 5, "self_connections": False},
+                     {"rule": "fixed_probability", "probability": 0.6})
+    doc["projections"][1]["init"] = {"distribution": "normal", "gain": 2.0}
+    doc["projections"][1]["delay_steps"] = 3
+    sparse = load_model(write_yaml(tmp_path, doc))
+    dense = sparse.with_projections(tuple(p.to_dense() for p in sparse.projections))
+    hw = load_hw("loihi2")
+    fs, fd = quantize(sparse, hw), quantize(dense, hw)
+    assert fs.w_rec.max_delay == 3 and np.array_equal(fs.w_rec.dense_delays(), fd.w_rec.delays)
+    x = _inputs(sparse)
+    ts, _ = emulate_fixed(fs, x)
+    td, _ = emulate_fixed(fd, x)
+    assert td.spikes.sum() > 20
+    assert np.array_equal(ts.spikes, td.spikes) and np.array_equal(ts.readout, td.readout)
+    back = load_artifact(save_artifact(fs, tmp_path / "art"))
+    assert np.array_equal(back.w_rec.synapses.delays, fs.w_rec.synapses.delays)

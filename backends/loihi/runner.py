@@ -225,6 +225,8 @@ def lava_dense(d, dense_cls, delay_dense_cls):
         syn = d.synapse_list()  # either IR form, never densified
         weights = csr_matrix((syn.weights.astype(np.int64), (syn.targets, syn.sources)), shape=d.shape)
         return Sparse(**{**common, "weights": weights})
+    d = d.to_dense()  # DelayDense / Dense take matrices (a delayed sparse-form Dense: small networks)
+    common["weights"] = d.weights
     if d.delays is None:
         return dense_cls(**common)
     return delay_dense_cls(**common, delays=d.delays - 1)

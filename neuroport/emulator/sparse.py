@@ -24,7 +24,15 @@ import numpy as np
 from numba import njit, prange
 
 from neuroport.emulator import fixed_kernel
-from neuroport.emulator.fixed import ACT_SHIFT, ACTIVATION_BITS, PROBED_STATES, STATE_BITS, VTH_SHIFT, kernel_stats
+from neuroport.emulator.fixed import (
+    ACT_SHIFT,
+    ACTIVATION_BITS,
+    PARALLEL_MIN_BATCH,
+    PROBED_STATES,
+    STATE_BITS,
+    VTH_SHIFT,
+    kernel_stats,
+)
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
@@ -235,18 +243,30 @@ def _run_sample_sparse(x, net, spikes, readout, states, fired, counts, first):  
         z_prev, z = z, z_prev
 
 
-@njit(cache=True, parallel=True)
-def run_batch_sparse(x, net, probe_states):  # pragma: no cover
-    """fixed_kernel.run_batch_parallel for sparse blocks: samples in threads, the same outputs."""
+@njit(cache=True)
+def _allocate_sparse(x, net, probe_states):  # pragma: no cover
+    """The zeroed outputs of run_batch_sparse (first: T, i.e. no event yet)."""
     batch, n_steps = x.shape[0], x.shape[1]
     n, n_out = net[10].shape[1], net[11].shape[0]
-    spikes = np.zeros((batch, n_steps, n), np.uint8)
-    readout = np.zeros((batch, n_steps, n_out), np.int64)
-    states = np.zeros((3, batch, n_steps if probe_states else 0, n), np.int64)
-    fired = np.zeros((batch, n), np.int64)
-    counts = np.zeros((batch, fixed_kernel.ACTIVE + 1), np.int64)
-    first = np.full((batch, fixed_kernel.ACTIVE), n_steps, np.int64)
-    for b in prange(batch):
+    return (np.zeros((batch, n_steps, n), np.uint8), np.zeros((batch, n_steps, n_out), np.int64),
+            np.zeros((3, batch, n_steps if probe_states else 0, n), np.int64), np.zeros((batch, n), np.int64),
+            np.zeros((batch, fixed_kernel.ACTIVE + 1), np.int64), np.full((batch, fixed_kernel.ACTIVE), n_steps, np.int64))
+
+
+@njit(cache=True)
+def run_batch_sparse(x, net, probe_states):  # pragma: no cover
+    """fixed_kernel.run_batch for sparse blocks: one sample after the other, the same outputs."""
+    spikes, readout, states, fired, counts, first = _allocate_sparse(x, net, probe_states)
+    for b in range(x.shape[0]):
+        _run_sample_sparse(x[b], net, spikes[b], readout[b], states[:, b], fired[b], counts[b], first[b])
+    return spikes, readout, states, fired, counts, first
+
+
+@njit(cache=True, parallel=True)
+def run_batch_sparse_parallel(x, net, probe_states):  # pragma: no cover
+    """fixed_kernel.run_batch_parallel for sparse blocks: samples in threads (each writes its own rows)."""
+    spikes, readout, states, fired, counts, first = _allocate_sparse(x, net, probe_states)
+    for b in prange(x.shape[0]):
         _run_sample_sparse(x[b], net, spikes[b], readout[b], states[:, b], fired[b], counts[b], first[b])
     return spikes, readout, states, fired, counts, first
 
@@ -283,6 +303,7 @@ def emulate_sparse(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bool 
     x = np.ascontiguousarray(inputs, dtype=np.int64)
     if x.ndim != 3:
         raise ValueError(f"inputs must be (batch, n_steps, n_in), got shape {x.shape}")
-    spikes, readout, states, *counts = run_batch_sparse(x, kernel_network_sparse(graph), probe_states)
+    run = run_batch_sparse_parallel if x.shape[0] >= PARALLEL_MIN_BATCH else run_batch_sparse
+    spikes, readout, states, *counts = run(x, kernel_network_sparse(graph), probe_states)
     probed = dict(zip(PROBED_STATES, states, strict=True)) if probe_states else {}
     return Trace(spikes=spikes, readout=readout, states=probed), kernel_stats(graph, x, spikes, *counts)

@@ -12,7 +12,7 @@ adds ``a_in << act_shift`` (6) to its voltage; thresholds are compared as ``vth 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -61,6 +61,21 @@ class FixedDense:
 
     def dense_mask(self) -> np.ndarray:
         return self.synapses.dense_mask() if self.is_sparse else self.mask
+
+    def dense_delays(self) -> np.ndarray | None:
+        """(n_target, n_source) int64 delays in steps (1 where no synapse exists), or None when all are 1."""
+        if not self.is_sparse:
+            return self.delays
+        if self.synapses.delays is None:
+            return None
+        return np.where(self.dense_mask(), self.synapses.dense(self.synapses.delays.astype(np.int64)), 1)
+
+    def to_dense(self) -> FixedDense:
+        """The same Dense in the dense form (for small networks and the engines that need matrices)."""
+        if not self.is_sparse:
+            return self
+        return FixedDense(weights=self.dense_weights(), mask=self.dense_mask(), weight_exp=self.weight_exp,
+                          num_weight_bits=self.num_weight_bits, delays=self.dense_delays())
 
     def synapse_list(self) -> Synapses:
         """The synapses (int16 mantissas) in canonical order, from either form."""
@@ -150,3 +165,7 @@ class FixedGraph:
     def is_sparse(self) -> bool:
         """Whether the connections are in the sparse form (then the sparse engines run it)."""
         return any(d.is_sparse for d in self.dense().values())
+
+    def to_dense(self) -> FixedGraph:
+        """The same graph with every Dense in the dense form."""
+        return replace(self, **{name: d.to_dense() for name, d in self.dense().items()})
