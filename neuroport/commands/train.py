@@ -22,6 +22,7 @@ ENGINES = {
     "nest": ("neuroport.backends.nest.engine:train_nest", "nest", "nest"),
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
     "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
+    "eventprop": ("neuroport.training.eventprop:train_eventprop", None, None),
 }
 
 
