@@ -116,7 +116,7 @@ def reset_matrix(w_rec: np.ndarray, theta: np.ndarray) -> np.ndarray:
 def run_events(weights: dict[str, np.ndarray], k: Constants, inputs: np.ndarray) -> SpikeEvents:
     """Exact event-driven forward pass of one sample, inputs (T, n_in)."""
     x = np.ascontiguousarray(inputs, dtype=np.float64)
-    return SpikeEvents(*forward_events(x, np.ascontiguousarray(weights["w_in"], dtype=np.float64),
+    return SpikeEvents(*forward_events(x, np.ascontiguousarray(np.asarray(weights["w_in"], np.float64).T),
                                        reset_matrix(weights["w_rec"], k.theta), k.theta, k.tau, k.c, k.n_ref))
 
 

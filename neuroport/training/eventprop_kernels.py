@@ -20,15 +20,25 @@ NO_SPIKE = -1  # prev[] of a spike that is a threshold crossing (not a release a
 
 
 @njit(cache=True)
-def _earliest_crossing(t, edge, v, u, theta, tau, c, refractory):  # pragma: no cover
-    """(time, neuron) of the first free neuron to reach θ before ``edge`` under the constant currents c·u, or
-    (edge, −1)."""
+def _decays(out, duration, tau, uniform):  # pragma: no cover
+    """out_j = e^{−duration/τ_j} (one exp when every τ is the same)."""
+    if uniform:
+        out[:] = np.exp(-duration / tau[0])
+    else:
+        for j in range(out.size):
+            out[j] = np.exp(-duration / tau[j])
+
+
+@njit(cache=True)
+def _earliest_crossing(t, edge, v, u, theta, tau, gain, refractory, decay):  # pragma: no cover
+    """(time, neuron) of the first free neuron to reach θ before ``edge`` under the constant currents, or (edge, −1).
+    ``decay`` = e^{−(edge − t)/τ}: only neurons whose v would be ≥ θ at the edge need the logarithm."""
     best, who = edge, -1
     for j in range(v.size):
         if refractory[j]:
             continue
-        asymptote = tau[j] * c[j] * u[j]
-        if asymptote <= theta[j]:
+        asymptote = gain[j] * u[j]
+        if asymptote <= theta[j] or asymptote + (v[j] - asymptote) * decay[j] < theta[j]:
             continue
         delay = 0.0 if v[j] >= theta[j] else tau[j] * np.log((asymptote - v[j]) / (asymptote - theta[j]))
         if t + delay < best:
@@ -50,17 +60,23 @@ def _next_edge(t, step_end, box_end, refractory, ref_end):  # pragma: no cover
 
 
 @njit(cache=True)
-def _advance(v, u, tau, c, duration):  # pragma: no cover
-    """Every membrane ``duration`` steps on under constant currents: v ← A + (v − A) e^{−Δ/τ}, A = τ c u."""
+def _advance(v, u, gain, decay):  # pragma: no cover
+    """Every membrane on under constant currents: v ← A + (v − A) e^{−Δ/τ}, A = τ c u (``gain`` = τ c)."""
     for j in range(v.size):
-        asymptote = tau[j] * c[j] * u[j]
-        v[j] = asymptote + (v[j] - asymptote) * np.exp(-duration / tau[j])
+        asymptote = gain[j] * u[j]
+        v[j] = asymptote + (v[j] - asymptote) * decay[j]
 
 
 @njit(cache=True)
-def forward_events(x, w_in, wt_rec, theta, tau, c, n_ref):  # pragma: no cover
-    """Spike events of one sample: x (T, n_in) input spikes, w_in (N, n_in), wt_rec (N, N) row i = what a box of
-    neuron i adds to the targets' u (W_recᵀ − diag θ), θ, τ (steps), c = 1/(τ(1 − α)), n_ref ≥ 1 (steps).
+def _add_row(u, row, sign):  # pragma: no cover
+    for j in range(u.size):
+        u[j] += sign * row[j]
+
+
+@njit(cache=True)
+def forward_events(x, w_in_t, wt_rec, theta, tau, c, n_ref):  # pragma: no cover
+    """Spike events of one sample: x (T, n_in) input spikes, w_in_t (n_in, N) = W_inᵀ, wt_rec (N, N) row i = what a
+    box of neuron i adds to the targets' u (W_recᵀ − diag θ), θ, τ (steps), c = 1/(τ(1 − α)), n_ref ≥ 1 (steps).
 
     Returns (times, neurons, prev, vdot), time-ordered."""
     n_steps, n_in = x.shape
@@ -70,29 +86,32 @@ def forward_events(x, w_in, wt_rec, theta, tau, c, n_ref):  # pragma: no cover
     neurons = np.empty(capacity, np.int64)
     prev = np.full(capacity, NO_SPIKE, np.int64)
     vdot = np.empty(capacity)
-    v, u_in, u_rec = np.zeros(n), np.zeros(n), np.zeros(n)
+    gain, uniform = tau * c, bool(np.all(tau == tau[0]))
+    v, u, decay = np.zeros(n), np.zeros(n), np.empty(n)
     ref_end = np.zeros(n)
     refractory = np.zeros(n, np.bool_)
     last = np.full(n, NO_SPIKE, np.int64)
     count, open_box = 0, 0  # spikes [open_box, count) have boxes that have not ended yet
     for s in range(n_steps):
-        u_in[:] = 0.0
-        for i in range(n_in):
-            if x[s, i] != 0:
-                u_in += w_in[:, i] * x[s, i]
+        for i in range(n_in):  # the input boxes of step s replace those of step s − 1
+            change = x[s, i] - (x[s - 1, i] if s > 0 else 0.0)
+            if change != 0:
+                _add_row(u, w_in_t[i], change)
         t, step_end = float(s), s + 1.0
         while True:
             box_end = times[open_box] + 1.0 if open_box < count else step_end
             edge, kind, who = _next_edge(t, step_end, box_end, refractory, ref_end)
-            u = u_in + u_rec
-            when, crossing = _earliest_crossing(t, edge, v, u, theta, tau, c, refractory)
-            _advance(v, u, tau, c, when - t)
+            _decays(decay, edge - t, tau, uniform)
+            when, crossing = _earliest_crossing(t, edge, v, u, theta, tau, gain, refractory, decay)
+            if when < edge:
+                _decays(decay, when - t, tau, uniform)
+            _advance(v, u, gain, decay)
             t = when
             fire, fire_prev = -1, NO_SPIKE
             if crossing >= 0:
                 fire = crossing
             elif kind == 1:
-                u_rec -= wt_rec[neurons[open_box]]
+                _add_row(u, wt_rec[neurons[open_box]], -1.0)
                 open_box += 1
             elif kind == 2:
                 refractory[who] = False
@@ -106,9 +125,25 @@ def forward_events(x, w_in, wt_rec, theta, tau, c, n_ref):  # pragma: no cover
                 vdot[count] = -v[fire] / tau[fire] + c[fire] * u[fire]
                 last[fire] = count
                 refractory[fire], ref_end[fire] = True, t + n_ref[fire]
-                u_rec += wt_rec[fire]
+                _add_row(u, wt_rec[fire], 1.0)
                 count += 1
     return times[:count].copy(), neurons[:count].copy(), prev[:count].copy(), vdot[:count].copy()
+
+
+@njit(cache=True)
+def _weighted_sum(row, c, big_lambda):  # pragma: no cover
+    """Σ_j row_j c_j Λ_j."""
+    total = 0.0
+    for j in range(row.size):
+        total += row[j] * c[j] * big_lambda[j]
+    return total
+
+
+@njit(cache=True)
+def _add_box_edge(grad_row, jumps, big_lambda, scale, sign):  # pragma: no cover
+    """grad_row += sign · (M − Λ) / (1 − α): one edge of a box's ∫ c Λ dt."""
+    for j in range(grad_row.size):
+        grad_row[j] += sign * (jumps[j] - big_lambda[j]) * scale[j]
 
 
 @njit(cache=True)
@@ -122,7 +157,7 @@ def backward_events(x, times, neurons, prev, vdot, direct, wt_rec, tau, c, alpha
     box_end_term = np.zeros(n_spikes)  # Σ_j w_ji c_j Λ_j(t_n + 1), taken when the sweep passes t_n + 1
     big_lambda, jumps = np.zeros(n), np.zeros(n)  # Λ_j(t) and M_j(t): adjoint jumps after t, decayed / not
     grad_in_t, grad_rec_t = np.zeros((n_in, n)), np.zeros((n, n))  # transposed: row = presynaptic neuron
-    one_minus_alpha = 1.0 - alpha
+    scale, decay, uniform = 1.0 / (1.0 - alpha), np.empty(n), bool(np.all(tau == tau[0]))
     t = n_steps + 1.0
     spike, box, grid = n_spikes - 1, n_spikes - 1, n_steps
     while spike >= 0 or box >= 0 or grid >= 0:
@@ -130,17 +165,18 @@ def backward_events(x, times, neurons, prev, vdot, direct, wt_rec, tau, c, alpha
         t_box = times[box] + 1.0 if box >= 0 else -1.0
         t_grid = float(grid) if grid >= 0 else -1.0
         t_next = max(t_spike, t_box, t_grid)
-        big_lambda *= np.exp(-(t - t_next) / tau)
+        _decays(decay, t - t_next, tau, uniform)
+        big_lambda *= decay
         t = t_next
         if t_box == t_next:  # the box of spike `box` ends: ∂v/∂(its end) and −∫ over what follows
             i = neurons[box]
-            box_end_term[box] = np.sum(wt_rec[i] * c * big_lambda)
-            grad_rec_t[i] -= (jumps - big_lambda) / one_minus_alpha
+            box_end_term[box] = _weighted_sum(wt_rec[i], c, big_lambda)
+            _add_box_edge(grad_rec_t[i], jumps, big_lambda, scale, -1.0)
             box -= 1
         elif t_spike == t_next:
             i = neurons[spike]
-            lam[spike] -= np.sum(wt_rec[i] * c * big_lambda) - box_end_term[spike]
-            grad_rec_t[i] += (jumps - big_lambda) / one_minus_alpha
+            lam[spike] -= _weighted_sum(wt_rec[i], c, big_lambda) - box_end_term[spike]
+            _add_box_edge(grad_rec_t[i], jumps, big_lambda, scale, 1.0)
             if prev[spike] != NO_SPIKE:  # a release: t_n = t_prev + n_ref, so λ flows to the previous spike
                 lam[prev[spike]] += lam[spike]
             else:
@@ -153,6 +189,6 @@ def backward_events(x, times, neurons, prev, vdot, direct, wt_rec, tau, c, alpha
                 starts = x[grid, i] if grid < n_steps else 0.0
                 ends = x[grid - 1, i] if grid >= 1 else 0.0
                 if starts != ends:
-                    grad_in_t[i] += (starts - ends) * (jumps - big_lambda) / one_minus_alpha
+                    _add_box_edge(grad_in_t[i], jumps, big_lambda, scale, starts - ends)
             grid -= 1
     return grad_in_t.T.copy(), grad_rec_t.T.copy(), lam
