@@ -30,41 +30,42 @@ def _decays(out, duration, tau, uniform):  # pragma: no cover
 
 
 @njit(cache=True)
-def _earliest_crossing(t, edge, v, u, theta, tau, gain, refractory, decay):  # pragma: no cover
-    """(time, neuron) of the first free neuron to reach θ before ``edge`` under the constant currents, or (edge, −1).
-    ``decay`` = e^{−(edge − t)/τ}: only neurons whose v would be ≥ θ at the edge need the logarithm."""
-    best, who = edge, -1
+def _earliest_spike(t, edge, v, u, theta, tau, gain, refractory, ref_end, decay):  # pragma: no cover
+    """(time, neuron, is_release) of the first spike before ``edge`` under the constant currents, or (edge, −1, False).
+
+    A free neuron fires where v reaches θ; a refractory one whose period ends before ``edge`` fires at its end if
+    v ≥ θ there (a release), else where v reaches θ after it.  ``decay`` = e^{−(edge − t)/τ}: only neurons whose v
+    is ≥ θ at the edge need the logarithm."""
+    best, who, release = edge, -1, False
     for j in range(v.size):
+        asymptote, start, v_start, to_edge = gain[j] * u[j], t, v[j], decay[j]
         if refractory[j]:
+            if ref_end[j] >= edge:
+                continue
+            start = ref_end[j]
+            v_start = asymptote + (v[j] - asymptote) * np.exp(-(start - t) / tau[j])
+            if v_start >= theta[j]:
+                if start < best:
+                    best, who, release = start, j, True
+                continue
+            to_edge = np.exp(-(edge - start) / tau[j])
+        if asymptote <= theta[j] or asymptote + (v_start - asymptote) * to_edge < theta[j]:
             continue
-        asymptote = gain[j] * u[j]
-        if asymptote <= theta[j] or asymptote + (v[j] - asymptote) * decay[j] < theta[j]:
-            continue
-        delay = 0.0 if v[j] >= theta[j] else tau[j] * np.log((asymptote - v[j]) / (asymptote - theta[j]))
-        if t + delay < best:
-            best, who = t + delay, j
-    return best, who
+        delay = 0.0 if v_start >= theta[j] else tau[j] * np.log((asymptote - v_start) / (asymptote - theta[j]))
+        if start + delay < best:
+            best, who, release = start + delay, j, False
+    return best, who, release
 
 
 @njit(cache=True)
-def _next_edge(t, step_end, box_end, refractory, ref_end):  # pragma: no cover
-    """(time, kind, neuron) of the next change of the currents or of a refractory state after t: kind 0 the step
-    end, 1 the oldest open box ends, 2 neuron ``who``'s refractory period ends."""
-    edge, kind, who = step_end, 0, -1
-    if box_end < edge:
-        edge, kind = max(box_end, t), 1
-    for j in range(ref_end.size):
-        if refractory[j] and ref_end[j] < edge:
-            edge, kind, who = max(ref_end[j], t), 2, j
-    return edge, kind, who
-
-
-@njit(cache=True)
-def _advance(v, u, gain, decay):  # pragma: no cover
-    """Every membrane on under constant currents: v ← A + (v − A) e^{−Δ/τ}, A = τ c u (``gain`` = τ c)."""
+def _advance(v, u, gain, decay, refractory, ref_end, now):  # pragma: no cover
+    """Every membrane on to ``now`` under constant currents, v ← A + (v − A) e^{−Δ/τ}, A = τ c u (``gain`` = τ c);
+    refractory periods that have ended by then are cleared."""
     for j in range(v.size):
         asymptote = gain[j] * u[j]
         v[j] = asymptote + (v[j] - asymptote) * decay[j]
+        if refractory[j] and ref_end[j] <= now:
+            refractory[j] = False
 
 
 @njit(cache=True)
@@ -99,28 +100,23 @@ def forward_events(x, w_in_t, wt_rec, theta, tau, c, n_ref):  # pragma: no cover
                 _add_row(u, w_in_t[i], change)
         t, step_end = float(s), s + 1.0
         while True:
-            box_end = times[open_box] + 1.0 if open_box < count else step_end
-            edge, kind, who = _next_edge(t, step_end, box_end, refractory, ref_end)
+            edge, box_ends = step_end, False
+            if open_box < count and times[open_box] + 1.0 < step_end:
+                edge, box_ends = max(times[open_box] + 1.0, t), True
             _decays(decay, edge - t, tau, uniform)
-            when, crossing = _earliest_crossing(t, edge, v, u, theta, tau, gain, refractory, decay)
+            when, fire, release = _earliest_spike(t, edge, v, u, theta, tau, gain, refractory, ref_end, decay)
             if when < edge:
                 _decays(decay, when - t, tau, uniform)
-            _advance(v, u, gain, decay)
+            _advance(v, u, gain, decay, refractory, ref_end, when)
             t = when
-            fire, fire_prev = -1, NO_SPIKE
-            if crossing >= 0:
-                fire = crossing
-            elif kind == 1:
+            if fire < 0 and box_ends:
                 _add_row(u, wt_rec[neurons[open_box]], -1.0)
                 open_box += 1
-            elif kind == 2:
-                refractory[who] = False
-                if v[who] >= theta[who]:  # still above threshold when the refractory period ends: fires at once
-                    fire, fire_prev = who, last[who]
-            else:
+            elif fire < 0:
                 break
             if fire >= 0:
-                v[fire] = theta[fire] if fire_prev == NO_SPIKE else v[fire]
+                fire_prev = last[fire] if release else NO_SPIKE
+                v[fire] = v[fire] if release else theta[fire]
                 times[count], neurons[count], prev[count] = t, fire, fire_prev
                 vdot[count] = -v[fire] / tau[fire] + c[fire] * u[fire]
                 last[fire] = count
