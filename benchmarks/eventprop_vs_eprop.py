@@ -64,9 +64,9 @@ def gradient_function(engine: str):
         torch.set_num_threads(1)
         return lambda net, rule, _b, batch: bptt_gradients(net, rule, batch, dtype=torch.float32)
     if engine == "eventprop":
-        from neuroport.training.eventprop import eventprop_gradients
+        from neuroport.training.eventprop import eventprop_gradients, penalty_of
 
-        return lambda net, _rule, _b, batch: eventprop_gradients(net, batch)
+        return lambda net, rule, _b, batch: eventprop_gradients(net, batch, penalty_of(net, rule))
     return None
 
 

@@ -17,7 +17,7 @@ from neuroport.cli import cli, main
 from neuroport.emulator.reference import simulate
 from neuroport.ir import load_model
 from neuroport.ir.network import assemble
-from neuroport.training.eventprop import constants_of, readout_loss, run_events, sample_gradients
+from neuroport.training.eventprop import RatePenalty, constants_of, readout_loss, run_events, sample_gradients
 from tests.conftest import ROOT, TINY, write_yaml
 from tests.test_bptt import network
 
@@ -49,13 +49,16 @@ def kernel(u, alpha):
     return np.where(u <= 0, 0.0, np.where(u <= 1, (1 - alpha**u) / (1 - alpha), alpha ** (u - 1)))
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_gradient_equals_finite_differences(seed):
+PENALTY = RatePenalty(c=50.0, target_per_step=0.01)  # the time-weighted rate penalty, as learning.regularization
+
+
+@pytest.mark.parametrize("seed, penalty", [(0, RatePenalty()), (1, PENALTY)])
+def test_gradient_equals_finite_differences(seed, penalty):
     net, (x, mask, target) = lif_network(seed), sample(seed + 3)
     k, w = constants_of(net), weights_of(net)
     events = run_events(w, k, x)
     assert events.times.size >= 20 and (events.prev >= 0).any() and (events.prev < 0).any()  # crossings and releases
-    _, _, grads, _ = sample_gradients(w, k, x, mask, target)
+    _, _, grads, _ = sample_gradients(w, k, x, mask, target, penalty)
     eps = 1e-6
     for name in ("w_in", "w_rec", "w_out"):
         fd = np.zeros_like(w[name])
@@ -67,13 +70,14 @@ def test_gradient_equals_finite_differences(seed):
                 moved_events = run_events(moved, k, x)
                 assert moved_events.times.size == events.times.size  # no spike appears or vanishes
                 np.testing.assert_array_equal(moved_events.prev, events.prev)
-                losses.append(readout_loss(moved_events, moved["w_out"], k, mask, target, N)[0])
+                losses.append(readout_loss(moved_events, moved["w_out"], k, mask, target, N)[0]
+                              + penalty.time_gradient(moved_events, N, T)[0])
             fd[idx] = (losses[0] - losses[1]) / (2 * eps)
         assert np.abs(fd).max() > 1e-3
         np.testing.assert_allclose(grads[name], fd, rtol=1e-6, atol=2e-8)
 
 
-def torch_loss(w, events, k, x, mask, target):
+def torch_loss(w, events, k, x, mask, target, penalty):
     """The loss rebuilt in torch from the spike-response form v_j(t) = Σ w K(t − box start): each crossing time as
     t0 − (v(t0) − θ)/v̇(t0) (value t0, derivative −∂v/v̇: the implicit-function theorem), each release as the
     previous spike + n_ref; the window integrals of the readout summed step by step."""
@@ -106,19 +110,22 @@ def torch_loss(w, events, k, x, mask, target):
         g = g + torch.where(t <= s + 1, full, torch.where(t < s + 2, part, 0.0))
     per_out = (w["w_out"][:, torch.tensor(events.neurons, dtype=torch.long)] * g.T).sum(dim=1)
     evidence = per_out / (mask.sum() * tau_out * (1 - kappa))
-    return -(torch.tensor(target) * torch.log_softmax(evidence, dim=0)).sum()
+    weighted = torch.zeros(N, dtype=torch.float64).index_add(0, torch.tensor(events.neurons), T - t[:, 0])
+    rate_term = 0.5 * penalty.c * ((2 * weighted / T**2 - penalty.target_per_step) ** 2).sum()
+    return -(torch.tensor(target) * torch.log_softmax(evidence, dim=0)).sum() + rate_term
 
 
-@pytest.mark.parametrize("seed", [0, 2])
-def test_gradient_equals_torch_autograd_with_exact_spike_time_derivatives(seed):
+@pytest.mark.parametrize("seed, penalty", [(0, RatePenalty()), (2, PENALTY)])
+def test_gradient_equals_torch_autograd_with_exact_spike_time_derivatives(seed, penalty):
     net, (x, mask, target) = lif_network(seed), sample(seed + 7)
     k, w = constants_of(net), weights_of(net)
     events = run_events(w, k, x)
-    loss, _, grads, _ = sample_gradients(w, k, x, mask, target)
+    loss, _, grads, _ = sample_gradients(w, k, x, mask, target, penalty)
     w_t = {name: torch.tensor(a, requires_grad=True) for name, a in w.items()}
-    reference = torch_loss(w_t, events, k, x, mask, target)
+    reference = torch_loss(w_t, events, k, x, mask, target, penalty)
     reference.backward()
-    assert float(reference.detach()) == pytest.approx(loss, rel=1e-12)
+    total = loss + penalty.time_gradient(events, N, T)[0]
+    assert float(reference.detach()) == pytest.approx(total, rel=1e-12)
     for name in w:
         assert np.abs(w_t[name].grad.numpy()).max() > 0.1
         np.testing.assert_allclose(grads[name], w_t[name].grad.numpy(), rtol=1e-9, atol=1e-11)
@@ -175,7 +182,7 @@ def lif_tiny() -> dict:
     return doc
 
 
-def test_cli_trains_and_writes_a_deployable_model(tmp_path):
+def test_cli_trains_a_model_that_runs_bit_exact_on_loihi_sim(tmp_path):
     model = write_yaml(tmp_path, lif_tiny())
     out = CliRunner().invoke(cli, ["train", str(model), "--engine", "eventprop", "-i", "3", "--batch-size", "4",
                                    "-o", str(tmp_path / "out"), "--json"], catch_exceptions=False)
@@ -188,8 +195,11 @@ def test_cli_trains_and_writes_a_deployable_model(tmp_path):
     for name in ("w_in", "w_rec", "w_out"):  # every matrix learned; absent synapses stay absent
         assert not np.allclose(getattr(before, name), getattr(after, name)), name
         np.testing.assert_array_equal(getattr(after, name)[~getattr(before, f"{name}_mask")], 0.0)
-    check = CliRunner().invoke(cli, ["check", str(tmp_path / "out" / "model.yaml")], catch_exceptions=False)
-    assert check.exit_code == 0, check.output
+    verify = CliRunner().invoke(cli, ["verify", str(tmp_path / "out" / "model.yaml"), "--target", "loihi-sim", "-n", "4",
+                                      "--backend-samples", "2", "--json"], catch_exceptions=False)
+    assert verify.exit_code == 0, verify.output
+    report = json.loads(verify.output)
+    assert report["bit_exact"] and report["backend"]["values_compared"] > 0  # Lava = the emulator, bit for bit
 
 
 @pytest.mark.parametrize("model, path", [

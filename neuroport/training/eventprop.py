@@ -150,15 +150,33 @@ def readout_loss(events: SpikeEvents, w_out: np.ndarray, k: Constants, mask: np.
     return loss, evidence, delta[:, None] * per_neuron.T, direct
 
 
+@dataclass(frozen=True)
+class RatePenalty:
+    """½ c Σ_j (r̂_j − f)² on the time-weighted rate r̂_j = 2 Σ_{m of j} (T − t_m) / T² (spikes per step; module
+    docstring), f = f_target · dt."""
+
+    c: float = 0.0
+    target_per_step: float = 0.0
+
+    def time_gradient(self, events: SpikeEvents, n_rec: int, n_steps: int) -> tuple[float, np.ndarray]:
+        """(penalty, ∂penalty/∂t per spike) of one sample."""
+        if self.c == 0.0 or events.times.size == 0:
+            return 0.0, np.zeros(events.times.size)
+        weighted = np.bincount(events.neurons, weights=n_steps - events.times, minlength=n_rec)
+        excess = 2.0 * weighted / n_steps**2 - self.target_per_step
+        return 0.5 * self.c * float(np.sum(excess**2)), -2.0 * self.c * excess[events.neurons] / n_steps**2
+
+
 def sample_gradients(weights: dict[str, np.ndarray], k: Constants, inputs: np.ndarray, mask: np.ndarray,
-                     target: np.ndarray):
-    """(loss, evidence, {w_in, w_rec, w_out: dL/dW}, spike count) of one sample."""
+                     target: np.ndarray, penalty: RatePenalty = RatePenalty()):
+    """(task loss, evidence, {w_in, w_rec, w_out: d(loss + penalty)/dW}, spike count) of one sample."""
     events = run_events(weights, k, inputs)
     n_rec = weights["w_rec"].shape[0]
     if not mask.any():
         zeros = {name: np.zeros_like(w) for name, w in weights.items()}
         return 0.0, np.zeros(k.kappa.size), zeros, events.times.size
     loss, evidence, grad_out, direct = readout_loss(events, weights["w_out"], k, mask, target, n_rec)
+    direct = direct + penalty.time_gradient(events, n_rec, inputs.shape[0])[1]
     grad_in, grad_rec, _ = backward_events(np.ascontiguousarray(inputs, dtype=np.float64), events.times,
                                            events.neurons, events.prev, events.vdot, direct,
                                            reset_matrix(weights["w_rec"], k.theta), k.tau, k.c, k.alpha)
@@ -171,8 +189,9 @@ def class_targets(batch: Batch) -> np.ndarray:
     return (batch.targets * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
 
 
-def eventprop_gradients(net: Network, batch: Batch) -> Gradients:
-    """EventProp gradients of L summed over the batch, masked to the plastic synapses, with loss, errors, rate."""
+def eventprop_gradients(net: Network, batch: Batch, penalty: RatePenalty = RatePenalty()) -> Gradients:
+    """EventProp gradients of L (+ the rate penalty) summed over the batch, masked to the plastic synapses, with
+    the task loss, errors and rate."""
     k = constants_of(net)
     weights = {"w_in": net.w_in, "w_rec": net.w_rec, "w_out": net.w_out}
     totals = {name: np.zeros_like(w) for name, w in weights.items()}
@@ -180,7 +199,7 @@ def eventprop_gradients(net: Network, batch: Batch) -> Gradients:
     targets = class_targets(batch)
     for b in range(batch.size):
         sample_loss, evidence, grads, count = sample_gradients(weights, k, batch.inputs[b], batch.loss_mask[b],
-                                                               targets[b])
+                                                               targets[b], penalty)
         loss += sample_loss
         spikes += count
         errors += int(batch.labels is not None and np.argmax(evidence) != batch.labels[b])
@@ -189,6 +208,11 @@ def eventprop_gradients(net: Network, batch: Batch) -> Gradients:
     rate_hz = spikes / (batch.size * batch.n_steps * net.n_rec) * 1e3 / net.dt_ms
     return Gradients(**{name: totals[name] * getattr(net, f"{name}_plastic") for name in totals},
                      loss=loss, n_errors=errors, rate_hz=rate_hz)
+
+
+def penalty_of(net: Network, rule: EpropRule) -> RatePenalty:
+    """The model's learning.regularization as EventProp's time-weighted rate penalty."""
+    return RatePenalty(rule.c_reg, rule.f_target_hz * net.dt_ms * 1e-3)
 
 
 def refuse_unsupported(graph: FloatGraph) -> None:
@@ -223,6 +247,6 @@ def train_eventprop(graph: FloatGraph, iterations: int, *, seed: int | None = No
     rule: EpropRule = rule_of(graph)
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
     result = train_on_batches(assemble(graph), rule, batches, on_iteration=on_iteration,
-                              gradients=lambda net, _rule, _b, batch: eventprop_gradients(net, batch))
+                              gradients=lambda net, _rule, _b, batch: eventprop_gradients(net, batch, penalty_of(net, rule)))
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)
