@@ -54,7 +54,7 @@ def sized_graph(model: str, size: int, data: str):
     return load_model(path)
 
 
-def gradient_function(engine: str):
+def gradient_function(engine: str, eventprop_c_reg: float | None = None):
     """The engine's (net, rule, B, batch) → Gradients, or None for e-prop (the optimizer loop's default)."""
     if engine == "bptt":
         import torch
@@ -66,7 +66,10 @@ def gradient_function(engine: str):
     if engine == "eventprop":
         from neuroport.training.eventprop import eventprop_gradients, penalty_of
 
-        return lambda net, rule, _b, batch: eventprop_gradients(net, batch, penalty_of(net, rule))
+        def with_c_reg(net, rule):  # --eventprop-c-reg replaces the model's learning.regularization.c_reg
+            return penalty_of(net, rule if eventprop_c_reg is None else replace(rule, c_reg=eventprop_c_reg))
+
+        return lambda net, rule, _b, batch: eventprop_gradients(net, batch, with_c_reg(net, rule))
     return None
 
 
@@ -147,7 +150,7 @@ def run_one(engine: str, size: int, args) -> dict:
     graph = sized_graph(args.model, size, args.data)
     net, rule = assemble(graph), rule_of(graph)
     batches, test, n_train = load_data(Path(args.shared))
-    gradients = gradient_function(engine)
+    gradients = gradient_function(engine, args.eventprop_c_reg)
     warm = replace(batches[0], inputs=batches[0].inputs[:2], targets=batches[0].targets[:2],
                    loss_mask=batches[0].loss_mask[:2], labels=batches[0].labels[:2])
     train_on_batches(net, rule, [warm], gradients=gradients)  # compile the kernels before measuring
@@ -178,7 +181,9 @@ def markdown(record: dict) -> str:
              f"{record['runs'][0]['batch']} per run (same initial weights, batches and Adam loop for the three engines), "
              f"one thread each, {record['runs'][0]['train_files']} training / {record['runs'][0]['test_files']} test "
              "files. Accuracy on the held-out files with the deployed discrete model (float; Loihi 2 fixed point); "
-             "EventProp also with its own continuous-time model.", "",
+             "EventProp also with its own continuous-time model. EventProp's rate penalty: c_reg = "
+             + ("the model's (learning.regularization)" if record["eventprop_c_reg"] is None
+                else f"{record['eventprop_c_reg']:g} (--eventprop-c-reg)") + ".", "",
              "| hidden | engine | test acc. float | test acc. Loihi fixed | EventProp model acc. | train error (last 10) "
              "| s / iteration | s / epoch | peak memory growth (MB) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -206,6 +211,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--test-files", type=int, default=449)
     ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--name", default="eventprop_vs_eprop", help="Result file names (NAME.json, NAME.md).")
+    ap.add_argument("--eventprop-c-reg", type=float, default=None,
+                    help="EventProp's rate-penalty strength instead of the model's learning.regularization.c_reg.")
     ap.add_argument("--one", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)  # a child run
     ap.add_argument("--shared", default=str(ROOT / "build" / "eventprop_vs_eprop_data.npz"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -228,15 +236,18 @@ def main() -> None:
         child = [sys.executable, __file__, "--one", engine, str(size), "--iterations", str(args.iterations),
                  "--batch", str(args.batch), "--test-files", str(args.test_files), "--model", args.model,
                  "--data", args.data, "--shared", args.shared]
+        if args.eventprop_c_reg is not None:
+            child += ["--eventprop-c-reg", str(args.eventprop_c_reg)]
         done = subprocess.run(child, check=True, capture_output=True, text=True, env=env, cwd=ROOT)
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
         tqdm.write(json.dumps(runs[-1]))
     shown = " ".join(a for a in sys.argv[1:]) or "defaults"
     record = {"command": f"`.venv/bin/python benchmarks/eventprop_vs_eprop.py {shown}`".replace(" defaults", ""),
+              "eventprop_c_reg": args.eventprop_c_reg,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs", "runs": runs}
     out = Path(args.out)
-    (out / "eventprop_vs_eprop.json").write_text(json.dumps(record, indent=1))
-    (out / "eventprop_vs_eprop.md").write_text(markdown(record))
+    (out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
+    (out / f"{args.name}.md").write_text(markdown(record))
     print(markdown(record))
 
 

@@ -38,7 +38,7 @@ v_j(t_n) = θ, summed backwards in time).  Per spike n: μ_n = −λ_n / v̇_n (
 neuron the adjoint membrane Λ_j(t) = Σ_{n of j, t_n > t} μ_n α_j^{t_n − t} (it decays backwards and jumps by μ_n
 at the neuron's spikes) and M_j(t) = Σ_{n of j, t_n > t} μ_n.  Then
 
-    λ_m = ∂L/∂t_m|readout − Σ_j (W_rec[j,i] − θ_j δ_ji) c_j (Λ_j(t_m) − Λ_j(t_m + 1))      [+ λ_n of a release n
+    λ_m = ∂L/∂t_m|readout,penalty − Σ_j (W_rec[j,i] − θ_j δ_ji) c_j (Λ_j(t_m) − Λ_j(t_m + 1))      [+ λ_n of a release n
                                                                                              that follows m]
     dL/dW_rec[j,i] = Σ_{m of i} (D_j(t_m) − D_j(t_m + 1)) / (1 − α_j),    D = M − Λ   (= c_j ∫_box Λ_j dt)
     dL/dW_in[j,i]  = Σ_{s: x_i[s]} (D_j(s) − D_j(s + 1)) / (1 − α_j)
@@ -55,9 +55,13 @@ spike-time shift moves both box edges: c (Λ(t_m) − Λ(t_m + 1)) instead of th
 subtraction through the neuron's own box, an ordinary synapse of weight −θ, so no extra jump condition appears.
 (3) Refractoriness: absent in the paper; here a spike released at the end of the refractory period has a time that
 follows the previous spike's (λ_prev += λ_n) and no threshold jump.  (4) The readout is a leaky integrator of
-spikes (κ) scored on its window average, not a loss on spike times or on an integrated voltage.  (5) The
-firing-rate regularization of e-prop's loss counts spikes, whose exact gradient is 0: it is not used.  As for the
-paper, the gradient is exact where spikes neither appear nor vanish under a small change of the weights (no
+spikes (κ) scored on its window average, not a loss on spike times or on an integrated voltage.  (5) e-prop's
+firing-rate regularization counts spikes, whose exact gradient is 0; ``learning.regularization`` is applied to a
+smooth stand-in instead, the time-weighted rate r̂_j = 2 Σ_{m of j} (T − t_m)/T² (spikes per step; = the rate for
+regular firing; T = the sequence's steps): ½ c_reg Σ_j (r̂_j − f_target·dt)², whose exact gradient
+∂/∂t_m = −2 c_reg (r̂_j − f_target·dt)/T² is added to λ_m.  With Adam, c_reg needs tuning per model: on digits-events
+c_reg 0 lets the rates run away at 200–400 neurons and c_reg 100 silences 100 neurons
+(docs/howto/eventprop.md, results/eventprop_vs_eprop*.md).  As for the paper, the gradient is exact where spikes neither appear nor vanish under a small change of the weights (no
 threshold grazing); trained weights then go to the discrete model unchanged, spikes moving to their step's end.
 """
 
