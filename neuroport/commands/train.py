@@ -24,6 +24,7 @@ ENGINES = {
     "bptt": ("neuroport.training.bptt:train_bptt", "torch", "bptt"),
     "on-chip": ("neuroport.training.onchip:train_onchip", None, None),
     "sparse": ("neuroport.training.sparse_eprop:train_sparse", None, None),  # event-driven, memory ∝ synapses
+    "eventprop": ("neuroport.training.eventprop:train_eventprop", None, None),  # exact event-based gradients, LIF only
 }
 
 
@@ -98,7 +99,8 @@ def trainer(engine: str):
               help="numpy: neuroport's e-prop; nest: NEST's own e-prop models (the reference); bptt: backpropagation "
                    "through time (torch), the baseline e-prop is compared with; on-chip: integer e-prop inside the "
                    "fixed-point emulator with Lava's learning engine (same as --on-chip); sparse: event-driven e-prop "
-                   "on synapse lists (chosen for models with connectivity rules).")
+                   "on synapse lists (chosen for models with connectivity rules); eventprop: exact gradients from spike times "
+                   "(Wunderlich & Pehle 2021) for LIF classification models.")
 @click.option("--on-chip", "on_chip", is_flag=True, help="Train on-chip: --engine on-chip.")
 @click.option("--hw", "hw_name", default="loihi2", show_default=True, help="Hardware config for --on-chip.")
 @click.option("--chips", type=COUNT, default=16, show_default=True,
@@ -170,7 +172,8 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     trained_path = write_model(result.graph, folder / "model.yaml")
     history = [asdict(h) for h in result.history]
     jsonio.write_json(folder / "curve.json", {"model": graph.name, "engine": engine, "history": history})
-    plot_learning_curve({engine if engine == "bptt" else f"e-prop ({engine})": history}, folder / "curve.png", title=graph.name)
+    label = {"bptt": "BPTT", "eventprop": "EventProp"}.get(engine, f"e-prop ({engine})")
+    plot_learning_curve({label: history}, folder / "curve.png", title=graph.name)
     batch = task_batch(result.graph, 1, seed=(graph.seed + 1) * 7919)
     run = float_run(result.graph, batch.inputs)
     plot_raster(run.z[0], run.y[0], batch.targets[0], folder / "sample.png", graph.dt_ms)
