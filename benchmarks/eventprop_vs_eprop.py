@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroport import jsonio
+
 ROOT = Path(__file__).resolve().parents[1]
 ENGINES = ("e-prop", "bptt", "eventprop")
 
@@ -246,7 +248,7 @@ def main() -> None:
               "eventprop_c_reg": args.eventprop_c_reg,
               "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs", "runs": runs}
     out = Path(args.out)
-    (out / f"{args.name}.json").write_text(json.dumps(record, indent=1))
+    jsonio.write_json(out / f"{args.name}.json", record)
     (out / f"{args.name}.md").write_text(markdown(record))
     print(markdown(record))
 

@@ -52,15 +52,16 @@ def refuse_float_only(graph: FloatGraph) -> None:
             "rates (--rates); change them during training with --schedule, and remove the decay from the model")
 
 
-def quantize_for_learning(graph: FloatGraph, hw_name: str) -> FixedGraph:
-    """Quantize ``graph`` for ``hw_name`` (a Loihi-family config) with the learning synapses' sign mode."""
+def quantize_for_learning(graph: FloatGraph, hw_name: str, allow_lossy: bool = False) -> FixedGraph:
+    """Quantize ``graph`` for ``hw_name`` (a Loihi-family config) with the learning synapses' sign mode; a lossy
+    quantization is refused unless ``allow_lossy`` (:func:`neuroport.pipeline.quantize`)."""
     from neuroport.pipeline import quantize
     from neuroport.quantization.loihi import learning_synapses
 
     hw = load_hw(hw_name)
     if hw.family != "loihi":
         raise UnsupportedError(f"on-chip learning runs Loihi's learning engine; {hw.name} is a {hw.family} config")
-    return learning_synapses(graph, quantize(graph, hw), hw)
+    return learning_synapses(graph, quantize(graph, hw, allow_lossy=allow_lossy), hw)
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,12 +78,14 @@ class OnChipSetup:
         return OnChipTrainer(self.fixed, self.rule, chips, self.tau_m_steps, self.tau_out_steps)
 
 
-def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None = None) -> OnChipSetup:
+def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None = None,
+                 allow_lossy: bool = False) -> OnChipSetup:
     """Quantize ``graph`` for ``hw_name`` and build its on-chip rule: :func:`default_rule` with ``DEFAULT_RATES``
-    and then ``rates`` (an OnChipRule override; JSON lists become tuples)."""
+    and then ``rates`` (an OnChipRule override; JSON lists become tuples); ``allow_lossy`` as in
+    :func:`quantize_for_learning`."""
     refuse_float_only(graph)
     net = assemble(graph)
-    fixed = quantize_for_learning(graph, hw_name)
+    fixed = quantize_for_learning(graph, hw_name, allow_lossy)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
     rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **overrides)
     return OnChipSetup(fixed, rule, float(np.mean(net.tau_m_ms) / net.dt_ms), float(np.mean(net.tau_out_ms) / net.dt_ms))
