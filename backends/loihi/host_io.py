@@ -150,7 +150,9 @@ _MODELS: dict[type, type] = {}
 
 
 def with_host_io(model: type) -> type:
-    """The subclass of process model ``model`` that has the ``host_io`` Var and answers its commands."""
+    """The subclass of process model ``model`` that has the ``host_io`` Var and answers its commands.  Lava maps a
+    process class to one model, and its builder requires the process to have every Var the model types: every
+    process of a class mapped to this model must be :func:`attach`-ed (with nothing to move if need be)."""
     if model not in _MODELS:
         from lava.magma.core.model.py.type import LavaPyType
 
