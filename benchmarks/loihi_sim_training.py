@@ -2,7 +2,8 @@
 of a task and learns at every step; the emulator's OnChipTrainer streams the same sequences.  At every checkpoint
 the two chips' weights are compared exactly, and the weights are scored with learning off on a held-out batch
 (the emulator runs the frozen network; it equals loihi-sim inference bit for bit, ``neuroport verify``).
-Writes results/loihi_sim_training.{json,png}.
+Writes results/loihi_sim_training.{json,png} (``--stem``), with Lava's start-up, simulation loop and host I/O
+(bulk, backends/loihi/host_io.py) timed apart.
 
 Lava runs ~10 ms per chip step (a 2250-step evidence-accumulation sequence takes ~20 s), so ``--warmup N`` lets
 the emulator stream the first N sequences; both chips then continue from those weights (with fresh learning-engine
@@ -10,6 +11,7 @@ random streams, as a chip loaded with them would) over the next ``--sequences``.
 
     .venv/bin/python benchmarks/loihi_sim_training.py [--model examples/evidence_accumulation.yaml]
         [--warmup 250] [--sequences 150] [--eval-every 25] [--held-out 64] [--rates JSON (default: BEST_RATES)]
+        [--stem loihi_sim_training]
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ def main() -> None:
     ap.add_argument("--rates", default=json.dumps(BEST_RATES), help="OnChipRule overrides as JSON")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", default=str(ROOT / "results"))
+    ap.add_argument("--stem", default="loihi_sim_training", help="output file names (STEM.json, STEM.png)")
     args = ap.parse_args()
     from neuroport.backends.loihi.onchip import LavaOnChipNetwork
 
@@ -102,11 +105,17 @@ def main() -> None:
         print(f"{args.warmup + k + 1:4d} sequences  Lava == emulator: {exact}  held-out error {curve[-1]['error']:.3f}  "
               f"MSE {curve[-1]['mse']:.4f}  ({curve[-1]['lava_s']:.0f} s)", flush=True)
 
-    LavaOnChipNetwork(fixed, rule, train, tau_m, tau_out, record_spikes=False).train(args.sequences, checkpoint)
-    write(curve, args, Path(args.out), graph.name)
+    timings: dict = {}
+    LavaOnChipNetwork(fixed, rule, train, tau_m, tau_out, record_spikes=False).train(args.sequences, checkpoint, timings)
+    steps = args.sequences * (train.n_steps + 1)
+    lava = {**timings, "wall_s": time.perf_counter() - t0, "s_per_sequence": (time.perf_counter() - t0) / args.sequences,
+            "loop_ms_per_step": 1e3 * timings["loop_s"] / steps, "io_ms_per_step": 1e3 * timings["io_s"] / steps}
+    print(f"Lava: start-up {timings['startup_s']:.1f} s, loop {lava['loop_ms_per_step']:.2f} ms/step, host I/O "
+          f"{lava['io_ms_per_step']:.3f} ms/step, {lava['s_per_sequence']:.1f} s per sequence (checkpoints included)")
+    write(curve, args, Path(args.out), graph.name, lava)
 
 
-def write(curve: list[dict], args, out: Path, name: str) -> None:
+def write(curve: list[dict], args, out: Path, name: str, lava: dict) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -115,8 +124,8 @@ def write(curve: list[dict], args, out: Path, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     payload = {"model": name, "warmup_sequences_emulator": args.warmup, "sequences_loihi_sim": args.sequences,
                "held_out": args.held_out, "rates": json.loads(args.rates),
-               "all_checkpoints_bit_exact": all(c["exact"] for c in curve), "curve": curve}
-    (out / "loihi_sim_training.json").write_text(jsonio.dumps(payload, indent=1))
+               "all_checkpoints_bit_exact": all(c["exact"] for c in curve), "lava": lava, "curve": curve}
+    (out / f"{args.stem}.json").write_text(jsonio.dumps(payload, indent=1))
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot([c["sequences"] for c in curve], [100 * c["error"] for c in curve], "o-", label="loihi-sim (Lava), one chip")
     ax.axvline(args.warmup, color="grey", lw=0.8, ls="--")
@@ -126,7 +135,7 @@ def write(curve: list[dict], args, out: Path, name: str) -> None:
     ax.set_title(f"{name}: on-chip e-prop on loihi-sim")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "loihi_sim_training.png", dpi=120)
+    fig.savefig(out / f"{args.stem}.png", dpi=120)
 
 
 if __name__ == "__main__":

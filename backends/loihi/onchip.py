@@ -15,6 +15,7 @@ neuron, readout and trace states and the Dense buffers, as the emulator does.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from neuroport.errors import UnsupportedError
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.tasks import Batch
 
+from .host_io import attach, release, with_host_io
 from .runner import _import_lava, lava_session, run_steps
 
 FEEDBACK_MESSAGE_BITS = 8
@@ -88,29 +90,6 @@ def _learning_connection(dense: FixedDense, rule):
                           tag_2=structure(zeros), **kwargs)
 
 
-def _zeros_like(values):
-    """Zeros with the (explicit-zero) structure of a sparse matrix, or a dense zero array."""
-    from lava.utils.sparse import find
-    from scipy.sparse import csr_matrix, issparse
-
-    if not issparse(values):
-        return np.zeros(np.shape(values))
-    rows, cols, _ = find(values, explicit_zeros=True)
-    return csr_matrix((np.zeros(len(rows)), (rows, cols)), shape=values.shape)
-
-
-def _learned_weights(connection, mask: np.ndarray) -> np.ndarray:
-    """The weights of a learning connection as a dense (post, pre) array.  For LearningSparse, read the stored
-    values directly: ``Var.get`` drops the explicit zeros of the structure and then fails.  An empty matrix: 0."""
-    if not mask.any():
-        return np.zeros(mask.shape, np.int64)
-    if mask.all():
-        return np.asarray(connection.weights.get()).astype(np.int64)
-    values = np.zeros(mask.shape, np.int64)
-    values[np.nonzero(mask)] = connection.runtime.get_var(connection.weights.id)
-    return values
-
-
 class LavaOnChipNetwork:
     """The learning process graph for one chip; :meth:`train` streams a batch of sequences through it."""
 
@@ -145,6 +124,7 @@ class LavaOnChipNetwork:
         self.synapses = {name: _learning_connection(d, rules[name]) for name, d in graph.dense().items()}
         self.feedback = Dense(weights=rule.feedback.astype(np.int32), num_message_bits=FEEDBACK_MESSAGE_BITS)
         self._connect()
+        self._attach_host_io(record_spikes)
 
     def _learns(self, name: str) -> bool:
         return bool(self.masks[name].any())
@@ -164,43 +144,74 @@ class LavaOnChipNetwork:
         readout.s_err.connect(self.feedback.s_in)
         self.feedback.a_out.connect(neurons.a_third)
 
-    def _reset_between_sequences(self) -> None:
-        """Zero what the emulator zeroes between sequences (a host write on the chip)."""
-        for var in (self.neurons.v, self.neurons.a, self.neurons.r, self.neurons.z, self.neurons.rate, self.readout.y,
-                    self.feedback.a_buff):
-            var.set(np.zeros(var.shape))
-        for key, syn in self.synapses.items():
-            syn.a_buff.set(np.zeros(syn.a_buff.shape))
-            if not self._learns(key):
-                continue
-            for name in ("x1", "x2"):
-                getattr(syn, name).set(np.zeros(getattr(syn, name).shape))
-            for name in ("tag_1", "tag_2"):
-                var = getattr(syn, name)
-                var.set(_zeros_like(var.init))
+    def _attach_host_io(self, record_spikes: bool) -> None:
+        """Bulk access (:mod:`.host_io`) to what the host zeroes between sequences and to what it reads back."""
+        self.io = {"neurons": attach(self.neurons, out=("z_rec",) if record_spikes else (),
+                                     into=("v", "a", "r", "z", "rate")),
+                   "readout": attach(self.readout, out=("y_rec",), into=("y",)),
+                   "feedback": attach(self.feedback, into=("a_buff",)),
+                   **{name: attach(syn, out=("weights",), into=self._learning_state(name))
+                      for name, syn in self.synapses.items()}}
 
-    def weights(self) -> dict[str, np.ndarray]:
-        """The learned weights now (the runtime paused between sequences)."""
-        return {name: _learned_weights(syn, self.masks[name]) for name, syn in self.synapses.items()}
+    def _learning_state(self, name: str) -> tuple[str, ...]:
+        """What the host zeroes between sequences at synapse matrix ``name``: its input buffer, and its traces and
+        tags when it learns (an empty matrix is a plain Dense, see :func:`_learning_connection`)."""
+        return ("a_buff", "x1", "x2", "tag_1", "tag_2") if self._learns(name) else ("a_buff",)
 
-    def train(self, n_sequences: int, on_sequence=None) -> LavaOnChipResult:
-        """Stream ``n_sequences`` sequences; ``on_sequence(k, self)`` after each (e.g. to read :meth:`weights`)."""
+    def _run_cfg(self):
         from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.dense.models import PyDenseModelBitAcc, PyLearningDenseModelBitApproximate
+        from lava.proc.dense.process import Dense, LearningDense
         from lava.proc.sparse.process import LearningSparse
 
+        from .lava_procs.error_readout import NeuroportErrorReadout, PyNeuroportErrorReadoutModelFixed
+        from .lava_procs.learning_alif import NeuroportLearningALIF, PyNeuroportLearningALIFModelFixed
         from .lava_procs.learning_sparse import PyLearningSparseModelFixed
 
-        run_cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={LearningSparse: PyLearningSparseModelFixed})
-        with lava_session(self.neurons, run_cfg):
-            for k in range(n_sequences):
-                run_steps(self.neurons, self.n_steps)
-                self._reset_between_sequences()
-                if on_sequence:
-                    on_sequence(k, self)
-            weights = self.weights()
-            y = self.readout.y_rec.get().astype(np.int64).reshape(n_sequences, self.n_steps, -1)[:, 1:]
-            z = self.neurons.z_rec.get().astype(np.int64)
-            z = z.reshape(n_sequences, self.n_steps, -1) if len(z) == n_sequences * self.n_steps else z[:0]
+        models = {NeuroportLearningALIF: PyNeuroportLearningALIFModelFixed, Dense: PyDenseModelBitAcc,
+                  NeuroportErrorReadout: PyNeuroportErrorReadoutModelFixed,
+                  LearningDense: PyLearningDenseModelBitApproximate, LearningSparse: PyLearningSparseModelFixed}
+        return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={p: with_host_io(m) for p, m in models.items()})
+
+    def _reset_between_sequences(self) -> None:
+        """Zero what the emulator zeroes between sequences (a host write on the chip), one bulk write per process."""
+        for io in self.io.values():
+            io.zero()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """The learned weights now (the runtime paused between sequences), dense (post, pre); absent synapses 0."""
+        return {name: self.io[name].dump()["weights"].astype(np.int64) * self.masks[name] for name in self.synapses}
+
+    def train(self, n_sequences: int, on_sequence=None, timings: dict | None = None) -> LavaOnChipResult:
+        """Stream ``n_sequences`` sequences; ``on_sequence(k, self)`` after each (e.g. to read :meth:`weights`).
+        ``timings`` (if given) receives the seconds of runtime start-up, Lava's simulation loop and host I/O
+        (resets between sequences and the final readback; ``on_sequence`` is in none of them)."""
+        clock = {"startup_s": 0.0, "loop_s": 0.0, "io_s": 0.0}
+        t = time.perf_counter()
+        try:
+            with lava_session(self.neurons, self._run_cfg()):
+                clock["startup_s"] = time.perf_counter() - t
+                for k in range(n_sequences):
+                    t = time.perf_counter()
+                    run_steps(self.neurons, self.n_steps)
+                    clock["loop_s"] += time.perf_counter() - t
+                    t = time.perf_counter()
+                    self._reset_between_sequences()
+                    clock["io_s"] += time.perf_counter() - t
+                    if on_sequence:
+                        on_sequence(k, self)
+                t = time.perf_counter()
+                weights = self.weights()
+                y = self.io["readout"].dump()["y_rec"].reshape(n_sequences, self.n_steps, -1)[:, 1:]
+                z = self.io["neurons"].dump().get("z_rec")
+                z = z.reshape(n_sequences, self.n_steps, -1) if z is not None and len(z) == n_sequences * self.n_steps \
+                    else np.zeros((0, self.n_steps, self.neurons.v.shape[0]), np.int64)
+                clock["io_s"] += time.perf_counter() - t
+        finally:
+            for io in self.io.values():
+                release(io)
+        if timings is not None:
+            timings.update(clock)
         return LavaOnChipResult(weights=weights, readout=y, spikes=z)
 
 

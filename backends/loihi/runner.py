@@ -7,6 +7,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing import resource_tracker
@@ -20,6 +21,7 @@ from neuroport.interrupts import Interrupted, held_signals
 from neuroport.ir.fixed_graph import FixedGraph
 
 from .graph import LATENCY_OFFSET_STEPS, lava_process
+from .host_io import attach, release, with_host_io
 
 
 def _import_lava():
@@ -184,23 +186,67 @@ def run_steps(process, n_steps: int) -> None:
         raise LavaRunError(f"the Lava simulation failed: {detail}") from None
 
 
-def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
-    """Run one sample (n_steps, n_in) of 0/1 spikes; returns v, a, z (n_steps, n) and y (n_steps, k) aligned to
-    the emulator's steps (Lava's first step, before any input arrives, is dropped)."""
+def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None) -> dict[str, np.ndarray]:
+    """Run every sample of (batch, n_steps, n_in) 0/1 spikes through one Lava runtime; returns v, a, z
+    (batch, n_steps, n) and y (batch, n_steps, k) aligned to the emulator's steps.
+
+    Each sample runs n_steps + 1 Lava steps (its first, before any input arrives, is dropped:
+    LATENCY_OFFSET_STEPS), then the host zeroes what a fresh runtime starts with — neuron and readout states and
+    the synapses' buffers — so every sample starts as in a run of its own.  The recorded tables and the states are
+    moved in bulk (:mod:`.host_io`), not value by value.  ``timings`` (if given) receives the seconds spent in
+    start-up (build and runtime creation), Lava's simulation loop, and host I/O (readback and resets)."""
     _import_lava()
     from lava.magma.core.run_configs import Loihi2SimCfg
+
+    clock = {"startup_s": 0.0, "loop_s": 0.0, "io_s": 0.0}
+    t0 = time.perf_counter()
+    n_samples, steps = inputs.shape[0], inputs.shape[1] + LATENCY_OFFSET_STEPS
+    procs = _inference_graph(fixed, inputs)
+    neurons, readout, dense = procs["neurons"], procs["readout"], procs["dense"]
+    io_neurons = attach(neurons, out=("v_rec", "a_rec", "z_rec"), into=("v", "a", "r", "z"))
+    io_readout = attach(readout, out=("y_rec",), into=("y",))
+    io_dense = [attach(d, into=("a_buff",)) for d in dense.values()]
+    models = {type(p): with_host_io(_fixed_pt_model(p)) for p in (neurons, readout, *dense.values())}
+    try:
+        with lava_session(neurons, Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)):
+            clock["startup_s"] = time.perf_counter() - t0
+            for k in range(n_samples):
+                t = time.perf_counter()
+                run_steps(neurons, steps)
+                clock["loop_s"] += time.perf_counter() - t
+                t = time.perf_counter()
+                if k + 1 < n_samples:
+                    for io in (io_neurons, io_readout, *io_dense):
+                        io.zero()
+                clock["io_s"] += time.perf_counter() - t
+            t = time.perf_counter()
+            out = {k[0]: v for k, v in io_neurons.dump().items()}
+            out["y"] = io_readout.dump()["y_rec"]
+            clock["io_s"] += time.perf_counter() - t
+    finally:
+        for io in (io_neurons, io_readout, *io_dense):
+            release(io)
+    if timings is not None:
+        timings.update(clock)
+    return {k: v.reshape(n_samples, steps, -1)[:, LATENCY_OFFSET_STEPS:] for k, v in out.items()}
+
+
+def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
+    """The processes of :mod:`.graph` for ``inputs`` (batch, n_steps, n_in): one input table, the samples one after
+    another, each followed by LATENCY_OFFSET_STEPS silent steps; records sized for all of them."""
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
 
     from .lava_procs.alif import NeuroportALIF
     from .lava_procs.readout import NeuroportReadout
 
-    n_steps = spikes.shape[0] + LATENCY_OFFSET_STEPS
-    data = np.concatenate([spikes.T, np.zeros((spikes.shape[1], LATENCY_OFFSET_STEPS))], axis=1)
+    pad = np.zeros((inputs.shape[0], LATENCY_OFFSET_STEPS, inputs.shape[2]))
+    data = np.concatenate([inputs, pad], axis=1).reshape(-1, inputs.shape[2]).T
+    total = data.shape[1]
     n = fixed.neurons
     source = RingBuffer(data=data.astype(float))
-    neurons = NeuroportALIF(dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=n_steps)
-    readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=n_steps)
+    neurons = NeuroportALIF(dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=total)
+    readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=total)
     dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
     dense["w_in"].a_out.connect(neurons.a_in)
@@ -208,11 +254,22 @@ def run_sample(fixed: FixedGraph, spikes: np.ndarray) -> dict[str, np.ndarray]:
     dense["w_rec"].a_out.connect(neurons.a_in)
     neurons.s_out.connect(dense["w_out"].s_in)
     dense["w_out"].a_out.connect(readout.a_in)
-    with lava_session(neurons, Loihi2SimCfg(select_tag="fixed_pt")):
-        run_steps(neurons, n_steps)
-        out = {k: getattr(neurons, f"{k}_rec").get().astype(np.int64) for k in ("v", "a", "z")}
-        out["y"] = readout.y_rec.get().astype(np.int64)
-    return {k: v[LATENCY_OFFSET_STEPS:] for k, v in out.items()}
+    return {"neurons": neurons, "readout": readout, "dense": dense}
+
+
+def _fixed_pt_model(process) -> type:
+    """The fixed_pt process model Lava selects for ``process`` (the class to extend with host I/O)."""
+    from lava.proc.dense.models import PyDelayDenseModelBitAcc, PyDenseModelBitAcc
+    from lava.proc.dense.process import DelayDense
+    from lava.proc.sparse.models import PySparseModelBitAcc
+    from lava.proc.sparse.process import Sparse
+
+    from .lava_procs.alif import NeuroportALIF, PyNeuroportALIFModelFixed
+    from .lava_procs.readout import NeuroportReadout, PyNeuroportReadoutModelFixed
+
+    table = {NeuroportALIF: PyNeuroportALIFModelFixed, NeuroportReadout: PyNeuroportReadoutModelFixed,
+             DelayDense: PyDelayDenseModelBitAcc, Sparse: PySparseModelBitAcc}
+    return table.get(type(process), PyDenseModelBitAcc)
 
 
 def lava_dense(d, dense_cls, delay_dense_cls):
@@ -232,10 +289,9 @@ def lava_dense(d, dense_cls, delay_dense_cls):
     return delay_dense_cls(**common, delays=d.delays - 1)
 
 
-def run_batch(fixed: FixedGraph, inputs: np.ndarray) -> Trace:
-    """Run every sample of (batch, n_steps, n_in) inputs, one Lava run each."""
+def run_batch(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None) -> Trace:
+    """Run every sample of (batch, n_steps, n_in) inputs in one Lava runtime (:func:`run_samples`)."""
     if inputs.ndim != 3 or inputs.shape[2] != fixed.n_in:
         raise NeuroportError(f"inputs must have shape (batch, steps, {fixed.n_in}), got {inputs.shape}")
-    runs = [run_sample(fixed, np.asarray(x)) for x in inputs]
-    return Trace(spikes=np.stack([r["z"] for r in runs]).astype(np.uint8), readout=np.stack([r["y"] for r in runs]),
-                 states={"v": np.stack([r["v"] for r in runs]), "a": np.stack([r["a"] for r in runs])})
+    out = run_samples(fixed, np.asarray(inputs), timings)
+    return Trace(spikes=out["z"].astype(np.uint8), readout=out["y"], states={"v": out["v"], "a": out["a"]})

@@ -29,6 +29,7 @@ ACC_LIMIT = 2**15
 TRACE_MAX = 127
 PSI_MAX = 127
 MESSAGE_MAX = 127
+SYNAPSE_DTYPE = np.int16  # w, d, t in the kernel: 9-bit values (kernel_view checks), a quarter of int64's traffic
 
 
 @njit(cache=True, inline="always")
@@ -95,16 +96,31 @@ def _row(eng, c, j, var, ys, ones, acc):  # pragma: no cover
         if ym == 0:
             continue
         sh, ls = table[var, p, 4], table[var, p, 5]
-        xrow = ones if x_code < 0 else xs[x_code][c]
-        srow = ones if s_code < 0 else syn[s_code][c, j]
+        xrow = ones[0] if x_code < 0 else xs[x_code][c]
+        srow = ones[1] if s_code < 0 else syn[s_code][c, j]
         for i in range(acc.shape[0]):
             term = _clip(((ym * xrow[i] * srow[i]) >> sh) << ls, -ACC_LIMIT - 1, ACC_LIMIT - 1)
             acc[i] = _clip(acc[i] + term, -ACC_LIMIT - 1, ACC_LIMIT - 1)
 
 
+@njit(cache=True, inline="always")
+def _vanishes(eng, j, var, ys):  # pragma: no cover
+    """Whether every product of variable ``var`` is 0 on row j (a post-synaptic factor y_p[j] = 0)."""
+    table = eng[3]
+    for p in range(eng[7][var]):
+        y_code = table[var, p, 1]
+        if y_code < 0 or ys[y_code, j] != 0:
+            return False
+    return True
+
+
 @njit(cache=True)
 def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
-    """One learning epoch of chip c (LearningEngine.step): traces, then w, d, t from the values before it."""
+    """One learning epoch of chip c (LearningEngine.step): traces, then w, d, t from the values before it.
+
+    A row on which every product of a variable vanishes is skipped for that variable once chip c's engine is
+    settled (eng[11][c]: a full gated step has clipped and masked every learning variable, so such a row is a
+    fixed point): outside the loss window the learning signal y2 = 0 and the weight update costs nothing."""
     syn, mask, n_prod, ranges = eng[0], eng[2], eng[7], eng[9]
     n_post, n_pre = syn[0].shape[1], syn[0].shape[2]
     _traces(eng, c, pre, s)
@@ -115,14 +131,15 @@ def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
     if eng[8][s] == 0:
         return
     rk = int(np.floor(eng[6][2, s] * 128.0))
-    ones = np.ones(n_pre, dtype=np.int64)
+    ones = (np.ones(n_pre, dtype=np.int64), np.ones(n_pre, dtype=syn[0].dtype))  # for x, for synaptic factors
     bufs = np.empty((3, n_pre), dtype=np.int64)
+    settled = eng[11][c] != 0
     for j in range(n_post):
         for var in range(3):
-            if n_prod[var]:
+            if n_prod[var] and not (settled and _vanishes(eng, j, var, ys)):
                 _row(eng, c, j, var, ys, ones, bufs[var])
         for var in range(3):
-            if n_prod[var] == 0:
+            if n_prod[var] == 0 or (settled and _vanishes(eng, j, var, ys)):
                 continue
             target, low, high = syn[var], ranges[var, 0], ranges[var, 1]
             for i in range(n_pre):
@@ -132,6 +149,7 @@ def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
                     clipped[c, var] += 1
                     new = _clip(new, low, high)
                 target[c, j, i] = new * mask[j, i]
+    eng[11][c] = 1
 
 
 @njit(cache=True)
@@ -263,7 +281,10 @@ def run_fused(trainer, batch, learn: bool, chip: np.ndarray | None = None) -> tu
         engine.reset_traces()
         for var in ("w", "d", "t", "x1", "x2"):
             setattr(engine.state, var, np.ascontiguousarray(getattr(engine.state, var), dtype=np.int64))
-    engines = tuple(kernel_view(trainer.engines[name], n_steps + 1, learn, clipped[name]) for name in names)
+    settled = {name: np.zeros(trainer.batch, np.int64) for name in names}  # see _engine_step
+    views = [kernel_view(trainer.engines[name], n_steps + 1, learn, clipped[name]) for name in names]
+    engines = tuple((tuple(np.ascontiguousarray(v, dtype=SYNAPSE_DTYPE) for v in view[0]), *view[1:], settled[name])
+                    for name, view in zip(names, views, strict=True))
     exps = [trainer.exponents[name] for name in names]
     shifts = np.array([*exps, rule.err_shift, rule.l_shift, rule.out_err_shift, {"mse": 0, "softmax": 1}[rule.error],
                        int(round(rule.target_scale)), rule.reg_target, rule.reg_shift,
@@ -280,6 +301,8 @@ def run_fused(trainer, batch, learn: bool, chip: np.ndarray | None = None) -> tu
     if learn:
         for name, engine in zip(names, engines, strict=True):
             book_kernel_run(trainer.engines[name], engine, clipped[name], n_steps + 1)
+            for full, compact in zip(views[names.index(name)][0], engine[0], strict=True):
+                full[...] = compact  # back into the engine's int64 state (the numpy specification's layout)
     return readout, stats
 
 
