@@ -146,7 +146,7 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     if too_long:
         raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {max_delay}, the longest "
                                "delay of Loihi 2's DelayDense (6-bit delays)")
-    net = assemble(graph)
+    net = assemble(graph).folded()  # regular_spike_arrival False: ζ into the weights
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
     v_scale = choose_v_scale(net, hw, peak)
     vth = round_half_away(net.v_th * v_scale / 2.0 ** hw.param("vth_shift"))

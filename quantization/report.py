@@ -35,7 +35,7 @@ def _error(name: str, exact: np.ndarray, approx: np.ndarray, stored: np.ndarray,
 
 def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
     """Per-tensor error of a Loihi-profile FixedGraph against its FloatGraph."""
-    net = assemble(graph)
+    net = assemble(graph).folded()
     rows = []
     for name in ("w_in", "w_rec", "w_out"):
         dense = getattr(fixed, name)

@@ -13,6 +13,9 @@ from neuroport.ir.preflight import graph_sizes
 from neuroport.resources import estimate, fmt_bytes
 
 BYTES_PER_FLOAT = 8  # float64 weights in the float IR
+# NEST's regular_spike_arrival: false, as `check` prints it
+ZETA_NOTE = {"population": ", inputs × (1 − α) (regular_spike_arrival false)",
+             "readout": ", inputs × (1 − κ) (regular_spike_arrival false)"}
 
 
 def summarize(graph: FloatGraph) -> dict[str, Any]:
@@ -23,6 +26,7 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "model": p.kind,
             "size": p.size,
             **_neuron_summary(p),
+            **({"regular_spike_arrival": p.regular_spike_arrival} if hasattr(p, "regular_spike_arrival") else {}),
         }
         for p in graph.populations
     ]
@@ -48,7 +52,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
         "input": {"name": graph.input.name, "size": graph.input.size},
         "populations": pops,
         "readout": {"name": graph.readout.name, "size": graph.readout.size, "loss": graph.readout.loss,
-                    "tau_out_ms": _span(graph.readout.tau_out_ms)},
+                    "tau_out_ms": _span(graph.readout.tau_out_ms),
+                    "regular_spike_arrival": graph.readout.regular_spike_arrival},
         "projections": projs,
         "neurons": graph.n_recurrent,
         "synapses": n_syn,
@@ -100,9 +105,11 @@ def _render(s: dict[str, Any]) -> str:
             lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, {params}")
             continue
         extra = f", tau_a {p['tau_a_ms']} ms" if "tau_a_ms" in p else ""
+        extra += ZETA_NOTE["population"] if p.get("regular_spike_arrival") is False else ""
         lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, tau_m {p['tau_m_ms']} ms, v_th {p['v_th']}{extra}")
     r = s["readout"]
-    lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}")
+    zeta = "" if r["regular_spike_arrival"] else ZETA_NOTE["readout"]
+    lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}{zeta}")
     for p in s["projections"]:
         delay = "" if p["delay_steps"] == 1 else f", delay {p['delay_steps']} steps"
         lines.append(

@@ -132,6 +132,7 @@ def _lif_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> d
     if kind == "alif":
         fields["tau_a_ms"] = per_neuron(s, "tau_a_ms", size, rng, positive=True)
         fields["beta"] = per_neuron(s, "beta", size, rng, non_negative=True)
+    fields["regular_spike_arrival"] = s.boolean("regular_spike_arrival", True)  # NEST's flag; False: ζ = 1 − α
     return fields
 
 
@@ -182,7 +183,8 @@ def _readout(s: Section) -> Readout:
     else:
         tau_arr = np.full(size, s.check_number(tau, "tau_out_ms", positive=True))
     physical_range(s, "tau_out_ms", tau_arr)
-    out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES))
+    out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES),
+                  regular_spike_arrival=s.boolean("regular_spike_arrival", True))  # NEST's flag; False: ζ = 1 − κ
     s.finish()
     return out
 

@@ -61,6 +61,20 @@ class Network:
     w_rec_plastic: np.ndarray
     w_out_plastic: np.ndarray
     delays: dict[str, np.ndarray] | None = None  # matrix name → int delay matrix (steps ≥ 1); None: all 1
+    # NEST's regular_spike_arrival False: input factor ζ per target neuron, (n_rec,) / (n_out,); None: all 1
+    input_scale_rec: np.ndarray | None = None
+    input_scale_out: np.ndarray | None = None
+
+    def folded(self) -> Network:
+        """The same dynamics with ζ folded into the weights (W_in, W_rec ← ζ_rec W; W_out ← ζ_out W_out) and no
+        scale left: what every simulator and hardware stage runs.  Trainers step the stored W with ζ × the gradient of
+        the folded weights (the chain rule, and NEST's own factor, see :mod:`neuroport.training.eprop`)."""
+        if self.input_scale_rec is None and self.input_scale_out is None:
+            return self
+        rec = np.ones(self.n_rec) if self.input_scale_rec is None else self.input_scale_rec
+        out = np.ones(self.n_out) if self.input_scale_out is None else self.input_scale_out
+        return replace(self, w_in=rec[:, None] * self.w_in, w_rec=rec[:, None] * self.w_rec,
+                       w_out=out[:, None] * self.w_out, input_scale_rec=None, input_scale_out=None)
 
     def is_delayed(self, name: str) -> bool:
         """Whether some synapse of matrix ``name`` has a delay other than 1 step."""
@@ -199,6 +213,9 @@ def assemble(graph: FloatGraph) -> Network:
         loss=graph.readout.loss,
         **mats,
         delays=delays if any(p.delay_steps != 1 for p in graph.projections) else None,
+        input_scale_rec=None if all(p.regular_spike_arrival for p in pops) else
+        np.concatenate([p.input_scale(graph.dt_ms) for p in pops]),
+        input_scale_out=None if graph.readout.regular_spike_arrival else graph.readout.input_scale(graph.dt_ms),
     )
 
 

@@ -7,7 +7,9 @@ A FloatGraph becomes
                                └ w_rec (Linear) ◄┘
 
 Time constants in seconds; ``r = tau`` so that a spike through weight w moves v by w (neuroport's delta
-synapses); ``v_reset`` 0 and, in the LIF's metadata, ``reset: subtract``.  Everything NIR has no node for (ALIF
+synapses), or ``r = ζ tau`` with NEST's ``regular_spike_arrival: false`` (ζ = 1 − α, 1 − κ: a spike moves v by ζ w,
+the Linear nodes keep NEST's weights; a foreign importer folds r/τ into the weights, as :func:`from_nir` does);
+``v_reset`` 0 and, in the LIF's metadata, ``reset: subtract``.  Everything NIR has no node for (ALIF
 adaptation, refractoriness, the population split, sparsity masks, e-prop settings, feedback weights, the task, dt)
 travels in metadata under ``neuroport`` and comes back intact.  A graph written by another tool is imported when it
 has this shape (Affine with zero bias counts as Linear) and refused, naming the node, when it does not.
@@ -64,14 +66,16 @@ def to_nir(graph: FloatGraph) -> Any:
         extras["feedback_weights"] = graph.learning.feedback_weights
     tau_m = net.tau_m_ms * 1e-3
     tau_out = net.tau_out_ms * 1e-3
+    zeta_rec = np.ones(net.n_rec) if net.input_scale_rec is None else net.input_scale_rec
+    zeta_out = np.ones(net.n_out) if net.input_scale_out is None else net.input_scale_out
     nodes = {
         "input": nir.Input(input_type={"input": np.array([net.n_in])}),
         "w_in": nir.Linear(weight=net.w_in),
-        "rec": nir.LIF(tau=tau_m, r=tau_m.copy(), v_leak=np.zeros(net.n_rec), v_threshold=net.v_th.copy(),
+        "rec": nir.LIF(tau=tau_m, r=zeta_rec * tau_m, v_leak=np.zeros(net.n_rec), v_threshold=net.v_th.copy(),
                        v_reset=np.zeros(net.n_rec), metadata={"reset": "subtract"}),
         "w_rec": nir.Linear(weight=net.w_rec),
         "w_out": nir.Linear(weight=net.w_out),
-        "readout": nir.LI(tau=tau_out, r=tau_out.copy(), v_leak=np.zeros(net.n_out)),
+        "readout": nir.LI(tau=tau_out, r=zeta_out * tau_out, v_leak=np.zeros(net.n_out)),
         "output": nir.Output(output_type={"output": np.array([net.n_out])}),
     }
     edges = [("input", "w_in"), ("w_in", "rec"), ("rec", "w_rec"), ("w_rec", "rec"), ("rec", "w_out"),

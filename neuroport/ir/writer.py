@@ -28,6 +28,8 @@ def _population(p: LIF) -> dict[str, Any]:
     if getattr(p, "integration", "euler") != "euler":  # Izhikevich with sPyNNaker's RK2 + exponential synapses
         out["integration"] = p.integration
     out["surrogate"] = {"function": p.surrogate.function, "gamma": p.surrogate.gamma, "beta": p.surrogate.beta}
+    if not getattr(p, "regular_spike_arrival", True):  # NEST's input factor ζ = 1 − α
+        out["regular_spike_arrival"] = False
     return out
 
 
@@ -84,7 +86,8 @@ def write_model(graph: FloatGraph, path: str | Path) -> Path:
         "input": {"name": graph.input.name, "size": graph.input.size, "encoding": graph.input.encoding},
         "populations": [_population(p) for p in graph.populations],
         "readout": {"name": graph.readout.name, "size": graph.readout.size,
-                    "tau_out_ms": _values(graph.readout.tau_out_ms), "loss": graph.readout.loss},
+                    "tau_out_ms": _values(graph.readout.tau_out_ms), "loss": graph.readout.loss}
+                   | ({} if graph.readout.regular_spike_arrival else {"regular_spike_arrival": False}),
         "projections": [_projection(p, npz_name, arrays) for p in graph.projections],
     }
     if graph.learning is not None:

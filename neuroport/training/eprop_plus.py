@@ -62,6 +62,12 @@ def refusals(net: Network, rule: EpropRule) -> list[tuple[str, str]]:
         (rule.rewiring is not None, "learning.rewiring", "rewiring is implemented for variant bsshslm_2020 only"),
         (net.delays is not None and any(np.any(d != 1) for d in net.delays.values()), "projections",
          "synaptic delays other than 1 step: NEST's eprop_synapse requires a delay of one step"),
+        (net.input_scale_rec is not None, "populations.regular_spike_arrival",
+         "regular_spike_arrival: false: NEST 3.10's eprop_iaf has no such option (input factor 1); use variant "
+         "bsshslm_2020"),
+        (net.input_scale_out is not None, "readout.regular_spike_arrival",
+         "regular_spike_arrival: false: NEST 3.10's eprop_readout has no such option (input factor 1); use variant "
+         "bsshslm_2020"),
     ]
     return [(path, reason) for failed, path, reason in checks if failed]
 
@@ -221,7 +227,7 @@ def simulate_plus(graph: FloatGraph, inputs: np.ndarray) -> PlusRun:
     """Run ``graph`` without learning, with e-prop+ dynamics (reset in the spike step, module docstring), each
     sample from rest: the float simulator for ``variant: eprop_plus`` models (the bsshslm_2020 reference,
     :func:`neuroport.emulator.reference.simulate`, resets one step later)."""
-    net = assemble(graph)
+    net = assemble(graph).folded()
     rule = graph.learning or EpropRule(variant="eprop_plus")
     frozen = replace(net, w_in_plastic=np.zeros_like(net.w_in_mask), w_rec_plastic=np.zeros_like(net.w_rec_mask),
                      w_out_plastic=np.zeros_like(net.w_out_mask))
