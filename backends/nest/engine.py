@@ -175,6 +175,6 @@ def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
                          path="learning.variant")
     module, name = NEST_TRAINERS[rule.variant].split(":")
     train_on = getattr(importlib.import_module(module), name)
-    result = train_on(assemble(graph), rule, batches, threads=threads, on_iteration=on_iteration)
+    result = train_on(assemble(graph, reset_kinds=rule.variant == "eprop_plus"), rule, batches, threads=threads, on_iteration=on_iteration)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

@@ -1,6 +1,7 @@
 """``neuroport train --engine nest`` for ``variant: eprop_plus``: train with NEST 3.10's e-prop+ models.
 
 Mapping (neuroport → NEST): LIF → ``eprop_iaf``, ALIF → ``eprop_iaf_adapt`` (adapt_beta = β, adapt_tau = τ_a),
+lif_psc_delta → ``eprop_iaf_psc_delta``, alif_psc_delta → ``eprop_iaf_psc_delta_adapt`` (V_reset = v_reset),
 readout → ``eprop_readout`` (mean-squared error, the only loss it has); surrogate height γ / v_th, width
 v_th / β_surrogate; ``kappa``, ``kappa_reg``, ``eprop_isi_trace_cutoff`` from ``learning.eprop_plus``; c_reg and
 f_target as given (NEST's units: f_target in Hz); random feedback B → ``eprop_learning_signal_connection``;
@@ -53,6 +54,7 @@ def nest_plus_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threa
         "w_out_mask": net.w_out_mask, "tau_m_ms": net.tau_m_ms, "v_th": net.v_th, "t_ref_ms": net.t_ref_ms,
         "surrogate_height": net.surrogate_gamma / net.v_th, "surrogate_width": net.v_th / net.surrogate_beta,
         "adaptive": net.beta != 0, "adapt_beta": net.beta, "adapt_tau_ms": net.tau_a_ms, "tau_out_ms": net.tau_out_ms,
+        "v_reset": np.full(net.n_rec, np.nan) if net.v_reset is None else net.v_reset,
     }
     opt = rule.optimizer
     meta = {"dt_ms": net.dt_ms, "c_reg": rule.c_reg, "f_target_hz": rule.f_target_hz, "kappa": kappa,

@@ -142,8 +142,38 @@ class Izhikevich:
         return _nodes_equal(self, other)
 
 
-NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich)}
+@dataclass(frozen=True, eq=False)
+class LIFPscDelta(LIF):
+    """NEST 3.10's ``eprop_iaf_psc_delta`` (e-prop+ only): a LIF that resets *to* ``v_reset`` in its spike step and
+    stays clamped there, discarding its input (``refractory_input`` False), for n_ref = round(t_ref/dt) steps:
+
+        not refractory:  v ← α v + Σ W x;   refractory (the n_ref steps after a spike):  v unchanged
+        z = H(v − v_th);  on a spike v ← v_reset.   ψ = 0 while refractory, as for LIF.
+    """
+
+    kind: ClassVar[str] = "lif_psc_delta"
+    v_reset: np.ndarray = field(default_factory=lambda: np.zeros(0))  # relative to E_L, same unit as v_th
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {**super().array_fields(), "v_reset": self.v_reset}
+
+
+@dataclass(frozen=True, eq=False)
+class ALIFPscDelta(ALIF):
+    """NEST 3.10's ``eprop_iaf_psc_delta_adapt``: :class:`LIFPscDelta` with ALIF's threshold A = v_th + β a, where
+    a ← ρ a + z[t−1] only in steps that are not refractory (NEST's code: with t_ref ≥ dt a spike's increment is
+    dropped, since the step after it is refractory)."""
+
+    kind: ClassVar[str] = "alif_psc_delta"
+    v_reset: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {**super().array_fields(), "v_reset": self.v_reset}
+
+
+NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich, LIFPscDelta, ALIFPscDelta)}
 LIF_KINDS = (LIF.kind, ALIF.kind)  # the kinds the dense Network (neuroport.ir.network) and its engines handle
+RESET_KINDS = (LIFPscDelta.kind, ALIFPscDelta.kind)  # reset to v_reset: dense Network, e-prop+ engines only
 
 
 @dataclass(frozen=True, eq=False)

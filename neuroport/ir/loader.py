@@ -129,10 +129,19 @@ def _lif_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> d
         "v_th": per_neuron(s, "v_th", size, rng, positive=True),
         "t_ref_ms": per_neuron(s, "t_ref_ms", size, rng, 0.0, non_negative=True),
     }
-    if kind == "alif":
+    if kind in ("alif", "alif_psc_delta"):
         fields["tau_a_ms"] = per_neuron(s, "tau_a_ms", size, rng, positive=True)
         fields["beta"] = per_neuron(s, "beta", size, rng, non_negative=True)
     fields["regular_spike_arrival"] = s.boolean("regular_spike_arrival", True)  # NEST's flag; False: ζ = 1 − α
+    return fields
+
+
+def _psc_delta_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
+    """LIF/ALIF fields and NEST's ``V_reset`` (relative to E_L; NEST requires V_reset < V_th; default 0 = E_L)."""
+    fields = _lif_fields(s, kind, size, rng)
+    fields["v_reset"] = per_neuron(s, "v_reset", size, rng, 0.0)
+    if np.any(fields["v_reset"] >= fields["v_th"]):
+        raise s.fail("expected v_reset below v_th (NEST's eprop_iaf_psc_delta requires V_reset < V_th)", "v_reset")
     return fields
 
 
@@ -160,7 +169,9 @@ def _izhikevich_fields(s: Section, kind: str, size: int, rng: np.random.Generato
     return fields
 
 
-FIELD_READERS = {Izhikevich.kind: _izhikevich_fields}  # population kind → its parameter reader (default: LIF/ALIF)
+# population kind → its parameter reader (default: LIF/ALIF)
+FIELD_READERS = {Izhikevich.kind: _izhikevich_fields, "lif_psc_delta": _psc_delta_fields,
+                 "alif_psc_delta": _psc_delta_fields}
 
 
 def _surrogate(s: Section) -> Surrogate:

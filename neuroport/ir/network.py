@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import LIF_KINDS, FloatGraph, Projection
+from neuroport.ir.float_graph import LIF_KINDS, RESET_KINDS, FloatGraph, Projection
 
 MATRICES = ("w_in", "w_rec", "w_out")
 
@@ -64,6 +64,9 @@ class Network:
     # NEST's regular_spike_arrival False: input factor ζ per target neuron, (n_rec,) / (n_out,); None: all 1
     input_scale_rec: np.ndarray | None = None
     input_scale_out: np.ndarray | None = None
+    # NEST's eprop_iaf_psc_delta(_adapt): reset to v_reset and clamp while refractory (NaN: LIF/ALIF's reset by
+    # subtraction); None: every neuron resets by subtraction.  Only the e-prop+ engines run such neurons.
+    v_reset: np.ndarray | None = None
 
     def folded(self) -> Network:
         """The same dynamics with ζ folded into the weights (W_in, W_rec ← ζ_rec W; W_out ← ζ_out W_out) and no
@@ -151,10 +154,16 @@ def projection_blocks(graph: FloatGraph, proj: Projection) -> tuple[str, list[tu
     return _matrix_name(src_side, tgt_side), tgt, src
 
 
-def refuse_non_lif(graph: FloatGraph) -> None:
-    """Raise UnsupportedError when a population is not LIF/ALIF: the dense Network has LIF parameters only."""
+def refuse_non_lif(graph: FloatGraph, *, reset_kinds: bool = False) -> None:
+    """Raise UnsupportedError when a population is not LIF/ALIF (nor, with ``reset_kinds``, NEST's psc_delta
+    neurons, which only the e-prop+ engines run): the dense Network has LIF parameters only."""
     for i, pop in enumerate(graph.populations):
-        if pop.kind not in LIF_KINDS:
+        if pop.kind in RESET_KINDS and not reset_kinds:
+            raise UnsupportedError(
+                f"population '{pop.name}' has neuron model '{pop.kind}' (NEST's eprop_iaf_psc_delta family, reset to "
+                "v_reset), which only e-prop+ runs (`learning.variant: eprop_plus`, `neuroport train --engine numpy|"
+                "nest`); this stage resets by subtraction", path=f"populations[{i}].model")
+        if pop.kind not in LIF_KINDS + RESET_KINDS:
             raise UnsupportedError(
                 f"population '{pop.name}' has neuron model '{pop.kind}', but this stage works on LIF/ALIF networks "
                 f"only (NEST e-prop, BPTT, NIR export, on-chip learning, the fixed-point profiles); train it with "
@@ -187,9 +196,10 @@ def dense_matrices(graph: FloatGraph) -> tuple[dict[str, np.ndarray], dict[str, 
     return mats, delays
 
 
-def assemble(graph: FloatGraph) -> Network:
-    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
-    refuse_non_lif(graph)
+def assemble(graph: FloatGraph, *, reset_kinds: bool = False) -> Network:
+    """Build the dense :class:`Network` of a graph (see the module docstring for the layout); ``reset_kinds``:
+    accept NEST's psc_delta neurons (``v_reset`` set; for the e-prop+ engines only)."""
+    refuse_non_lif(graph, reset_kinds=reset_kinds)
     n_in, n_rec, n_out = graph.input.size, graph.n_recurrent, graph.readout.size
     mats, delays = dense_matrices(graph)
     pops = graph.populations
@@ -216,6 +226,8 @@ def assemble(graph: FloatGraph) -> Network:
         input_scale_rec=None if all(p.regular_spike_arrival for p in pops) else
         np.concatenate([p.input_scale(graph.dt_ms) for p in pops]),
         input_scale_out=None if graph.readout.regular_spike_arrival else graph.readout.input_scale(graph.dt_ms),
+        v_reset=None if all(p.kind in LIF_KINDS for p in pops) else
+        np.concatenate([getattr(p, "v_reset", np.full(p.size, np.nan)) for p in pops]),
     )
 
 

@@ -148,7 +148,8 @@ class PlusConstants:
         kappa, kappa_reg, cutoff = plus_settings(net, rule)
         o = rule.optimizer
         cells = np.vstack([net.alpha, net.rho, net.v_th, net.beta, net.n_ref_steps.astype(np.float64),
-                           net.surrogate_gamma / net.v_th, net.surrogate_beta / net.v_th]).astype(np.float64)
+                           net.surrogate_gamma / net.v_th, net.surrogate_beta / net.v_th,
+                           np.full(net.n_rec, np.nan) if net.v_reset is None else net.v_reset]).astype(np.float64)
         return cls(
             feedback=np.ascontiguousarray(rule.feedback_weights, dtype=np.float64),
             plastic_pre=np.hstack([net.w_in_plastic & net.w_in_mask, net.w_rec_plastic & net.w_rec_mask]),
@@ -207,7 +208,7 @@ def train_eprop_plus(graph: FloatGraph, iterations: int, *, seed: int | None = N
     """Train ``graph`` with e-prop+ on ``iterations`` batches of the model's task, run as one stream (``mode`` is
     accepted for train_eprop's signature: e-prop+ has one, online, mode)."""
     rule = rule_of(graph)
-    net = assemble(graph)
+    net = assemble(graph, reset_kinds=True)
     check_supported(net, rule)
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
     result = train_plus_on_batches(net, rule, batches, on_iteration=on_iteration)
@@ -227,7 +228,7 @@ def simulate_plus(graph: FloatGraph, inputs: np.ndarray) -> PlusRun:
     """Run ``graph`` without learning, with e-prop+ dynamics (reset in the spike step, module docstring), each
     sample from rest: the float simulator for ``variant: eprop_plus`` models (the bsshslm_2020 reference,
     :func:`neuroport.emulator.reference.simulate`, resets one step later)."""
-    net = assemble(graph).folded()
+    net = assemble(graph, reset_kinds=True).folded()
     rule = graph.learning or EpropRule(variant="eprop_plus")
     frozen = replace(net, w_in_plastic=np.zeros_like(net.w_in_mask), w_rec_plastic=np.zeros_like(net.w_rec_mask),
                      w_out_plastic=np.zeros_like(net.w_out_mask))
