@@ -37,7 +37,14 @@ from neuroport.errors import ModelError, NeuroportError
 from neuroport.ir.float_graph import EpropRule, FloatGraph
 from neuroport.ir.network import Network, assemble, with_weights
 from neuroport.tasks import Batch
-from neuroport.training.eprop import IterationStats, TrainedWeights, TrainResult, draw_batches, rule_of
+from neuroport.training.eprop import (
+    IterationStats,
+    TrainedWeights,
+    TrainResult,
+    draw_batches,
+    nest_loss,
+    rule_of,
+)
 
 NEST_OPTIMIZERS = {"sgd": "gradient_descent", "adam": "adam"}
 # learning.variant → NEST trainer ("module:function", imported when used): bsshslm_2020 here, e-prop+ in engine_plus
@@ -158,7 +165,8 @@ def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *
         start += batch.size
         error = float(wrong[part].mean()) if net.loss == "cross_entropy" else float("nan")
         rate = float(out["spike_counts"][part].sum() / (batch.size * net.n_rec * batch.n_steps) * 1e3 / net.dt_ms)
-        stats = IterationStats(it, float(losses[part].mean()), error, rate)
+        stats = IterationStats(it, float(losses[part].mean()), error, rate,
+                               nest_loss=nest_loss(net.loss, float(losses[part].sum()), batch, net.n_out))
         history.append(stats)
         if on_iteration:
             on_iteration(stats)

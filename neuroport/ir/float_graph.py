@@ -32,6 +32,7 @@ FEEDBACKS = ("symmetric", "random", "adaptive")
 OPTIMIZERS = ("adam", "sgd")
 SURROGATES = ("piecewise_linear", "exponential", "fast_sigmoid_derivative", "arctan")
 EPROP_VARIANTS = ("bsshslm_2020", "eprop_plus", "reward_based")
+TARGET_ALIGNMENTS = ("same_step", "nest_example")  # EpropPlus.target_alignment
 
 
 @dataclass(frozen=True)
@@ -296,13 +297,18 @@ class EpropPlus:
     ``isi_trace_cutoff_steps``: a synapse integrates its gradient for at most this many steps after each
     presynaptic spike (None: no cutoff); ``optimize_each_step``: the optimizer steps every time step with that
     step's gradient (NEST's default) rather than once per presynaptic spike with the gradient since the last one
-    (the same for gradient descent).  :mod:`neuroport.training.eprop_plus` has the equations.
+    (the same for gradient descent); ``target_alignment`` which target step meets the readout (``nest_example``:
+    the next, as NEST's example scripts and testsuite wire it).  :mod:`neuroport.training.eprop_plus` has the
+    equations.
     """
 
     kappa: float | None = None
     kappa_reg: float | None = None
     isi_trace_cutoff_steps: int | None = None
     optimize_each_step: bool = False  # NEST's optimizer option: one optimizer step per time step, not per spike
+    # "same_step": the readout's y[s] meets the target y*[s]; "nest_example": y*[s + 1] (and the loss mask of s + 1),
+    # as NEST's e-prop+ example scripts and testsuite deliver targets (generator times total_offset + s)
+    target_alignment: str = "same_step"
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,6 +22,7 @@ from neuroport.ir.float_graph import (
     OPTIMIZERS,
     SCHEMA_VERSION,
     SURROGATES,
+    TARGET_ALIGNMENTS,
     EpropPlus,
     EpropRule,
     FloatGraph,
@@ -277,7 +278,7 @@ def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
 
 def _eprop_plus(s: Section, rule: EpropRule, graph: FloatGraph) -> EpropRule:
     """``learning.eprop_plus`` (variant eprop_plus only): kappa, kappa_reg in [0, 1), isi_trace_cutoff_ms ≥ 2 steps,
-    optimize_each_step."""
+    optimize_each_step, target_alignment."""
     if not s.has("eprop_plus"):
         return replace(rule, plus=EpropPlus()) if rule.variant == "eprop_plus" else rule
     if rule.variant != "eprop_plus":
@@ -292,9 +293,11 @@ def _eprop_plus(s: Section, rule: EpropRule, graph: FloatGraph) -> EpropRule:
     if cutoff is not None and cutoff < 2:
         raise p.fail(f"expected at least 2 steps ({2 * graph.dt_ms} ms), got {cutoff_ms} ms", "isi_trace_cutoff_ms")
     each_step = p.boolean("optimize_each_step", False)
+    alignment = p.string("target_alignment", "same_step", choices=TARGET_ALIGNMENTS)
     p.finish()
     return replace(rule, plus=EpropPlus(**{k: None if v is None else float(v) for k, v in kappas.items()},
-                                        isi_trace_cutoff_steps=cutoff, optimize_each_step=each_step))
+                                        isi_trace_cutoff_steps=cutoff, optimize_each_step=each_step,
+                                        target_alignment=alignment))
 
 
 def _rewiring(s: Section, graph: FloatGraph) -> Rewiring:

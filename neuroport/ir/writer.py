@@ -70,7 +70,8 @@ def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -
         cutoff = r.plus.isi_trace_cutoff_steps
         out["eprop_plus"] = {"kappa": r.plus.kappa, "kappa_reg": r.plus.kappa_reg,
                              "isi_trace_cutoff_ms": None if cutoff is None else cutoff * graph.dt_ms,
-                             "optimize_each_step": r.plus.optimize_each_step}
+                             "optimize_each_step": r.plus.optimize_each_step,
+                             "target_alignment": r.plus.target_alignment}
     return out
 
 

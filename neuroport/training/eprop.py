@@ -77,10 +77,21 @@ def optimizer_step(opt: Optimizer, weights: np.ndarray, grad: np.ndarray, state:
 @dataclass(frozen=True)
 class IterationStats:
     iteration: int
-    loss: float  # mean per sequence
+    loss: float  # mean per sequence of neuroport's sum over the loss window (and readouts)
     error: float  # fraction of misclassified sequences (classification) or NaN
     rate_hz: float
     train_error: float = float("nan")  # on-chip only: error of the sequences while they were being learned
+    nest_loss: float = float("nan")  # the same loss as NEST's e-prop examples and testsuite report it (nest_loss)
+
+
+def nest_loss(loss: str, summed: float, batch: Batch, n_out: int) -> float:
+    """A batch's summed loss as NEST's e-prop example scripts and testsuite report it (NEST 3.10,
+    pynest/examples/eprop_plasticity): MSE 0.5 · mean over readouts and sequences of Σ_t (y − y*)², i.e.
+    ``summed / (batch · n_out)``; cross-entropy −mean over the learning window's steps and the sequences of
+    Σ_k π* log π, i.e. ``summed / masked steps``."""
+    if loss == "mse":
+        return summed / (batch.size * n_out)
+    return summed / max(int(batch.loss_mask.sum()), 1)
 
 
 @dataclass
@@ -198,7 +209,8 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
             grad_b = average_gradient(grads.w_out, rule, batch) + rule.weight_decay * b_matrix.T
             b_matrix = optimizer_step(rule.optimizer, b_matrix.T, grad_b, b_state).T
         error = grads.n_errors / batch.size if net.loss == "cross_entropy" else float("nan")
-        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz)
+        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz,
+                               nest_loss=nest_loss(net.loss, grads.loss, batch, net.n_out))
         history.append(stats)
         if on_iteration:
             on_iteration(stats)

@@ -182,17 +182,53 @@ def finish(state: PlusState, const: PlusConstants, n_in: int) -> None:
                        state.adam_pre, const.opt, const.each_step)
 
 
+def aligned_batches(batches: list[Batch], rule: EpropRule) -> list[Batch]:
+    """The batches with the targets and loss mask the readout meets: unchanged for ``target_alignment: same_step``;
+    for ``nest_example`` those of the next stream step (the last step keeps its own, as NEST's generators hold)."""
+    if (rule.plus or EpropPlus()).target_alignment == "same_step":
+        return batches
+    flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
+    targets = np.concatenate([flat(b.targets) for b in batches])
+    mask = np.concatenate([flat(b.loss_mask) for b in batches])
+    targets, mask = np.concatenate([targets[1:], targets[-1:]]), np.concatenate([mask[1:], mask[-1:]])
+    out, start = [], 0
+    for b in batches:
+        stop = start + b.size * b.n_steps
+        out.append(replace(b, targets=targets[start:stop].reshape(b.targets.shape),
+                           loss_mask=mask[start:stop].reshape(b.loss_mask.shape)))
+        start = stop
+    return out
+
+
+def nest_plus_loss(err: np.ndarray, batch: Batch, rule: EpropRule, before: np.ndarray) -> float:
+    """One batch's loss as NEST's e-prop+ example and testsuite report it, from its masked errors (steps, n_out):
+    0.5 Σ err² / (batch · n_out) over the batch's steps — with ``nest_example`` targets over the steps one earlier
+    (NEST's multimeter window starts at total_offset): ``before`` is the error of the step before the batch (before
+    the stream: y = 0 against the first target, :func:`stream_start_error`)."""
+    if (rule.plus or EpropPlus()).target_alignment == "nest_example":
+        err = np.concatenate([before[None], err[:-1]])
+    return 0.5 * float(np.sum(err**2)) / (batch.size * err.shape[1])
+
+
+def stream_start_error(first: Batch) -> np.ndarray:
+    """The error NEST's testsuite counts for the step before the stream: y = 0 against the (unshifted) first
+    target of the stream, masked."""
+    return -first.targets[0, 0] * first.loss_mask[0, 0]
+
+
 def train_plus_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *,
                           on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
     """e-prop+ over ``batches`` run back to back (module docstring); one history entry per batch."""
     check_supported(net, rule)
     state, const = initial_state(net), PlusConstants.of(net, rule)
-    history = []
-    for it, batch in enumerate(batches):
+    history, before = [], stream_start_error(batches[0]) if batches else None
+    for it, batch in enumerate(aligned_batches(batches, rule)):
         following = batches[it + 1].inputs[0, 0] if it + 1 < len(batches) else np.zeros(net.n_in)
         err, spikes = run_sequences(state, const, batch, following)
         loss = 0.5 * float(np.sum(err**2)) / batch.size
-        stats = IterationStats(it, loss, float("nan"), float(spikes.mean() * 1e3 / net.dt_ms))
+        stats = IterationStats(it, loss, float("nan"), float(spikes.mean() * 1e3 / net.dt_ms),
+                               nest_loss=nest_plus_loss(err, batch, rule, before))
+        before = err[-1]
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
