@@ -35,7 +35,8 @@ def superimposed_sines(periods: list[int]) -> np.ndarray:
     """The testsuite's target (same draws from the legacy global generator)."""
     amplitudes = np.random.uniform(low=0.5, high=2.0, size=len(periods))
     phases = np.random.uniform(low=0.0, high=2.0 * np.pi, size=len(periods))
-    sines = [a * np.sin(np.linspace(phi, phi + 2.0 * np.pi * (T // p), T)) for a, phi, p in zip(amplitudes, phases, periods)]
+    sines = [a * np.sin(np.linspace(phi, phi + 2.0 * np.pi * (T // p), T))
+             for a, phi, p in zip(amplitudes, phases, periods, strict=True)]
     out = sum(sines)
     out -= out[0]
     return out / max(np.abs(out).max(), 1e-6)
