@@ -72,7 +72,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "eprop_plus": None if learning.plus is None else {
                 "kappa": learning.plus.kappa, "kappa_reg": learning.plus.kappa_reg,
                 "isi_trace_cutoff_steps": learning.plus.isi_trace_cutoff_steps,
-                "optimize_each_step": learning.plus.optimize_each_step},
+                "optimize_each_step": learning.plus.optimize_each_step,
+                "target_alignment": learning.plus.target_alignment},
         },
         "task": None if graph.task is None else graph.task.name,
         "resources": estimate(graph_sizes(graph)).to_dict(),
@@ -88,7 +89,8 @@ def _neuron_summary(p: Any) -> dict[str, Any]:
     if p.kind in SUMMARY_FIELDS:
         return {k: _span(getattr(p, k)) for k in SUMMARY_FIELDS[p.kind]}
     return {"tau_m_ms": _span(p.tau_m_ms), "v_th": _span(p.v_th),
-            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {})}
+            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind in ("alif", "alif_psc_delta") else {}),
+            **({"v_reset": _span(p.v_reset)} if hasattr(p, "v_reset") else {})}
 
 
 def _span(values: np.ndarray) -> float | list[float]:
@@ -105,6 +107,7 @@ def _render(s: dict[str, Any]) -> str:
             lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, {params}")
             continue
         extra = f", tau_a {p['tau_a_ms']} ms" if "tau_a_ms" in p else ""
+        extra += f", v_reset {p['v_reset']} (clamped while refractory)" if "v_reset" in p else ""
         extra += ZETA_NOTE["population"] if p.get("regular_spike_arrival") is False else ""
         lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, tau_m {p['tau_m_ms']} ms, v_th {p['v_th']}{extra}")
     r = s["readout"]
@@ -136,7 +139,8 @@ def _render(s: dict[str, Any]) -> str:
             lines.append(f"  e-prop+  κ {ep['kappa'] if ep['kappa'] is not None else 'of the readout'}, κ_reg "
                          f"{ep['kappa_reg'] if ep['kappa_reg'] is not None else '= κ'}, trace cutoff "
                          f"{ep['isi_trace_cutoff_steps'] or 'none'} steps, "
-                         f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}")
+                         f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}"
+                         f"{', targets of the next step (NEST example)' if ep['target_alignment'] == 'nest_example' else ''}")
     if s["task"]:
         lines.append(f"  task     {s['task']}")
     lines.append(_render_resources(s["resources"]))

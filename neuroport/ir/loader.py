@@ -20,6 +20,7 @@ from neuroport.ir.float_graph import (
     LOSSES,
     NEURON_TYPES,
     OPTIMIZERS,
+    RESET_KINDS,
     SCHEMA_VERSION,
     SURROGATES,
     TARGET_ALIGNMENTS,
@@ -73,6 +74,7 @@ def load_model(file: str | Path, data: Any = None) -> FloatGraph:
     top.raw("learning", None), top.raw("task", None)
     top.finish()
     graph = replace(graph, learning=learning, task=task)
+    _variant_conventions(top, graph)
     check_reward_model(graph, file)
     check_graph(graph, file=file)
     return graph
@@ -85,6 +87,28 @@ def _unique_names(top: Section, inp: InputLayer, populations: tuple[LIF, ...], r
         if name in seen:
             raise top.error(f"node name '{name}' is already used at {seen[name]}; names must be unique", file=top.file, path=path)
         seen[name] = path
+
+
+def _variant_conventions(top: Section, graph: FloatGraph) -> None:
+    """NEST has its psc_delta neurons (reset to V_reset) in e-prop+ only, and ``regular_spike_arrival`` in
+    bsshslm_2020 only (neuroport's trainers follow): refuse the other combinations with the field's path."""
+    if graph.learning is None:
+        return
+    if graph.learning.variant != "bsshslm_2020":
+        scaled = [(f"populations[{i}]", p) for i, p in enumerate(graph.populations)] + [("readout", graph.readout)]
+        for path, node in scaled:
+            if not getattr(node, "regular_spike_arrival", True):
+                raise top.error(f"`regular_spike_arrival: false` (input factor 1 − α / 1 − κ) is NEST's option of the "
+                                f"bsshslm_2020 models; variant '{graph.learning.variant}' has input factor 1 (NEST "
+                                "3.10's eprop_iaf / eprop_readout have no such option)", file=top.file,
+                                path=f"{path}.regular_spike_arrival")
+    if graph.learning.variant == "eprop_plus":
+        return
+    for i, pop in enumerate(graph.populations):
+        if pop.kind in RESET_KINDS:
+            raise top.error(f"neuron model '{pop.kind}' is NEST's e-prop+ neuron (eprop_iaf_psc_delta family): it "
+                            f"needs `learning.variant: eprop_plus`, not '{graph.learning.variant}'",
+                            file=top.file, path=f"populations[{i}].model")
 
 
 def _input(s: Section) -> InputLayer:
