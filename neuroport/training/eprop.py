@@ -148,9 +148,15 @@ def average_gradient(grad: np.ndarray, rule: EpropRule, batch: Batch) -> np.ndar
     return mean
 
 
+def folded_network(net: Network) -> Network:
+    """The network gradients are computed on: ζ folded into the weights (the LIF :class:`Network`; others, such as
+    the Izhikevich network, have no input scaling and are returned as they are)."""
+    return net.folded() if isinstance(net, Network) else net
+
+
 def stored_gradients(grads: Gradients, net: Network) -> Gradients:
     """Gradients of the stored weights from those of the folded ones, g = ζ_post g̃ (identity without scaling)."""
-    if net.input_scale_rec is None and net.input_scale_out is None:
+    if getattr(net, "input_scale_rec", None) is None and getattr(net, "input_scale_out", None) is None:
         return grads
     rec = np.ones(net.n_rec) if net.input_scale_rec is None else net.input_scale_rec
     out = np.ones(net.n_out) if net.input_scale_out is None else net.input_scale_out
@@ -197,7 +203,7 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
     rewire = start_rewiring(net, rule, rewiring)  # None without learning.rewiring
     for it, batch in enumerate(batches):
         net = replace(net, **weights, **(rewire.masks() if rewire else {}))
-        grads = stored_gradients(compute(net.folded(), rule, b_matrix, batch), net)
+        grads = stored_gradients(compute(folded_network(net), rule, b_matrix, batch), net)
         for name in MATRICES:
             plastic = getattr(net, f"{name}_plastic")
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name] * plastic
