@@ -9,6 +9,11 @@ The sequences of a training run are one continuous stream: no update intervals, 
     y_k[t] = κ_k y_k[t−1] + Σ_j W_out z_j[t],   err_k[t] = (y_k[t] − y*_k[t]) · mask[t]      (MSE only)
     L_j[t] = Σ_k B_jk err_k[t];   f̄_j ← κ_reg f̄_j + (1 − κ_reg) z_j[t]/dt;   R_j[t] = c_reg (f̄_j − f_target dt)
 
+NEST's psc_delta neurons (``lif_psc_delta`` / ``alif_psc_delta``, ``eprop_iaf_psc_delta(_adapt)``) instead reset
+to v_reset in the spike step and, for the n_ref steps after it, keep v and a and drop their input; z = [v ≥ A]
+(their gradient code is eprop_iaf's).  With ``target_alignment: nest_example`` the readout meets y*[t + 1] and the
+mask of t + 1, as NEST's example scripts wire the target generator.
+
 Every input/recurrent synapse ji keeps, from its first presynaptic spike on (s_i: the presynaptic train as it
 arrives, x_i[t] or z_i[t−1]):
 
