@@ -22,7 +22,8 @@ MEANINGS = {
     "input.size": "number of input channels",
     "input.encoding": "how the input is given (spikes: 0/1 per channel and step)",
     "populations[].name": "node name, used by projections",
-    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF) or Izhikevich",
+    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF), Izhikevich, or NEST's "
+                           "eprop_iaf_psc_delta(_adapt) (lif_psc_delta, alif_psc_delta; e-prop+ only)",
     "populations[].size": "number of neurons",
     "populations[].surrogate": "pseudo-derivative of the spike function used by e-prop",
     "populations[].tau_m_ms": "membrane time constant τ_m; α = exp(−dt/τ_m)",
