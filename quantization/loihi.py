@@ -29,7 +29,7 @@ from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons, FixedReadout
 from neuroport.ir.float_graph import LIF_KINDS, FloatGraph
-from neuroport.ir.network import MATRICES, Network, assemble, has_delays, neuron_fields, sparse_matrices
+from neuroport.ir.network import MATRICES, Network, assemble, folded_lists, has_delays, neuron_fields, sparse_matrices
 from neuroport.ir.synapses import Synapses
 from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
 
@@ -197,15 +197,15 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
         raise UnsupportedError(f"projection(s) {', '.join(too_long)}: delay_steps above {max_delay}, the longest "
                                "delay of Loihi 2's DelayDense (6-bit delays)")
     sparse = any(p.is_sparse for p in graph.projections)
-    net = SimpleNamespace(**neuron_fields(graph)) if sparse else assemble(graph)
+    net = SimpleNamespace(**neuron_fields(graph)) if sparse else assemble(graph).folded()  # ζ into the weights
     peak = None
     if calibration_inputs is not None:  # the event-driven float model has no delays: those run on the dense view
         event_driven = sparse and not has_delays(graph)
         peak = (sparse_calibration_peak(graph, calibration_inputs) if event_driven
-                else calibration_peak(net if not sparse else assemble(graph), calibration_inputs))
+                else calibration_peak(net if not sparse else assemble(graph).folded(), calibration_inputs))
     v_scale = choose_v_scale(net, hw, peak)
-    if sparse:  # weights quantized per synapse list (memory ∝ synapses)
-        lists, _ = sparse_matrices(graph)
+    if sparse:  # weights quantized per synapse list (memory ∝ synapses), ζ folded in as for the dense form
+        lists = folded_lists(sparse_matrices(graph)[0], vars(net))
         denses = {name: quantize_synapses(lists[name], v_scale, hw) for name in MATRICES}
     else:
         denses = {name: with_delays(quantize_dense(getattr(net, name), getattr(net, f"{name}_mask"), v_scale, hw), net, name)

@@ -11,7 +11,7 @@ from neuroport.quantization.loihi import MIN_VTH, threshold_mantissas
 from neuroport.emulator.fixed import ACT_SHIFT, VTH_SHIFT
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.ir.float_graph import FloatGraph
-from neuroport.ir.network import neuron_fields, sparse_matrices
+from neuroport.ir.network import folded_lists, neuron_fields, sparse_matrices
 
 # A tensor whose relative RMS error exceeds this is lost, not approximated: more noise than value.  For scale:
 # the trained evidence-accumulation model on loihi1 has 1.2 % with 8-bit weights, 21 % with 3-bit, 40 % with 2-bit;
@@ -79,8 +79,9 @@ def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
 
 
 def _loihi_rows(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
-    lists, _ = sparse_matrices(graph)  # both forms: the synapses in canonical order, as FixedDense.synapse_list
-    f = SimpleNamespace(**neuron_fields(graph))
+    fields = neuron_fields(graph)
+    lists = folded_lists(sparse_matrices(graph)[0], fields)  # both forms, ζ folded in: as FixedDense.synapse_list
+    f = SimpleNamespace(**fields)
     net = SimpleNamespace(v_th=f.v_th, beta=f.beta, alpha=np.exp(-f.dt_ms / f.tau_m_ms), rho=np.exp(-f.dt_ms / f.tau_a_ms),
                           kappa=np.exp(-f.dt_ms / f.tau_out_ms))
     rows = []

@@ -148,7 +148,7 @@ def quantize_spinnaker(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.n
         from neuroport.quantization.spinnaker_izhikevich import quantize_spinnaker_izhikevich
 
         return quantize_spinnaker_izhikevich(graph, hw, calibration_inputs)
-    net, frac = assemble(graph), hw.param("state_frac_bits")
+    net, frac = assemble(graph).folded(), hw.param("state_frac_bits")
     mem = {"rec": membrane(net.tau_m_ms, net.dt_ms, frac), "out": membrane(net.tau_out_ms, net.dt_ms, frac)}
     peak = calibration_peak(net, calibration_inputs) if calibration_inputs is not None else None
     mvpu = choose_mv_per_unit(net, mem, peak, hw)
@@ -185,7 +185,7 @@ def spinnaker_quant_report(graph: FloatGraph, fixed: SpiNNakerGraph) -> list[Ten
         from neuroport.quantization.spinnaker_izhikevich import izhikevich_quant_report
 
         return izhikevich_quant_report(graph, fixed)
-    net, f, mvpu = assemble(graph), 2.0**fixed.frac_bits, fixed.mv_per_unit
+    net, f, mvpu = assemble(graph).folded(), 2.0**fixed.frac_bits, fixed.mv_per_unit
     gain = {"rec": fixed.neurons.r_membrane / f * (1 - fixed.neurons.exp_tc / f),
             "out": fixed.readout.r_membrane / f * (1 - fixed.readout.exp_tc / f)}
     rows = []

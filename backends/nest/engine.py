@@ -11,7 +11,8 @@ Mapping (neuroport → NEST):
     LIF (β = 0) → ``eprop_iaf_bsshslm_2020``; ALIF → ``eprop_iaf_adapt_bsshslm_2020`` (adapt_beta = β,
     adapt_tau = τ_a); readout → ``eprop_readout_bsshslm_2020`` (MSE → mean_squared_error, cross-entropy →
     cross_entropy); surrogate height h = γ / v_th and width w = v_th / β_surrogate; ``regular_spike_arrival``
-    True (input factor ζ = 1, as in the numpy reference); E_L = 0, C_m = 1; one update interval per sequence;
+    per neuron and readout as the model sets it (False: NEST's input factor ζ = 1 − α / 1 − κ, the network's
+    ``input_scale_rec`` / ``input_scale_out``); E_L = 0, C_m = 1; one update interval per sequence;
     the task's loss window (a suffix of every sequence) → ``eprop_learning_window``; random feedback B →
     ``eprop_learning_signal_connection_bsshslm_2020``; SGD → gradient_descent, Adam → adam.
 
@@ -36,7 +37,14 @@ from neuroport.errors import ModelError, NeuroportError
 from neuroport.ir.float_graph import EpropRule, FloatGraph
 from neuroport.ir.network import Network, assemble, with_weights
 from neuroport.tasks import Batch
-from neuroport.training.eprop import IterationStats, TrainedWeights, TrainResult, draw_batches, rule_of
+from neuroport.training.eprop import (
+    IterationStats,
+    TrainedWeights,
+    TrainResult,
+    draw_batches,
+    nest_loss,
+    rule_of,
+)
 
 NEST_OPTIMIZERS = {"sgd": "gradient_descent", "adam": "adam"}
 # learning.variant → NEST trainer ("module:function", imported when used): bsshslm_2020 here, e-prop+ in engine_plus
@@ -68,6 +76,11 @@ def refusals(net: Network, rule: EpropRule) -> list[str]:
     return reasons
 
 
+def regular_arrival(scale: np.ndarray | None, size: int) -> np.ndarray:
+    """NEST's ``regular_spike_arrival`` per neuron from the network's input scale ζ (None: all True)."""
+    return np.full(size, True) if scale is None else scale == 1.0
+
+
 def learning_window(batches: list[Batch]) -> int:
     """The loss window as NEST expresses it: the last W steps of every sequence."""
     windows = set()
@@ -97,6 +110,8 @@ def nest_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threads: i
         "tau_m_ms": net.tau_m_ms, "v_th": net.v_th, "t_ref_ms": net.t_ref_ms,
         "surrogate_height": net.surrogate_gamma / net.v_th, "surrogate_width": net.v_th / net.surrogate_beta,
         "adaptive": net.beta != 0, "adapt_beta": net.beta, "adapt_tau_ms": net.tau_a_ms, "tau_out_ms": net.tau_out_ms,
+        "regular_spike_arrival": regular_arrival(net.input_scale_rec, net.n_rec),
+        "readout_regular_spike_arrival": regular_arrival(net.input_scale_out, net.n_out),
     }
     opt = rule.optimizer
     meta = {"dt_ms": net.dt_ms, "sequence_steps": int(inputs.shape[1]), "loss": net.loss,
@@ -150,7 +165,8 @@ def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *
         start += batch.size
         error = float(wrong[part].mean()) if net.loss == "cross_entropy" else float("nan")
         rate = float(out["spike_counts"][part].sum() / (batch.size * net.n_rec * batch.n_steps) * 1e3 / net.dt_ms)
-        stats = IterationStats(it, float(losses[part].mean()), error, rate)
+        stats = IterationStats(it, float(losses[part].mean()), error, rate,
+                               nest_loss=nest_loss(net.loss, float(losses[part].sum()), batch, net.n_out))
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
@@ -167,6 +183,6 @@ def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
                          path="learning.variant")
     module, name = NEST_TRAINERS[rule.variant].split(":")
     train_on = getattr(importlib.import_module(module), name)
-    result = train_on(assemble(graph), rule, batches, threads=threads, on_iteration=on_iteration)
+    result = train_on(assemble(graph, reset_kinds=rule.variant == "eprop_plus"), rule, batches, threads=threads, on_iteration=on_iteration)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

@@ -1,12 +1,14 @@
 """``neuroport train --engine nest`` for ``variant: eprop_plus``: train with NEST 3.10's e-prop+ models.
 
 Mapping (neuroport → NEST): LIF → ``eprop_iaf``, ALIF → ``eprop_iaf_adapt`` (adapt_beta = β, adapt_tau = τ_a),
+lif_psc_delta → ``eprop_iaf_psc_delta``, alif_psc_delta → ``eprop_iaf_psc_delta_adapt`` (V_reset = v_reset),
 readout → ``eprop_readout`` (mean-squared error, the only loss it has); surrogate height γ / v_th, width
 v_th / β_surrogate; ``kappa``, ``kappa_reg``, ``eprop_isi_trace_cutoff`` from ``learning.eprop_plus``; c_reg and
 f_target as given (NEST's units: f_target in Hz); random feedback B → ``eprop_learning_signal_connection``;
 SGD → gradient_descent, Adam → adam, both with batch_size 1 and ``optimize_each_step`` from
-``learning.eprop_plus`` (default False: one update per presynaptic spike).  The batches are run back to back as one stream, the
-loss mask is the readouts' learning-window signal.
+``learning.eprop_plus`` (default False: one update per presynaptic spike).  The batches are run back to back as one
+stream, the loss mask is the readouts' learning-window signal; with ``target_alignment: nest_example`` the targets
+and mask of the next step, as NEST's example scripts deliver them.
 
 What NEST's e-prop+ models cannot express is refused with the reason: everything
 :func:`neuroport.training.eprop_plus.refusals` refuses, plus per-synapse plasticity flags (every NEST e-prop
@@ -25,7 +27,14 @@ from neuroport.ir.float_graph import EpropPlus, EpropRule
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainedWeights
-from neuroport.training.eprop_plus import NO_CUTOFF, plus_settings, refusals
+from neuroport.training.eprop_plus import (
+    NO_CUTOFF,
+    aligned_batches,
+    nest_plus_loss,
+    plus_settings,
+    refusals,
+    stream_start_error,
+)
 
 READOUT_OFFSET = 3  # the readout's NEST step for sequence step s is s + 3 (generator, input and output delays)
 
@@ -53,6 +62,7 @@ def nest_plus_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threa
         "w_out_mask": net.w_out_mask, "tau_m_ms": net.tau_m_ms, "v_th": net.v_th, "t_ref_ms": net.t_ref_ms,
         "surrogate_height": net.surrogate_gamma / net.v_th, "surrogate_width": net.v_th / net.surrogate_beta,
         "adaptive": net.beta != 0, "adapt_beta": net.beta, "adapt_tau_ms": net.tau_a_ms, "tau_out_ms": net.tau_out_ms,
+        "v_reset": np.full(net.n_rec, np.nan) if net.v_reset is None else net.v_reset,
     }
     opt = rule.optimizer
     meta = {"dt_ms": net.dt_ms, "c_reg": rule.c_reg, "f_target_hz": rule.f_target_hz, "kappa": kappa,
@@ -76,7 +86,7 @@ def nest_plus_train_on_batches(net: Network, rule: EpropRule, batches: list[Batc
                                on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
     """Train in NEST's e-prop+ on ``batches`` run back to back (the numbers
     :func:`~neuroport.training.eprop_plus.train_plus_on_batches` computes)."""
-    spec, meta = nest_plus_spec(net, rule, batches, threads=threads)
+    spec, meta = nest_plus_spec(net, rule, aligned_batches(batches, rule), threads=threads)
     out = run_nest(spec, meta, runner="neuroport.backends.nest.runner_plus")
     n_steps = spec["inputs"].shape[0]
     err = stream_errors(out, n_steps, net.dt_ms)
@@ -85,8 +95,10 @@ def nest_plus_train_on_batches(net: Network, rule: EpropRule, batches: list[Batc
     for it, batch in enumerate(batches):
         stop = start + batch.size * batch.n_steps
         in_batch = (spike_steps >= start) & (spike_steps < stop)
+        before = err[start - 1] if start else stream_start_error(batch)
         stats = IterationStats(it, 0.5 * float(np.sum(err[start:stop] ** 2)) / batch.size, float("nan"),
-                               float(in_batch.sum() / ((stop - start) * net.n_rec) * 1e3 / net.dt_ms))
+                               float(in_batch.sum() / ((stop - start) * net.n_rec) * 1e3 / net.dt_ms),
+                               nest_loss=nest_plus_loss(err[start:stop], batch, rule, before))
         history.append(stats)
         if on_iteration:
             on_iteration(stats)

@@ -30,7 +30,8 @@ MODELS = ("eprop_iaf_bsshslm_2020", "eprop_iaf_adapt_bsshslm_2020")  # recurrent
 
 def neuron_params(meta: dict, spec: dict, j: int) -> dict:
     """NEST parameters of recurrent neuron ``j`` (voltages relative to E_L = 0, C_m = 1)."""
-    p = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "regular_spike_arrival": True,
+    p = {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0,
+         "regular_spike_arrival": bool(spec["regular_spike_arrival"][j]),
          "tau_m": float(spec["tau_m_ms"][j]), "V_th": float(spec["v_th"][j]), "t_ref": float(spec["t_ref_ms"][j]),
          "c_reg": float(meta["c_reg"]), "f_target": float(meta["f_target_hz"]),
          "surrogate_gradient_function": meta["surrogate_function"],
@@ -111,8 +112,8 @@ def run(spec: dict, meta: dict) -> dict[str, np.ndarray]:
     rec = create_recurrent(nest, meta, spec)
     loss = "mean_squared_error" if meta["loss"] == "mse" else "cross_entropy"
     readouts = nest.Create("eprop_readout_bsshslm_2020", n_out, [
-        {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "loss": loss, "regular_spike_arrival": True,
-         "tau_m": float(t)} for t in spec["tau_out_ms"]])
+        {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "loss": loss, "regular_spike_arrival": bool(regular),
+         "tau_m": float(t)} for t, regular in zip(spec["tau_out_ms"], spec["readout_regular_spike_arrival"], strict=True)])
     gen_target = nest.Create("step_rate_generator", n_out)
     dt = float(meta["dt_ms"])
     nest.SetDefaults("eprop_synapse_bsshslm_2020", {"optimizer": optimizer_spec(meta),

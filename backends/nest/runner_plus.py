@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from neuroport.backends.nest.runner import connect_matrix, create_recurrent, matrix_of, run_files
+from neuroport.backends.nest.runner import connect_matrix, matrix_of, run_files
 
 OFFSET_GEN, TOTAL_OFFSET = 1, 2  # generator offset; generator + input delay (the example's total_offset)
 SURROGATE_NAMES = {"arctan": "arctan_derivative"}  # neuroport name → NEST name where they differ
@@ -33,7 +33,20 @@ def neuron_params(meta: dict, spec: dict, j: int) -> dict:
          "surrogate_gradient_width": float(spec["surrogate_width"][j])}
     if spec["adaptive"][j]:
         p.update(adapt_beta=float(spec["adapt_beta"][j]), adapt_tau=float(spec["adapt_tau_ms"][j]), adaptation=0.0)
+    if not np.isnan(spec["v_reset"][j]):
+        p.update(V_reset=float(spec["v_reset"][j]))
     return p
+
+
+def create_plus_recurrent(nest, meta: dict, spec: dict):
+    """One NEST node per recurrent neuron in neuroport's order: ``eprop_iaf(_adapt)``, or where ``v_reset`` is set
+    ``eprop_iaf_psc_delta(_adapt)``."""
+    nodes = None
+    for j in range(len(spec["v_th"])):
+        family = "eprop_iaf" if np.isnan(spec["v_reset"][j]) else "eprop_iaf_psc_delta"
+        node = nest.Create(family + ("_adapt" if spec["adaptive"][j] else ""), 1, neuron_params(meta, spec, j))
+        nodes = node if nodes is None else nodes + node
+    return nodes
 
 
 def set_signals(gen_in, gen_target, gen_window, spec: dict, dt: float) -> None:
@@ -62,7 +75,7 @@ def build(nest, spec: dict, meta: dict):
     dt = float(meta["dt_ms"])
     n_in, n_out = spec["w_in"].shape[1], spec["w_out"].shape[0]
     gen_in, parrots = nest.Create("spike_generator", n_in), nest.Create("parrot_neuron", n_in)
-    rec = create_recurrent(nest, meta, spec, ("eprop_iaf", "eprop_iaf_adapt"), neuron_params)
+    rec = create_plus_recurrent(nest, meta, spec)
     readouts = nest.Create("eprop_readout", n_out, [
         {"C_m": 1.0, "E_L": 0.0, "I_e": 0.0, "V_m": 0.0, "tau_m": float(t),
          "eprop_isi_trace_cutoff": float(meta["cutoff_ms"])} for t in spec["tau_out_ms"]])

@@ -22,7 +22,8 @@ MEANINGS = {
     "input.size": "number of input channels",
     "input.encoding": "how the input is given (spikes: 0/1 per channel and step)",
     "populations[].name": "node name, used by projections",
-    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF) or Izhikevich",
+    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF), Izhikevich, or NEST's "
+                           "eprop_iaf_psc_delta(_adapt) (lif_psc_delta, alif_psc_delta; e-prop+ only)",
     "populations[].size": "number of neurons",
     "populations[].surrogate": "pseudo-derivative of the spike function used by e-prop",
     "populations[].tau_m_ms": "membrane time constant τ_m; α = exp(−dt/τ_m)",
@@ -40,6 +41,9 @@ MEANINGS = {
     "populations[].psi_width_mv": "voltage scale of the surrogate derivative (takes v_th's place)",
     "populations[].integration": "euler: PyNN's Izhikevich cell; spinnaker_rk2: sPyNNaker's IZK_curr_exp",
     "populations[].tau_syn_ms": "exponential synapse time constant (spinnaker_rk2 only)",
+    "populations[].regular_spike_arrival": "NEST's flag: false scales incoming spikes (and their gradient) by "
+                                            "1 − α (bsshslm_2020 only)",
+    "populations[].v_reset": "reset voltage of lif_psc_delta / alif_psc_delta (NEST's V_reset, below v_th)",
     "populations[].surrogate.function": "shape of ψ (NEST's names)",
     "populations[].surrogate.gamma": "height scale γ of ψ",
     "populations[].surrogate.beta": "width scale β of ψ",
@@ -47,6 +51,7 @@ MEANINGS = {
     "readout.size": "number of readout units (classes for cross-entropy)",
     "readout.tau_out_ms": "readout time constant τ_out, one number or one per unit; κ = exp(−dt/τ_out)",
     "readout.loss": "mse: regression; cross_entropy: classification (softmax over the units)",
+    "readout.regular_spike_arrival": "NEST's flag: false scales incoming spikes (and their gradient) by 1 − κ",
     "projections[].name": "projection name (rewiring and reports use it)",
     "projections[].source": "source node, or a list of populations (concatenated)",
     "projections[].target": "target node, or a list of populations (concatenated)",
@@ -123,6 +128,8 @@ MEANINGS = {
     "learning.eprop_plus.isi_trace_cutoff_ms": "a synapse integrates its gradient at most this long after each "
                                                "presynaptic spike (≥ 2 steps)",
     "learning.eprop_plus.optimize_each_step": "one optimizer step per time step (NEST's default) instead of per spike",
+    "learning.eprop_plus.target_alignment": "same_step: y[s] meets y*[s]; nest_example: y*[s + 1], as NEST's e-prop+ "
+                                            "example scripts and testsuite wire the target",
     "task.name": "which task generator",
     "task.params": "its keyword parameters (below)",
 }

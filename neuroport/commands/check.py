@@ -13,6 +13,9 @@ from neuroport.ir.preflight import graph_sizes
 from neuroport.resources import estimate, fmt_bytes
 
 BYTES_PER_FLOAT = 8  # float64 weights in the float IR
+# NEST's regular_spike_arrival: false, as `check` prints it
+ZETA_NOTE = {"population": ", inputs × (1 − α) (regular_spike_arrival false)",
+             "readout": ", inputs × (1 − κ) (regular_spike_arrival false)"}
 
 
 def summarize(graph: FloatGraph) -> dict[str, Any]:
@@ -23,6 +26,7 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "model": p.kind,
             "size": p.size,
             **_neuron_summary(p),
+            **({"regular_spike_arrival": p.regular_spike_arrival} if hasattr(p, "regular_spike_arrival") else {}),
         }
         for p in graph.populations
     ]
@@ -49,7 +53,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
         "input": {"name": graph.input.name, "size": graph.input.size},
         "populations": pops,
         "readout": {"name": graph.readout.name, "size": graph.readout.size, "loss": graph.readout.loss,
-                    "tau_out_ms": _span(graph.readout.tau_out_ms)},
+                    "tau_out_ms": _span(graph.readout.tau_out_ms),
+                    "regular_spike_arrival": graph.readout.regular_spike_arrival},
         "projections": projs,
         "neurons": graph.n_recurrent,
         "synapses": n_syn,
@@ -68,7 +73,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
             "eprop_plus": None if learning.plus is None else {
                 "kappa": learning.plus.kappa, "kappa_reg": learning.plus.kappa_reg,
                 "isi_trace_cutoff_steps": learning.plus.isi_trace_cutoff_steps,
-                "optimize_each_step": learning.plus.optimize_each_step},
+                "optimize_each_step": learning.plus.optimize_each_step,
+                "target_alignment": learning.plus.target_alignment},
         },
         "task": None if graph.task is None else graph.task.name,
         "resources": estimate(graph_sizes(graph)).to_dict(),
@@ -84,7 +90,8 @@ def _neuron_summary(p: Any) -> dict[str, Any]:
     if p.kind in SUMMARY_FIELDS:
         return {k: _span(getattr(p, k)) for k in SUMMARY_FIELDS[p.kind]}
     return {"tau_m_ms": _span(p.tau_m_ms), "v_th": _span(p.v_th),
-            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind == "alif" else {})}
+            **({"tau_a_ms": _span(p.adaptation()[1])} if p.kind in ("alif", "alif_psc_delta") else {}),
+            **({"v_reset": _span(p.v_reset)} if hasattr(p, "v_reset") else {})}
 
 
 def _range(values: np.ndarray) -> list[float]:
@@ -105,9 +112,12 @@ def _render(s: dict[str, Any]) -> str:
             lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, {params}")
             continue
         extra = f", tau_a {p['tau_a_ms']} ms" if "tau_a_ms" in p else ""
+        extra += f", v_reset {p['v_reset']} (clamped while refractory)" if "v_reset" in p else ""
+        extra += ZETA_NOTE["population"] if p.get("regular_spike_arrival") is False else ""
         lines.append(f"  {p['model']:<8} {p['name']}: {p['size']} neurons, tau_m {p['tau_m_ms']} ms, v_th {p['v_th']}{extra}")
     r = s["readout"]
-    lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}")
+    zeta = "" if r["regular_spike_arrival"] else ZETA_NOTE["readout"]
+    lines.append(f"  readout  {r['name']}: {r['size']} units, tau_out {r['tau_out_ms']} ms, loss {r['loss']}{zeta}")
     for p in s["projections"]:
         delay = "" if p["delay_steps"] == 1 else f", delay {p['delay_steps']} steps"
         lines.append(
@@ -134,7 +144,8 @@ def _render(s: dict[str, Any]) -> str:
             lines.append(f"  e-prop+  κ {ep['kappa'] if ep['kappa'] is not None else 'of the readout'}, κ_reg "
                          f"{ep['kappa_reg'] if ep['kappa_reg'] is not None else '= κ'}, trace cutoff "
                          f"{ep['isi_trace_cutoff_steps'] or 'none'} steps, "
-                         f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}")
+                         f"{'an optimizer step per time step' if ep['optimize_each_step'] else 'updates per spike'}"
+                         f"{', targets of the next step (NEST example)' if ep['target_alignment'] == 'nest_example' else ''}")
     if s["task"]:
         lines.append(f"  task     {s['task']}")
     lines.append(_render_resources(s["resources"]))

@@ -56,6 +56,7 @@ def simulate(net: Network, inputs: np.ndarray, *, record_states: bool = True) ->
     """
     from neuroport.emulator.kernels import SHAPE_CODES, lif_alif_steps, lif_alif_steps_delayed
 
+    net = net.folded()  # NEST's regular_spike_arrival False: ζ into the weights
     x = np.asarray(inputs, dtype=np.float64)
     drive = delayed_product(x, net, "w_in", 1)
     params = (*(np.asarray(p, dtype=np.float64) for p in (net.alpha, net.rho, net.v_th, net.beta)),

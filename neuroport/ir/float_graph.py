@@ -3,10 +3,15 @@
 Nodes are frozen dataclasses holding numpy arrays.  Dynamics, in discrete time with step ``dt_ms``
 (Bellec et al. 2020; NEST ``*_bsshslm_2020``), for recurrent neuron j:
 
-    v_j[t+1] = α_j v_j[t] + Σ_i W_rec[j,i] z_i[t] + Σ_i W_in[j,i] x_i[t+1] − z_j[t] v_th_j,   α = exp(−dt/τ_m)
+    v_j[t+1] = α_j v_j[t] + ζ_j (Σ_i W_rec[j,i] z_i[t] + Σ_i W_in[j,i] x_i[t+1]) − z_j[t] v_th_j,   α = exp(−dt/τ_m)
     A_j[t]   = v_th_j + β_j a_j[t],   a_j[t+1] = ρ_j a_j[t] + z_j[t],   ρ = exp(−dt/τ_a)       (ALIF; LIF: β = 0)
     z_j[t]   = H(v_j[t] − A_j[t])     (no spike for n_ref = round(t_ref/dt) steps after a spike)
-    y_k[t]   = κ y_k[t−1] + Σ_j W_out[k,j] z_j[t],   κ = exp(−dt/τ_out)
+    y_k[t]   = κ y_k[t−1] + ζ_k Σ_j W_out[k,j] z_j[t],   κ = exp(−dt/τ_out)
+
+ζ is the input factor of NEST's ``regular_spike_arrival`` (``eprop_iaf_bsshslm_2020``, ``eprop_readout_bsshslm_2020``
+in NEST 3.10): 1 when True (the default), 1 − α_j for a population / 1 − κ_k for the readout when False (the
+convention of the TensorFlow e-prop code of Bellec et al. 2020).  Weights are stored as written (NEST's weights);
+:meth:`neuroport.ir.network.Network.folded` gives the effective weights ζ W the hardware stages use.
 
 The recurrent populations are concatenated, in the order listed, into one state vector; every projection is a
 block of one of three matrices (input → recurrent, recurrent → recurrent, recurrent → readout), see
@@ -29,6 +34,7 @@ FEEDBACKS = ("symmetric", "random", "adaptive")
 OPTIMIZERS = ("adam", "sgd")
 SURROGATES = ("piecewise_linear", "exponential", "fast_sigmoid_derivative", "arctan")
 EPROP_VARIANTS = ("bsshslm_2020", "eprop_plus", "reward_based")
+TARGET_ALIGNMENTS = ("same_step", "nest_example")  # EpropPlus.target_alignment
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class LIF:
     v_th: np.ndarray  # threshold, same unit as the weights (voltage relative to E_L)
     t_ref_ms: np.ndarray
     surrogate: Surrogate = field(default_factory=Surrogate)
+    regular_spike_arrival: bool = True  # NEST's flag; False: incoming spikes scaled by ζ = 1 − α
+
+    def input_scale(self, dt_ms: float) -> np.ndarray:
+        """ζ per neuron: 1, or 1 − α = 1 − exp(−dt/τ_m) without regular spike arrival (NEST's ``P_z_in``)."""
+        return np.ones(self.size) if self.regular_spike_arrival else 1.0 - np.exp(-dt_ms / self.tau_m_ms)
 
     def adaptation(self) -> tuple[np.ndarray, np.ndarray]:
         """Return (β, τ_a in ms) per neuron; a LIF neuron has β = 0 (τ_a is then irrelevant)."""
@@ -134,18 +145,53 @@ class Izhikevich:
         return _nodes_equal(self, other)
 
 
-NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich)}
+@dataclass(frozen=True, eq=False)
+class LIFPscDelta(LIF):
+    """NEST 3.10's ``eprop_iaf_psc_delta`` (e-prop+ only): a LIF that resets *to* ``v_reset`` in its spike step and
+    stays clamped there, discarding its input (``refractory_input`` False), for n_ref = round(t_ref/dt) steps:
+
+        not refractory:  v ← α v + Σ W x;   refractory (the n_ref steps after a spike):  v unchanged
+        z = H(v − v_th);  on a spike v ← v_reset.   ψ = 0 while refractory, as for LIF.
+    """
+
+    kind: ClassVar[str] = "lif_psc_delta"
+    v_reset: np.ndarray = field(default_factory=lambda: np.zeros(0))  # relative to E_L, same unit as v_th
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {**super().array_fields(), "v_reset": self.v_reset}
+
+
+@dataclass(frozen=True, eq=False)
+class ALIFPscDelta(ALIF):
+    """NEST 3.10's ``eprop_iaf_psc_delta_adapt``: :class:`LIFPscDelta` with ALIF's threshold A = v_th + β a, where
+    a ← ρ a + z[t−1] only in steps that are not refractory (NEST's code: with t_ref ≥ dt a spike's increment is
+    dropped, since the step after it is refractory)."""
+
+    kind: ClassVar[str] = "alif_psc_delta"
+    v_reset: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {**super().array_fields(), "v_reset": self.v_reset}
+
+
+NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich, LIFPscDelta, ALIFPscDelta)}
 LIF_KINDS = (LIF.kind, ALIF.kind)  # the kinds the dense Network (neuroport.ir.network) and its engines handle
+RESET_KINDS = (LIFPscDelta.kind, ALIFPscDelta.kind)  # reset to v_reset: dense Network, e-prop+ engines only
 
 
 @dataclass(frozen=True, eq=False)
 class Readout:
-    """Leaky readout y_k[t] = κ_k y_k[t−1] + Σ_j W_out[k,j] z_j[t]; loss 'mse' (regression) or 'cross_entropy'."""
+    """Leaky readout y_k[t] = κ_k y_k[t−1] + ζ_k Σ_j W_out[k,j] z_j[t]; loss 'mse' (regression) or 'cross_entropy'."""
 
     name: str
     size: int
     tau_out_ms: np.ndarray
     loss: str = "mse"
+    regular_spike_arrival: bool = True  # NEST's flag; False: incoming spikes scaled by ζ = 1 − κ
+
+    def input_scale(self, dt_ms: float) -> np.ndarray:
+        """ζ per readout unit: 1, or 1 − κ = 1 − exp(−dt/τ_out) without regular spike arrival."""
+        return np.ones(self.size) if self.regular_spike_arrival else 1.0 - np.exp(-dt_ms / self.tau_out_ms)
 
     def __eq__(self, other: object) -> bool:
         return _nodes_equal(self, other)
@@ -329,13 +375,18 @@ class EpropPlus:
     ``isi_trace_cutoff_steps``: a synapse integrates its gradient for at most this many steps after each
     presynaptic spike (None: no cutoff); ``optimize_each_step``: the optimizer steps every time step with that
     step's gradient (NEST's default) rather than once per presynaptic spike with the gradient since the last one
-    (the same for gradient descent).  :mod:`neuroport.training.eprop_plus` has the equations.
+    (the same for gradient descent); ``target_alignment`` which target step meets the readout (``nest_example``:
+    the next, as NEST's example scripts and testsuite wire it).  :mod:`neuroport.training.eprop_plus` has the
+    equations.
     """
 
     kappa: float | None = None
     kappa_reg: float | None = None
     isi_trace_cutoff_steps: int | None = None
     optimize_each_step: bool = False  # NEST's optimizer option: one optimizer step per time step, not per spike
+    # "same_step": the readout's y[s] meets the target y*[s]; "nest_example": y*[s + 1] (and the loss mask of s + 1),
+    # as NEST's e-prop+ example scripts and testsuite deliver targets (generator times total_offset + s)
+    target_alignment: str = "same_step"
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,8 +22,10 @@ from neuroport.ir.float_graph import (
     LOSSES,
     NEURON_TYPES,
     OPTIMIZERS,
+    RESET_KINDS,
     SCHEMA_VERSION,
     SURROGATES,
+    TARGET_ALIGNMENTS,
     EpropPlus,
     EpropRule,
     FloatGraph,
@@ -75,6 +77,7 @@ def load_model(file: str | Path, data: Any = None) -> FloatGraph:
     top.raw("learning", None), top.raw("task", None)
     top.finish()
     graph = replace(graph, learning=learning, task=task)
+    _variant_conventions(top, graph)
     check_reward_model(graph, file)
     check_graph(graph, file=file)
     return graph
@@ -87,6 +90,28 @@ def _unique_names(top: Section, inp: InputLayer, populations: tuple[LIF, ...], r
         if name in seen:
             raise top.error(f"node name '{name}' is already used at {seen[name]}; names must be unique", file=top.file, path=path)
         seen[name] = path
+
+
+def _variant_conventions(top: Section, graph: FloatGraph) -> None:
+    """NEST has its psc_delta neurons (reset to V_reset) in e-prop+ only, and ``regular_spike_arrival`` in
+    bsshslm_2020 only (neuroport's trainers follow): refuse the other combinations with the field's path."""
+    if graph.learning is None:
+        return
+    if graph.learning.variant != "bsshslm_2020":
+        scaled = [(f"populations[{i}]", p) for i, p in enumerate(graph.populations)] + [("readout", graph.readout)]
+        for path, node in scaled:
+            if not getattr(node, "regular_spike_arrival", True):
+                raise top.error(f"`regular_spike_arrival: false` (input factor 1 − α / 1 − κ) is NEST's option of the "
+                                f"bsshslm_2020 models; variant '{graph.learning.variant}' has input factor 1 (NEST "
+                                "3.10's eprop_iaf / eprop_readout have no such option)", file=top.file,
+                                path=f"{path}.regular_spike_arrival")
+    if graph.learning.variant == "eprop_plus":
+        return
+    for i, pop in enumerate(graph.populations):
+        if pop.kind in RESET_KINDS:
+            raise top.error(f"neuron model '{pop.kind}' is NEST's e-prop+ neuron (eprop_iaf_psc_delta family): it "
+                            f"needs `learning.variant: eprop_plus`, not '{graph.learning.variant}'",
+                            file=top.file, path=f"populations[{i}].model")
 
 
 def _input(s: Section) -> InputLayer:
@@ -132,9 +157,19 @@ def _lif_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> d
         "v_th": per_neuron(s, "v_th", size, rng, positive=True),
         "t_ref_ms": per_neuron(s, "t_ref_ms", size, rng, 0.0, non_negative=True),
     }
-    if kind == "alif":
+    if kind in ("alif", "alif_psc_delta"):
         fields["tau_a_ms"] = per_neuron(s, "tau_a_ms", size, rng, positive=True)
         fields["beta"] = per_neuron(s, "beta", size, rng, non_negative=True)
+    fields["regular_spike_arrival"] = s.boolean("regular_spike_arrival", True)  # NEST's flag; False: ζ = 1 − α
+    return fields
+
+
+def _psc_delta_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
+    """LIF/ALIF fields and NEST's ``V_reset`` (relative to E_L; NEST requires V_reset < V_th; default 0 = E_L)."""
+    fields = _lif_fields(s, kind, size, rng)
+    fields["v_reset"] = per_neuron(s, "v_reset", size, rng, 0.0)
+    if np.any(fields["v_reset"] >= fields["v_th"]):
+        raise s.fail("expected v_reset below v_th (NEST's eprop_iaf_psc_delta requires V_reset < V_th)", "v_reset")
     return fields
 
 
@@ -162,7 +197,9 @@ def _izhikevich_fields(s: Section, kind: str, size: int, rng: np.random.Generato
     return fields
 
 
-FIELD_READERS = {Izhikevich.kind: _izhikevich_fields}  # population kind → its parameter reader (default: LIF/ALIF)
+# population kind → its parameter reader (default: LIF/ALIF)
+FIELD_READERS = {Izhikevich.kind: _izhikevich_fields, "lif_psc_delta": _psc_delta_fields,
+                 "alif_psc_delta": _psc_delta_fields}
 
 
 def _surrogate(s: Section) -> Surrogate:
@@ -185,7 +222,8 @@ def _readout(s: Section) -> Readout:
     else:
         tau_arr = np.full(size, s.check_number(tau, "tau_out_ms", positive=True))
     physical_range(s, "tau_out_ms", tau_arr)
-    out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES))
+    out = Readout(name=s.string("name"), size=size, tau_out_ms=tau_arr, loss=s.string("loss", "mse", choices=LOSSES),
+                  regular_spike_arrival=s.boolean("regular_spike_arrival", True))  # NEST's flag; False: ζ = 1 − κ
     s.finish()
     return out
 
@@ -280,7 +318,7 @@ def _learning(s: Section, graph: FloatGraph, base_dir: Path) -> EpropRule:
 
 def _eprop_plus(s: Section, rule: EpropRule, graph: FloatGraph) -> EpropRule:
     """``learning.eprop_plus`` (variant eprop_plus only): kappa, kappa_reg in [0, 1), isi_trace_cutoff_ms ≥ 2 steps,
-    optimize_each_step."""
+    optimize_each_step, target_alignment."""
     if not s.has("eprop_plus"):
         return replace(rule, plus=EpropPlus()) if rule.variant == "eprop_plus" else rule
     if rule.variant != "eprop_plus":
@@ -295,9 +333,11 @@ def _eprop_plus(s: Section, rule: EpropRule, graph: FloatGraph) -> EpropRule:
     if cutoff is not None and cutoff < 2:
         raise p.fail(f"expected at least 2 steps ({2 * graph.dt_ms} ms), got {cutoff_ms} ms", "isi_trace_cutoff_ms")
     each_step = p.boolean("optimize_each_step", False)
+    alignment = p.string("target_alignment", "same_step", choices=TARGET_ALIGNMENTS)
     p.finish()
     return replace(rule, plus=EpropPlus(**{k: None if v is None else float(v) for k, v in kappas.items()},
-                                        isi_trace_cutoff_steps=cutoff, optimize_each_step=each_step))
+                                        isi_trace_cutoff_steps=cutoff, optimize_each_step=each_step,
+                                        target_alignment=alignment))
 
 
 def _rewiring(s: Section, graph: FloatGraph) -> Rewiring:

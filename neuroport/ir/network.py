@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import LIF_KINDS, FloatGraph, Projection
+from neuroport.ir.float_graph import LIF_KINDS, RESET_KINDS, FloatGraph, Projection
 from neuroport.ir.synapses import INDEX_DTYPE, Synapses
 
 MATRICES = ("w_in", "w_rec", "w_out")
@@ -62,6 +62,23 @@ class Network:
     w_rec_plastic: np.ndarray
     w_out_plastic: np.ndarray
     delays: dict[str, np.ndarray] | None = None  # matrix name → int delay matrix (steps ≥ 1); None: all 1
+    # NEST's regular_spike_arrival False: input factor ζ per target neuron, (n_rec,) / (n_out,); None: all 1
+    input_scale_rec: np.ndarray | None = None
+    input_scale_out: np.ndarray | None = None
+    # NEST's eprop_iaf_psc_delta(_adapt): reset to v_reset and clamp while refractory (NaN: LIF/ALIF's reset by
+    # subtraction); None: every neuron resets by subtraction.  Only the e-prop+ engines run such neurons.
+    v_reset: np.ndarray | None = None
+
+    def folded(self) -> Network:
+        """The same dynamics with ζ folded into the weights (W_in, W_rec ← ζ_rec W; W_out ← ζ_out W_out) and no
+        scale left: what every simulator and hardware stage runs.  Trainers step the stored W with ζ × the gradient of
+        the folded weights (the chain rule, and NEST's own factor, see :mod:`neuroport.training.eprop`)."""
+        if self.input_scale_rec is None and self.input_scale_out is None:
+            return self
+        rec = np.ones(self.n_rec) if self.input_scale_rec is None else self.input_scale_rec
+        out = np.ones(self.n_out) if self.input_scale_out is None else self.input_scale_out
+        return replace(self, w_in=rec[:, None] * self.w_in, w_rec=rec[:, None] * self.w_rec,
+                       w_out=out[:, None] * self.w_out, input_scale_rec=None, input_scale_out=None)
 
     def is_delayed(self, name: str) -> bool:
         """Whether some synapse of matrix ``name`` has a delay other than 1 step."""
@@ -138,10 +155,16 @@ def projection_blocks(graph: FloatGraph, proj: Projection) -> tuple[str, list[tu
     return _matrix_name(src_side, tgt_side), tgt, src
 
 
-def refuse_non_lif(graph: FloatGraph) -> None:
-    """Raise UnsupportedError when a population is not LIF/ALIF: the dense Network has LIF parameters only."""
+def refuse_non_lif(graph: FloatGraph, *, reset_kinds: bool = False) -> None:
+    """Raise UnsupportedError when a population is not LIF/ALIF (nor, with ``reset_kinds``, NEST's psc_delta
+    neurons, which only the e-prop+ engines run): the dense Network has LIF parameters only."""
     for i, pop in enumerate(graph.populations):
-        if pop.kind not in LIF_KINDS:
+        if pop.kind in RESET_KINDS and not reset_kinds:
+            raise UnsupportedError(
+                f"population '{pop.name}' has neuron model '{pop.kind}' (NEST's eprop_iaf_psc_delta family, reset to "
+                "v_reset), which only e-prop+ runs (`learning.variant: eprop_plus`, `neuroport train --engine numpy|"
+                "nest`); this stage resets by subtraction", path=f"populations[{i}].model")
+        if pop.kind not in LIF_KINDS + RESET_KINDS:
             raise UnsupportedError(
                 f"population '{pop.name}' has neuron model '{pop.kind}', but this stage works on LIF/ALIF networks "
                 f"only (NEST e-prop, BPTT, NIR export, on-chip learning, the fixed-point profiles); train it with "
@@ -224,6 +247,14 @@ def sparse_matrices(graph: FloatGraph) -> tuple[dict[str, Synapses], dict[str, n
     return lists, plastic
 
 
+def folded_lists(lists: dict[str, Synapses], fields: dict[str, object]) -> dict[str, Synapses]:
+    """:meth:`Network.folded` for the synapse lists of :func:`sparse_matrices`: ζ of each synapse's target into its
+    weight (w_in, w_rec: ζ_rec; w_out: ζ_out), for ``fields`` of :func:`neuron_fields`."""
+    scales = {"w_in": fields["input_scale_rec"], "w_rec": fields["input_scale_rec"], "w_out": fields["input_scale_out"]}
+    return {name: syn if scales[name] is None else replace(syn, weights=syn.weights * scales[name][syn.targets])
+            for name, syn in lists.items()}
+
+
 def _global(graph: FloatGraph, names: tuple[str, ...], local: np.ndarray) -> np.ndarray:
     """Assembled indices (int32) of projection-local ones; nodes in assembled order need only an offset."""
     index = node_indices(graph, names)
@@ -258,9 +289,10 @@ def _is_canonical(targets: np.ndarray, sources: np.ndarray) -> bool:
     return bool(np.all(dt >= 0) and np.all((dt > 0) | (np.diff(sources) > 0)))
 
 
-def neuron_fields(graph: FloatGraph) -> dict[str, object]:
-    """The per-neuron fields of :class:`Network` (everything but the matrices), assembled in population order."""
-    refuse_non_lif(graph)
+def neuron_fields(graph: FloatGraph, *, reset_kinds: bool = False) -> dict[str, object]:
+    """The per-neuron fields of :class:`Network` (everything but the matrices), assembled in population order;
+    ``reset_kinds``: accept NEST's psc_delta neurons (``v_reset`` set; for the e-prop+ engines only)."""
+    refuse_non_lif(graph, reset_kinds=reset_kinds)
     pops = graph.populations
     functions = {p.surrogate.function for p in pops}
     return dict(
@@ -275,12 +307,18 @@ def neuron_fields(graph: FloatGraph) -> dict[str, object]:
         surrogate_function=functions.pop() if len(functions) == 1 else "mixed",
         tau_out_ms=graph.readout.tau_out_ms,
         loss=graph.readout.loss,
+        input_scale_rec=None if all(p.regular_spike_arrival for p in pops) else
+        np.concatenate([p.input_scale(graph.dt_ms) for p in pops]),
+        input_scale_out=None if graph.readout.regular_spike_arrival else graph.readout.input_scale(graph.dt_ms),
+        v_reset=None if all(p.kind in LIF_KINDS for p in pops) else
+        np.concatenate([getattr(p, "v_reset", np.full(p.size, np.nan)) for p in pops]),
     )
 
 
-def assemble(graph: FloatGraph) -> Network:
-    """Build the dense :class:`Network` of a graph (see the module docstring for the layout)."""
-    fields = neuron_fields(graph)
+def assemble(graph: FloatGraph, *, reset_kinds: bool = False) -> Network:
+    """Build the dense :class:`Network` of a graph (see the module docstring for the layout); ``reset_kinds``:
+    accept NEST's psc_delta neurons (``v_reset`` set; for the e-prop+ engines only)."""
+    fields = neuron_fields(graph, reset_kinds=reset_kinds)
     mats, delays = dense_matrices(graph)
     return Network(**fields, **mats, delays=delays if has_delays(graph) else None)
 

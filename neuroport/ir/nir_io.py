@@ -7,7 +7,10 @@ A FloatGraph becomes
                                └ w_rec (Linear) ◄┘
 
 Time constants in seconds; ``r = tau`` so that a spike through weight w moves v by w (neuroport's delta
-synapses); ``v_reset`` 0 and, in the LIF's metadata, ``reset: subtract``.  Everything NIR has no node for (ALIF
+synapses), or ``r = ζ tau`` with NEST's ``regular_spike_arrival: false`` (ζ = 1 − α, 1 − κ: a spike moves v by ζ w,
+the Linear nodes keep NEST's weights; a foreign importer folds r/τ into the weights, as :func:`from_foreign` does);
+``v_reset`` 0 and, in the LIF's metadata, ``reset: subtract`` (NEST's psc_delta neurons: their ``v_reset`` and
+``reset: to_v_reset``).  Everything NIR has no node for (ALIF
 adaptation, refractoriness, the population split, sparsity masks, e-prop settings, feedback weights, the task, dt)
 travels in metadata under ``neuroport`` and comes back intact.  A graph written by another tool is imported when it
 has this shape (Affine with zero bias counts as Linear) and refused, naming the node, when it does not.
@@ -62,7 +65,7 @@ def to_nir(graph: FloatGraph) -> Any:
     if entries > MAX_DENSE_ENTRIES:
         raise UnsupportedError(f"NIR 1.0 holds connections as dense Linear matrices: this network needs {entries:,} "
                                f"entries (limit {MAX_DENSE_ENTRIES:,}); export a smaller network")
-    net = assemble(graph)
+    net = assemble(graph, reset_kinds=True)
     dt_s = graph.dt_ms * 1e-3
     with tempfile.TemporaryDirectory() as tmp:
         doc = _doc_of(graph, Path(tmp))
@@ -76,20 +79,36 @@ def to_nir(graph: FloatGraph) -> Any:
         extras["feedback_weights"] = graph.learning.feedback_weights
     tau_m = net.tau_m_ms * 1e-3
     tau_out = net.tau_out_ms * 1e-3
+    zeta_rec = np.ones(net.n_rec) if net.input_scale_rec is None else net.input_scale_rec
+    zeta_out = np.ones(net.n_out) if net.input_scale_out is None else net.input_scale_out
     nodes = {
         "input": nir.Input(input_type={"input": np.array([net.n_in])}),
         "w_in": nir.Linear(weight=net.w_in),
-        "rec": nir.LIF(tau=tau_m, r=tau_m.copy(), v_leak=np.zeros(net.n_rec), v_threshold=net.v_th.copy(),
-                       v_reset=np.zeros(net.n_rec), metadata={"reset": "subtract"}),
+        "rec": nir.LIF(tau=tau_m, r=zeta_rec * tau_m, v_leak=np.zeros(net.n_rec), v_threshold=net.v_th.copy(),
+                       v_reset=reset_voltages(net), metadata={"reset": reset_modes(net)}),
         "w_rec": nir.Linear(weight=net.w_rec),
         "w_out": nir.Linear(weight=net.w_out),
-        "readout": nir.LI(tau=tau_out, r=tau_out.copy(), v_leak=np.zeros(net.n_out)),
+        "readout": nir.LI(tau=tau_out, r=zeta_out * tau_out, v_leak=np.zeros(net.n_out)),
         "output": nir.Output(output_type={"output": np.array([net.n_out])}),
     }
     edges = [("input", "w_in"), ("w_in", "rec"), ("rec", "w_rec"), ("w_rec", "rec"), ("rec", "w_out"),
              ("w_out", "readout"), ("readout", "output")]
     metadata = {"dt": dt_s, KEY: jsonio.dumps(doc), **extras}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+def reset_voltages(net) -> np.ndarray:
+    """NIR's v_reset: 0 for reset by subtraction, NEST's V_reset for the psc_delta neurons."""
+    return np.zeros(net.n_rec) if net.v_reset is None else np.nan_to_num(net.v_reset, nan=0.0)
+
+
+def reset_modes(net) -> str | list[str]:
+    """The LIF's ``reset`` metadata: ``subtract``, or ``to_v_reset`` (NEST's eprop_iaf_psc_delta: v ← v_reset,
+    clamped while refractory), one per neuron when they differ."""
+    if net.v_reset is None:
+        return "subtract"
+    modes = ["subtract" if np.isnan(v) else "to_v_reset" for v in net.v_reset]
+    return modes[0] if len(set(modes)) == 1 else modes
 
 
 def write_nir(graph: FloatGraph, path: str | Path) -> Path:

@@ -30,6 +30,8 @@ def _population(p: LIF) -> dict[str, Any]:
     if getattr(p, "integration", "euler") != "euler":  # Izhikevich with sPyNNaker's RK2 + exponential synapses
         out["integration"] = p.integration
     out["surrogate"] = {"function": p.surrogate.function, "gamma": p.surrogate.gamma, "beta": p.surrogate.beta}
+    if not getattr(p, "regular_spike_arrival", True):  # NEST's input factor ζ = 1 − α
+        out["regular_spike_arrival"] = False
     return out
 
 
@@ -85,7 +87,8 @@ def _learning(graph: FloatGraph, npz_name: str, arrays: dict[str, np.ndarray]) -
         cutoff = r.plus.isi_trace_cutoff_steps
         out["eprop_plus"] = {"kappa": r.plus.kappa, "kappa_reg": r.plus.kappa_reg,
                              "isi_trace_cutoff_ms": None if cutoff is None else cutoff * graph.dt_ms,
-                             "optimize_each_step": r.plus.optimize_each_step}
+                             "optimize_each_step": r.plus.optimize_each_step,
+                             "target_alignment": r.plus.target_alignment}
     return out
 
 
@@ -101,7 +104,8 @@ def write_model(graph: FloatGraph, path: str | Path) -> Path:
         "input": {"name": graph.input.name, "size": graph.input.size, "encoding": graph.input.encoding},
         "populations": [_population(p) for p in graph.populations],
         "readout": {"name": graph.readout.name, "size": graph.readout.size,
-                    "tau_out_ms": _values(graph.readout.tau_out_ms), "loss": graph.readout.loss},
+                    "tau_out_ms": _values(graph.readout.tau_out_ms), "loss": graph.readout.loss}
+                   | ({} if graph.readout.regular_spike_arrival else {"regular_spike_arrival": False}),
         "projections": [_projection(p, npz_name, arrays) for p in graph.projections],
     }
     if graph.learning is not None:

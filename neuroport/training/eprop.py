@@ -13,6 +13,10 @@ them over the batch and take one optimizer step:
 it by the learning window).
 Feedback: symmetric (B = W_outᵀ, implicit), random (B fixed), adaptive (Kolen-Pollack: B receives W_out's
 update transposed, and both decay, W ← W − η λ W).
+Input scaling (NEST's ``regular_spike_arrival: false``, ζ = 1 − α / 1 − κ per target neuron): the network runs
+with the folded weights ζ W (:meth:`~neuroport.ir.network.Network.folded`), whose gradient g̃ the engines compute;
+the stored W gets the optimizer step of g = ζ_j g̃_ji — NEST's own gradient, whose presynaptic trace is
+z̄ ← α z̄ + ζ z (``eprop_iaf_bsshslm_2020.cpp``, ``eprop_readout_bsshslm_2020.cpp``, ``compute_gradient``).
 With ``learning.rewiring``, DEEP R follows every step on the rewired projections (L1 prior, noise, retirement of
 synapses whose sign would flip, uniform reactivation; :mod:`neuroport.training.rewiring`): their masks change.
 """
@@ -73,10 +77,21 @@ def optimizer_step(opt: Optimizer, weights: np.ndarray, grad: np.ndarray, state:
 @dataclass(frozen=True)
 class IterationStats:
     iteration: int
-    loss: float  # mean per sequence
+    loss: float  # mean per sequence of neuroport's sum over the loss window (and readouts)
     error: float  # fraction of misclassified sequences (classification) or NaN
     rate_hz: float
     train_error: float = float("nan")  # on-chip only: error of the sequences while they were being learned
+    nest_loss: float = float("nan")  # the same loss as NEST's e-prop examples and testsuite report it (nest_loss)
+
+
+def nest_loss(loss: str, summed: float, batch: Batch, n_out: int) -> float:
+    """A batch's summed loss as NEST's e-prop example scripts and testsuite report it (NEST 3.10,
+    pynest/examples/eprop_plasticity): MSE 0.5 · mean over readouts and sequences of Σ_t (y − y*)², i.e.
+    ``summed / (batch · n_out)``; cross-entropy −mean over the learning window's steps and the sequences of
+    Σ_k π* log π, i.e. ``summed / masked steps``."""
+    if loss == "mse":
+        return summed / (batch.size * n_out)
+    return summed / max(int(batch.loss_mask.sum()), 1)
 
 
 @dataclass
@@ -133,6 +148,31 @@ def average_gradient(grad: np.ndarray, rule: EpropRule, batch: Batch) -> np.ndar
     return mean
 
 
+def folded_network(net: Network) -> Network:
+    """The network gradients are computed on: ζ folded into the weights (the LIF :class:`Network`; others, such as
+    the Izhikevich network, have no input scaling and are returned as they are)."""
+    return net.folded() if isinstance(net, Network) else net
+
+
+def stored_gradients(grads: Gradients, net: Network) -> Gradients:
+    """Gradients of the stored weights from those of the folded ones, g = ζ_post g̃ (identity without scaling)."""
+    if getattr(net, "input_scale_rec", None) is None and getattr(net, "input_scale_out", None) is None:
+        return grads
+    rec = np.ones(net.n_rec) if net.input_scale_rec is None else net.input_scale_rec
+    out = np.ones(net.n_out) if net.input_scale_out is None else net.input_scale_out
+    return replace(grads, w_in=rec[:, None] * grads.w_in, w_rec=rec[:, None] * grads.w_rec,
+                   w_out=out[:, None] * grads.w_out)
+
+
+def refuse_input_scaling(net: Network, trainer: str) -> None:
+    """Raise for ``regular_spike_arrival: false`` in a trainer that does not carry the input factor ζ."""
+    if net.input_scale_rec is not None or net.input_scale_out is not None:
+        where = "readout" if net.input_scale_rec is None else "populations"
+        raise UnsupportedError(f"{trainer} does not support `regular_spike_arrival: false` (input factor 1 − α / "
+                               "1 − κ); train this model with variant bsshslm_2020 (numpy or nest engine) or BPTT",
+                               path=f"{where}.regular_spike_arrival")
+
+
 @dataclass
 class TrainedWeights:
     weights: dict[str, np.ndarray]
@@ -163,7 +203,7 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
     rewire = start_rewiring(net, rule, rewiring)  # None without learning.rewiring
     for it, batch in enumerate(batches):
         net = replace(net, **weights, **(rewire.masks() if rewire else {}))
-        grads = compute(net, rule, b_matrix, batch)
+        grads = stored_gradients(compute(folded_network(net), rule, b_matrix, batch), net)
         for name in MATRICES:
             plastic = getattr(net, f"{name}_plastic")
             mean_grad = average_gradient(getattr(grads, name), rule, batch) + rule.weight_decay * weights[name] * plastic
@@ -175,7 +215,8 @@ def train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, mod
             grad_b = average_gradient(grads.w_out, rule, batch) + rule.weight_decay * b_matrix.T
             b_matrix = optimizer_step(rule.optimizer, b_matrix.T, grad_b, b_state).T
         error = grads.n_errors / batch.size if net.loss == "cross_entropy" else float("nan")
-        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz)
+        stats = IterationStats(it, grads.loss / batch.size, error, grads.rate_hz,
+                               nest_loss=nest_loss(net.loss, grads.loss, batch, net.n_out))
         history.append(stats)
         if on_iteration:
             on_iteration(stats)

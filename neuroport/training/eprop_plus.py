@@ -9,6 +9,11 @@ The sequences of a training run are one continuous stream: no update intervals, 
     y_k[t] = κ_k y_k[t−1] + Σ_j W_out z_j[t],   err_k[t] = (y_k[t] − y*_k[t]) · mask[t]      (MSE only)
     L_j[t] = Σ_k B_jk err_k[t];   f̄_j ← κ_reg f̄_j + (1 − κ_reg) z_j[t]/dt;   R_j[t] = c_reg (f̄_j − f_target dt)
 
+NEST's psc_delta neurons (``lif_psc_delta`` / ``alif_psc_delta``, ``eprop_iaf_psc_delta(_adapt)``) instead reset
+to v_reset in the spike step and, for the n_ref steps after it, keep v and a and drop their input; z = [v ≥ A]
+(their gradient code is eprop_iaf's).  With ``target_alignment: nest_example`` the readout meets y*[t + 1] and the
+mask of t + 1, as NEST's example scripts wire the target generator.
+
 Every input/recurrent synapse ji keeps, from its first presynaptic spike on (s_i: the presynaptic train as it
 arrives, x_i[t] or z_i[t−1]):
 
@@ -62,6 +67,12 @@ def refusals(net: Network, rule: EpropRule) -> list[tuple[str, str]]:
         (rule.rewiring is not None, "learning.rewiring", "rewiring is implemented for variant bsshslm_2020 only"),
         (net.delays is not None and any(np.any(d != 1) for d in net.delays.values()), "projections",
          "synaptic delays other than 1 step: NEST's eprop_synapse requires a delay of one step"),
+        (net.input_scale_rec is not None, "populations.regular_spike_arrival",
+         "regular_spike_arrival: false: NEST 3.10's eprop_iaf has no such option (input factor 1); use variant "
+         "bsshslm_2020"),
+        (net.input_scale_out is not None, "readout.regular_spike_arrival",
+         "regular_spike_arrival: false: NEST 3.10's eprop_readout has no such option (input factor 1); use variant "
+         "bsshslm_2020"),
     ]
     return [(path, reason) for failed, path, reason in checks if failed]
 
@@ -142,7 +153,8 @@ class PlusConstants:
         kappa, kappa_reg, cutoff = plus_settings(net, rule)
         o = rule.optimizer
         cells = np.vstack([net.alpha, net.rho, net.v_th, net.beta, net.n_ref_steps.astype(np.float64),
-                           net.surrogate_gamma / net.v_th, net.surrogate_beta / net.v_th]).astype(np.float64)
+                           net.surrogate_gamma / net.v_th, net.surrogate_beta / net.v_th,
+                           np.full(net.n_rec, np.nan) if net.v_reset is None else net.v_reset]).astype(np.float64)
         return cls(
             feedback=np.ascontiguousarray(rule.feedback_weights, dtype=np.float64),
             plastic_pre=np.hstack([net.w_in_plastic & net.w_in_mask, net.w_rec_plastic & net.w_rec_mask]),
@@ -175,17 +187,53 @@ def finish(state: PlusState, const: PlusConstants, n_in: int) -> None:
                        state.adam_pre, const.opt, const.each_step)
 
 
+def aligned_batches(batches: list[Batch], rule: EpropRule) -> list[Batch]:
+    """The batches with the targets and loss mask the readout meets: unchanged for ``target_alignment: same_step``;
+    for ``nest_example`` those of the next stream step (the last step keeps its own, as NEST's generators hold)."""
+    if (rule.plus or EpropPlus()).target_alignment == "same_step":
+        return batches
+    flat = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731
+    targets = np.concatenate([flat(b.targets) for b in batches])
+    mask = np.concatenate([flat(b.loss_mask) for b in batches])
+    targets, mask = np.concatenate([targets[1:], targets[-1:]]), np.concatenate([mask[1:], mask[-1:]])
+    out, start = [], 0
+    for b in batches:
+        stop = start + b.size * b.n_steps
+        out.append(replace(b, targets=targets[start:stop].reshape(b.targets.shape),
+                           loss_mask=mask[start:stop].reshape(b.loss_mask.shape)))
+        start = stop
+    return out
+
+
+def nest_plus_loss(err: np.ndarray, batch: Batch, rule: EpropRule, before: np.ndarray) -> float:
+    """One batch's loss as NEST's e-prop+ example and testsuite report it, from its masked errors (steps, n_out):
+    0.5 Σ err² / (batch · n_out) over the batch's steps — with ``nest_example`` targets over the steps one earlier
+    (NEST's multimeter window starts at total_offset): ``before`` is the error of the step before the batch (before
+    the stream: y = 0 against the first target, :func:`stream_start_error`)."""
+    if (rule.plus or EpropPlus()).target_alignment == "nest_example":
+        err = np.concatenate([before[None], err[:-1]])
+    return 0.5 * float(np.sum(err**2)) / (batch.size * err.shape[1])
+
+
+def stream_start_error(first: Batch) -> np.ndarray:
+    """The error NEST's testsuite counts for the step before the stream: y = 0 against the (unshifted) first
+    target of the stream, masked."""
+    return -first.targets[0, 0] * first.loss_mask[0, 0]
+
+
 def train_plus_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *,
                           on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
     """e-prop+ over ``batches`` run back to back (module docstring); one history entry per batch."""
     check_supported(net, rule)
     state, const = initial_state(net), PlusConstants.of(net, rule)
-    history = []
-    for it, batch in enumerate(batches):
+    history, before = [], stream_start_error(batches[0]) if batches else None
+    for it, batch in enumerate(aligned_batches(batches, rule)):
         following = batches[it + 1].inputs[0, 0] if it + 1 < len(batches) else np.zeros(net.n_in)
         err, spikes = run_sequences(state, const, batch, following)
         loss = 0.5 * float(np.sum(err**2)) / batch.size
-        stats = IterationStats(it, loss, float("nan"), float(spikes.mean() * 1e3 / net.dt_ms))
+        stats = IterationStats(it, loss, float("nan"), float(spikes.mean() * 1e3 / net.dt_ms),
+                               nest_loss=nest_plus_loss(err, batch, rule, before))
+        before = err[-1]
         history.append(stats)
         if on_iteration:
             on_iteration(stats)
@@ -201,7 +249,7 @@ def train_eprop_plus(graph: FloatGraph, iterations: int, *, seed: int | None = N
     """Train ``graph`` with e-prop+ on ``iterations`` batches of the model's task, run as one stream (``mode`` is
     accepted for train_eprop's signature: e-prop+ has one, online, mode)."""
     rule = rule_of(graph)
-    net = assemble(graph)
+    net = assemble(graph, reset_kinds=True)
     check_supported(net, rule)
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
     result = train_plus_on_batches(net, rule, batches, on_iteration=on_iteration)
@@ -221,7 +269,7 @@ def simulate_plus(graph: FloatGraph, inputs: np.ndarray) -> PlusRun:
     """Run ``graph`` without learning, with e-prop+ dynamics (reset in the spike step, module docstring), each
     sample from rest: the float simulator for ``variant: eprop_plus`` models (the bsshslm_2020 reference,
     :func:`neuroport.emulator.reference.simulate`, resets one step later)."""
-    net = assemble(graph)
+    net = assemble(graph, reset_kinds=True).folded()
     rule = graph.learning or EpropRule(variant="eprop_plus")
     frozen = replace(net, w_in_plastic=np.zeros_like(net.w_in_mask), w_rec_plastic=np.zeros_like(net.w_rec_mask),
                      w_out_plastic=np.zeros_like(net.w_out_mask))

@@ -132,19 +132,22 @@ def readout_synapses(t, z_now, z_prev, err_prev, w_out, plastic_out, syn_out, la
 
 @njit(cache=True)
 def neuron_step(t, drive, neuron, last_spike, alpha, rho, v_th, beta, n_ref, psi_height, psi_width, shape,
-                z_now, psi):  # pragma: no cover
+                z_now, psi, v_reset):  # pragma: no cover
     """One recurrent step: v ← α v + drive, a ← ρ a + z[t−1], A = v_th + β a, ψ (0 while refractory),
-    z = [v ≥ A and free], v ← v − v_th z (reset in the spike step).  ``neuron`` rows: v, a, z[t−1]."""
+    z = [v ≥ A and free], v ← v − v_th z (reset in the spike step).  ``neuron`` rows: v, a, z[t−1].
+    Where ``v_reset`` is not NaN (NEST's eprop_iaf_psc_delta(_adapt)): in the n_ref steps after a spike v and a stay
+    as they are and the input is dropped, else v ← α v + drive, a ← ρ a + z[t−1]; z = [v ≥ A]; v ← v_reset z."""
     for j in range(alpha.size):
-        v = alpha[j] * neuron[0, j] + drive[j]
-        a = rho[j] * neuron[1, j] + neuron[2, j]
+        clamped = not np.isnan(v_reset[j]) and t - last_spike[j] <= n_ref[j]
+        v = neuron[0, j] if clamped else alpha[j] * neuron[0, j] + drive[j]
+        a = neuron[1, j] if clamped else rho[j] * neuron[1, j] + neuron[2, j]
         d = v - (v_th[j] + beta[j] * a)
         free = t - last_spike[j] >= n_ref[j]
         psi[j] = psi_height[j] * surrogate_shape(shape, psi_width[j] * abs(d)) if free else 0.0
         z_now[j] = 0.0
-        if d >= 0 and free:
+        if d >= 0 and (free or not np.isnan(v_reset[j])):
             z_now[j] = 1.0
-            v -= v_th[j]
+            v = v - v_th[j] if np.isnan(v_reset[j]) else v_reset[j]
             last_spike[j] = t
         neuron[0, j] = v
         neuron[1, j] = a
@@ -155,7 +158,8 @@ def run_chunk(t0, x, targets, mask, w_pre, w_out, feedback, plastic_pre, plastic
               syn_pre, last_pre, adam_pre, syn_out, last_out, adam_out, cells, kappas, reg_params, shape, cutoff,
               opt, each_step):  # pragma: no cover
     """Run sequence steps t0 … t0 + S − 1 (``x`` has S + 1 rows: the last is the next step's input, for the
-    arrival look-ahead).  ``cells`` rows: α, ρ, v_th, β, n_ref, ψ height, ψ width; ``kappas``: κ, κ_reg, then κ_k
+    arrival look-ahead).  ``cells`` rows: α, ρ, v_th, β, n_ref, ψ height, ψ width, v_reset (NaN: reset by
+    subtraction); ``kappas``: κ, κ_reg, then κ_k
     of the readouts; ``reg_params``: c_reg, f_target (spikes/ms), dt (ms); ``readout`` rows: y, err[t−1], and the
     rate estimate f̄ (first n_out, n_out, n entries).  Returns the masked error (S, n_out) and the spikes (S, n)."""
     n_steps, n_out = targets.shape
@@ -178,7 +182,8 @@ def run_chunk(t0, x, targets, mask, w_pre, w_out, feedback, plastic_pre, plastic
         for i in range(n_in + n):
             if arr_now[i] != 0:
                 drive += w_pre[:, i]
-        neuron_step(t, drive, neuron, last_spike, alpha, rho, v_th, beta, n_ref, cells[5], cells[6], shape, z_now, psi)
+        neuron_step(t, drive, neuron, last_spike, alpha, rho, v_th, beta, n_ref, cells[5], cells[6], shape, z_now, psi,
+                    cells[7])
         readout_synapses(t, z_now, neuron[2], readout[1, :n_out], w_out, plastic_out, syn_out, last_out, adam_out,
                          kappa_out, cutoff, opt, each_step)
         for k in range(n_out):

@@ -31,7 +31,7 @@ from neuroport.ir.fixed_graph import FixedDense, FixedGraph
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.network import assemble
 from neuroport.tasks import task_of
-from neuroport.training.eprop import IterationStats, draw_batches, rule_of
+from neuroport.training.eprop import IterationStats, draw_batches, refuse_input_scaling, rule_of
 from neuroport.training.parallel import Shards, shard_bounds, split_batch
 
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
@@ -85,6 +85,7 @@ def onchip_setup(graph: FloatGraph, hw_name: str = "loihi2", rates: dict | None 
     :func:`quantize_for_learning`."""
     refuse_float_only(graph)
     net = assemble(graph)
+    refuse_input_scaling(net, "on-chip learning")
     fixed = quantize_for_learning(graph, hw_name, allow_lossy)
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in {**DEFAULT_RATES, **(rates or {})}.items()}
     rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, **overrides)
@@ -188,6 +189,7 @@ def train_onchip(graph: FloatGraph, iterations: int, *, hw_name: str = "loihi2",
                                "its synapse structure fixed; train with `neuroport train` (float e-prop + DEEP R) and "
                                "deploy the trained sparse model")
     net, rule = assemble(graph), rule_of(graph)
+    refuse_input_scaling(net, "on-chip learning")
     fixed = quantize_for_learning(graph, hw_name)
     make_rule = lambda extra: default_rule(fixed, rule.feedback_weights, net.surrogate_beta, **extra)  # noqa: E731
     stages = scheduled_rates({**DEFAULT_RATES, **(rates or {})}, schedule)

@@ -57,6 +57,7 @@ from neuroport.training.eprop import (
     TrainResult,
     average_gradient,
     optimizer_step,
+    refuse_input_scaling,
     rule_of,
     within_learning_window,
 )
@@ -154,6 +155,7 @@ def train_reward_eprop(graph: FloatGraph, iterations: int, *, seed: int | None =
     rule = rule_of(graph)
     seed = graph.seed if seed is None else seed
     net, spec = assemble(graph), rule.reward
+    refuse_input_scaling(net, "reward-based e-prop")
     weights = {name: getattr(net, name).copy() for name in MATRICES} | {"w_value": spec.value_weights.copy()}
     states = {name: AdamState(np.zeros_like(w), np.zeros_like(w)) for name, w in weights.items()}
     masks = {name: getattr(net, f"{name}_mask") for name in MATRICES} | {"w_value": np.ones(net.n_rec, dtype=bool)}

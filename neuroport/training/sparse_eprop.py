@@ -39,6 +39,7 @@ from neuroport.training.eprop import (
     average_gradient,
     draw_batches,
     optimizer_step,
+    refuse_input_scaling,
     rule_of,
 )
 from neuroport.training.gradients import backward_filter, output_error
@@ -142,6 +143,7 @@ class SparseNetwork:
             raise UnsupportedError("the sparse e-prop engine delivers every spike one step after it is sent; this "
                                    "model has synaptic delays (train it with the dense engine)")
         f = SimpleNamespace(**neuron_fields(graph))
+        refuse_input_scaling(f, "the sparse e-prop engine")
         lists, _ = sparse_matrices(graph)
         as64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
         return SparseNetwork(f.dt_ms, as64(np.exp(-f.dt_ms / f.tau_m_ms)), as64(np.exp(-f.dt_ms / f.tau_a_ms)),
