@@ -189,3 +189,25 @@ def test_delayed_sparse_form_runs_on_the_dense_ring_buffer(tmp_path):
     assert np.array_equal(ts.spikes, td.spikes) and np.array_equal(ts.readout, td.readout)
     back = load_artifact(save_artifact(fs, tmp_path / "art"))
     assert np.array_equal(back.w_rec.synapses.delays, fs.w_rec.synapses.delays)
+
+
+def test_input_scaling_is_folded_into_synapse_lists_as_into_matrices(tmp_path):
+    """NEST's ``regular_spike_arrival: false`` (ζ = 1 − α on the populations, 1 − κ on the readout): the sparse form
+    quantizes with ζ folded into every synapse list exactly as the dense form folds it into its matrices."""
+    doc = sparse_doc({"rule": "fixed_fan_in", "fan_in": 5, "self_connections": False},
+                     {"rule": "fixed_probability", "probability": 0.6})
+    doc["readout"]["regular_spike_arrival"] = False
+    for pop in doc["populations"]:
+        pop["regular_spike_arrival"] = False
+    sparse = load_model(write_yaml(tmp_path, doc))
+    dense = sparse.with_projections(tuple(p.to_dense() for p in sparse.projections))
+    hw = load_hw("loihi2")
+    fs, fd = quantize_loihi(sparse, hw), quantize_loihi(dense, hw)
+    assert fs.is_sparse and fs.v_scale == fd.v_scale
+    for name in ("w_in", "w_rec", "w_out"):
+        s, d = fs.dense()[name], fd.dense()[name]
+        assert s.weight_exp == d.weight_exp and np.array_equal(s.dense_weights(), d.weights)
+    (tmp_path / "plain").mkdir()
+    plain = load_model(write_yaml(tmp_path / "plain", sparse_doc({"rule": "fixed_fan_in", "fan_in": 5, "self_connections": False},
+                                                                 {"rule": "fixed_probability", "probability": 0.6})))
+    assert not np.array_equal(quantize_loihi(plain, hw).w_out.dense_weights(), fs.w_out.dense_weights())  # ζ counted
