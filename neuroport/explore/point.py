@@ -18,7 +18,7 @@ from typing import Any
 from neuroport.errors import NeuroportError
 
 RESULT_FIELDS = ("metric", "float_score", "fixed_score", "drop", "spike_agreement", "saturation_events",
-                 "energy_j", "latency_s", "edp_js", "rate_hz")
+                 "lost_tensors", "energy_j", "latency_s", "edp_js", "rate_hz")
 
 
 def edited_model(doc: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -62,20 +62,21 @@ def evaluate_point(config: dict[str, Any]) -> dict[str, Any]:
     from neuroport.hw import load_hw
     from neuroport.ir.loader import load_model
     from neuroport.ir.yamlpath import read_yaml
-    from neuroport.pipeline import Prepared, compare, cost_report, quantize, task_batch
+    from neuroport.pipeline import Prepared, compare, cost_report, quantization_losses, quantize, task_batch
     from neuroport.training.eprop import train_eprop
 
     graph = load_model(config["model_file"], data=edited_model(read_yaml(config["model_file"]), config))
     if config.get("train_iterations"):
         graph = train_eprop(graph, config["train_iterations"], batch_size=config.get("train_batch_size")).graph
     hw = hw_with_bits(load_hw(config["hw"]), config.get("weight_bits"), config.get("v_bits"))
-    fixed = quantize(graph, hw)
+    fixed = quantize(graph, hw, allow_lossy=True)  # a lossy point is measured: its score shows the loss, counted here
+    lost = len(quantization_losses(graph, fixed))
     result = compare(graph, fixed, task_batch(graph, config["samples"], config["test_seed"]))
     energy = cost_report(Prepared(graph, None, hw, fixed), config["target"], result.stats)
     metric, float_score = score_value(result.float_score)
     return {"metric": metric, "float_score": float_score, "fixed_score": score_value(result.fixed_score)[1],
             "drop": next(iter(result.drop().values())), "spike_agreement": result.spike_agreement,
-            "saturation_events": int(sum(result.stats.overflow.values())), "energy_j": energy.energy_j,
+            "saturation_events": int(sum(result.stats.overflow.values())), "lost_tensors": lost, "energy_j": energy.energy_j,
             "latency_s": energy.latency_s, "edp_js": energy.edp_js, "rate_hz": result.fixed_rate_hz}
 
 
