@@ -15,7 +15,7 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
-from neuroport.interrupts import Interrupted, install_handlers, reap_children, restore_handlers
+from neuroport.interrupts import Interrupted, install_handlers, interrupted_in, reap_children, restore_handlers
 from neuroport.resources import set_limit_gb
 
 COMMANDS: tuple[str, ...] = (
@@ -60,6 +60,12 @@ for _module in COMMANDS:
     cli.add_command(importlib.import_module(_module).command)
 
 
+def _stop(stop: Interrupted) -> None:
+    reap_children()
+    click.echo(f"{stop}", err=True)
+    sys.exit(stop.exit_status)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning user errors into one-line messages and exit status 2, and SIGINT,
     SIGTERM, SIGHUP (to this process or its group) into a clean stop: every child process reaped, exit status
@@ -85,9 +91,12 @@ def main(argv: list[str] | None = None) -> None:
                    "this machine has, and the model is refused before it allocates", err=True)
         sys.exit(2)
     except Interrupted as stop:
-        reap_children()
-        click.echo(f"{stop}", err=True)
-        sys.exit(stop.exit_status)
+        _stop(stop)
+    except SystemError as err:  # a signal that arrives inside compiled code (numba) surfaces wrapped in SystemError
+        stop = interrupted_in(err)
+        if stop is None:
+            raise
+        _stop(stop)
     finally:
         restore_handlers(previous)
 

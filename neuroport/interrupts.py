@@ -35,6 +35,18 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+def interrupted_in(err: BaseException) -> Interrupted | None:
+    """The :class:`Interrupted` behind ``err``, if any: a handler that runs while compiled code (a numba kernel)
+    returns leaves it as the context of the ``SystemError`` the dispatcher then raises."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, Interrupted):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _raise(signum: int, frame) -> None:
     raise Interrupted(signum)
 

@@ -78,3 +78,24 @@ def test_training_stops_with_one_line(signum, tiny_model, tmp_path):
             proc.kill()
     assert proc.returncode == 128 + signum, err[-2000:]
     assert err.strip().splitlines() == [f"interrupted by {signal.Signals(signum).name}"] and out == "", err[-2000:]
+
+
+def test_signal_inside_compiled_code_is_one_line(monkeypatch, capsys):
+    """A handler that runs while a numba kernel returns leaves Interrupted as the context of the SystemError the
+    dispatcher raises ("returned a result with an exception set"): still exit 143 and one line, no traceback."""
+    from neuroport import cli
+
+    def kernel_returns_with_a_signal(*args, **kwargs):
+        try:
+            raise Interrupted(signal.SIGTERM)
+        except Interrupted:
+            raise SystemError("CPUDispatcher(<function run_chunk>) returned a result with an exception set") from None
+
+    monkeypatch.setattr(cli.cli, "main", kernel_returns_with_a_signal)
+    monkeypatch.setattr(cli, "reap_children", lambda: None)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["targets"])
+    assert stop.value.code == 143 and capsys.readouterr().err == "interrupted by SIGTERM\n"
+    monkeypatch.setattr(cli.cli, "main", lambda *a, **k: (_ for _ in ()).throw(SystemError("a real bug")))
+    with pytest.raises(SystemError, match="a real bug"):  # a SystemError without a signal behind it is not hidden
+        cli.main(["targets"])
