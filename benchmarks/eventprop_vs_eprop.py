@@ -1,6 +1,6 @@
 """EventProp beside e-prop and BPTT on the digits-events task (examples/digits_events.yaml: scikit-learn's digits as
 N-MNIST-style events, one recurrent LIF layer), at hidden sizes 100, 200 and 400: held-out accuracy, seconds per
-epoch and training memory.  Writes results/eventprop_vs_eprop.json and results/eventprop_vs_eprop.md.
+epoch and training memory.  Writes results/eventprop_comparison.json and .md (--name).
 
     .venv/bin/python benchmarks/eventprop_vs_eprop.py [--iterations 60] [--sizes 100,200,400] [--test-files 449]
 
@@ -213,7 +213,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--test-files", type=int, default=449)
     ap.add_argument("--out", default=str(ROOT / "results"))
-    ap.add_argument("--name", default="eventprop_vs_eprop", help="Result file names (NAME.json, NAME.md).")
+    ap.add_argument("--name", default="eventprop_comparison", help="Result file names (NAME.json, NAME.md).")
     ap.add_argument("--eventprop-c-reg", type=float, default=None,
                     help="EventProp's rate-penalty strength instead of the model's learning.regularization.c_reg.")
     ap.add_argument("--one", nargs=2, metavar=("ENGINE", "SIZE"), help=argparse.SUPPRESS)  # a child run

@@ -83,7 +83,7 @@ def test_readme_results_equal_results_json():
 def test_citations_name_no_file_outside_the_repository():
     """README, docs, examples, results/*.md, tests and benchmarks cite primary sources, not notes kept elsewhere."""
     patterns = re.compile("|".join(["shared" + "/", r"(?<!\w)hardware" + r"\.md", r"(?<!\w)lava" + r"\.md",
-                                    r"(?<!\w)eprop" + r"\.md", "ARCHITEC" + "TURE"]))  # not e.g. eventprop_vs_eprop.md
+                                    r"(?<!\w)eprop" + r"\.md", "ARCHITEC" + "TURE"]))  # whole names only
     files = [ROOT / "README.md", *(ROOT / "results").glob("*.md")]
     for folder in ("docs", "examples", "tests", "benchmarks"):
         files += [f for f in (ROOT / folder).rglob("*") if f.suffix in (".py", ".yaml", ".md")]

@@ -61,7 +61,7 @@ smooth stand-in instead, the time-weighted rate r̂_j = 2 Σ_{m of j} (T − t_m
 regular firing; T = the sequence's steps): ½ c_reg Σ_j (r̂_j − f_target·dt)², whose exact gradient
 ∂/∂t_m = −2 c_reg (r̂_j − f_target·dt)/T² is added to λ_m.  With Adam, c_reg needs tuning per model: on digits-events
 c_reg 0 lets the rates run away at 200–400 neurons and c_reg 100 silences 100 neurons
-(docs/howto/eventprop.md, results/eventprop_vs_eprop*.md).  As for the paper, the gradient is exact where spikes neither appear nor vanish under a small change of the weights (no
+(docs/howto/eventprop.md, results/eventprop_comparison*.md).  As for the paper, the gradient is exact where spikes neither appear nor vanish under a small change of the weights (no
 threshold grazing); trained weights then go to the discrete model unchanged, spikes moving to their step's end.
 """
 
