@@ -103,7 +103,9 @@ def plot_front(rows: list[dict[str, Any]], metric: str, cost: str, path: Path, t
     reference = float_reference(pts, metric)
     if reference is not None:
         ax.axhline(reference, color="tab:red", ls="--", lw=1.0, label=f"float reference (best) {reference:.3g}")
-    ax.set_xscale("log")
+    costs = [r[column] for r in pts if r[column]]
+    if costs and max(costs) > 10 * min(costs):  # a log axis only across decades: within one its labels collide
+        ax.set_xscale("log")
     ax.set_xlabel({"edp": "EDP per inference (J·s)", "energy": "energy per inference (J)"}[cost])
     ax.set_ylabel(metric + (" (higher is better)" if metric == "accuracy" else " (lower is better)"))
     ax.set_title(title)
