@@ -40,6 +40,7 @@ def test_site_builds_strictly(tmp_path):
     assert "LoihiSimBackend" in (site / "reference" / "targets" / "index.html").read_text(encoding="utf-8")
     assert "Davies" in (site / "reference" / "hw-numbers" / "index.html").read_text(encoding="utf-8")
     assert "load_model" in (site / "api" / "ir" / "index.html").read_text(encoding="utf-8")
+    assert "neuroport train [OPTIONS] MODEL" in (site / "reference" / "cli" / "index.html").read_text(encoding="utf-8")
 
 
 def test_model_reference_is_read_off_the_loader():
