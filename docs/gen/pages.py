@@ -2,6 +2,7 @@
 
     model-file reference   docs/gen/model_reference.py   (the loader's own reading of the model files)
     targets                docs/gen/targets.py           (each backend's capabilities())
+    command line           docs/gen/cli_reference.py     (each command's --help)
     hardware numbers       docs/gen/hw_numbers.py        (hw_configs/*.yaml with sources)
     performance            docs/gen/results_tables.py    (results/*.json)
 """
@@ -15,6 +16,7 @@ import mkdocs_gen_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cli_reference  # noqa: E402
 import hw_numbers  # noqa: E402
 import model_reference  # noqa: E402
 import results_tables  # noqa: E402
@@ -22,6 +24,7 @@ import targets  # noqa: E402
 
 PAGES = {
     "reference/model-file.md": model_reference.render,
+    "reference/cli.md": cli_reference.render,
     "reference/targets.md": targets.render,
     "reference/hw-numbers.md": hw_numbers.render,
     "results/performance.md": lambda: "# Performance\n\n" + results_tables.render() + "\n",
