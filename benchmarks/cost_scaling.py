@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroport import jsonio
-from neuroport.ir.float_graph import EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropRule, Optimizer
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.eprop import eprop_gradients

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from neuroport.emulator.reference import simulate  # noqa: E402
-from neuroport.ir.float_graph import EpropRule  # noqa: E402
+from neuroport.ir.learning_rule import EpropRule  # noqa: E402
 from neuroport.ir.network import Network  # noqa: E402
 from neuroport.tasks import Batch  # noqa: E402
 from neuroport.training.bptt import TorchNetwork, bptt_gradients, loss_of  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 
 from neuroport.errors import ModelError, UnsupportedError
 from neuroport.hw import load_hw
-from neuroport.ir.float_graph import EpropPlus, EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropPlus, EpropRule, Optimizer
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import Network
 from neuroport.ir.writer import write_model

@@ -13,7 +13,7 @@ import yaml
 from neuroport.cli import main
 from neuroport.emulator.reference import simulate
 from neuroport.errors import ModelError, UnsupportedError
-from neuroport.ir.float_graph import RewardSpec
+from neuroport.ir.learning_rule import RewardSpec
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import assemble
 from neuroport.ir.writer import write_model

@@ -122,7 +122,7 @@ def test_every_surrogate_shape_in_the_simulation():
 
 def test_learning_rate_decay_schedule_by_hand(tmp_path, tiny_doc):
     """optimizer.decay: η_k = η · factor^⌊k / every⌋ in SGD and Adam steps by hand; the model file round-trips it."""
-    from neuroport.ir.float_graph import Optimizer
+    from neuroport.ir.learning_rule import Optimizer
     from neuroport.ir.writer import write_model
     from neuroport.training.eprop import AdamState, optimizer_step
     from tests.conftest import write_yaml
@@ -153,7 +153,7 @@ def test_learning_rate_decay_schedule_by_hand(tmp_path, tiny_doc):
 def test_trainers_take_the_decayed_step(tmp_path, tiny_doc, reward_based):
     """With SGD, the second step of a run decayed ×0.25 after one iteration is exactly 0.25 × the undecayed one
     (same weights and batch before it): the supervised and the reward-based trainers both follow the schedule."""
-    from neuroport.ir.float_graph import Optimizer
+    from neuroport.ir.learning_rule import Optimizer
     from tests.conftest import write_yaml
 
     if reward_based:

@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from neuroport.errors import ModelError, NeuroportError
-from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule
 from neuroport.ir.network import Network, assemble, with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import (

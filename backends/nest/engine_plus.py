@@ -23,7 +23,7 @@ import numpy as np
 from neuroport.backends.nest.engine import NEST_OPTIMIZERS, run_nest
 
 from neuroport.errors import NeuroportError
-from neuroport.ir.float_graph import EpropPlus, EpropRule
+from neuroport.ir.learning_rule import EpropPlus, EpropRule
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainedWeights

@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from meanings import MEANINGS  # docs/gen/meanings.py, beside this file
 
 from neuroport.ir import float_graph as fg
+from neuroport.ir import learning_rule as lr
 from neuroport.ir import loader
 from neuroport.ir.yamlpath import _MISSING, Section
 from neuroport.tasks import TASKS
@@ -42,8 +43,8 @@ UNITS = {"_us": "µs", "_ms": "ms", "_hz": "Hz", "_mv": "mV", "_steps": "steps",
 SECTIONS: dict[str, Any] = {
     "": fg.FloatGraph, "input": fg.InputLayer, "populations[] (lif)": fg.LIF, "populations[] (alif)": fg.ALIF,
     "populations[] (izhikevich)": fg.Izhikevich, "populations[].surrogate": fg.Surrogate, "readout": fg.Readout,
-    "projections[]": fg.Projection, "learning": fg.EpropRule, "learning.optimizer": fg.Optimizer,
-    "learning.reward": fg.RewardSpec, "learning.rewiring": fg.Rewiring, "learning.eprop_plus": fg.EpropPlus,
+    "projections[]": fg.Projection, "learning": lr.EpropRule, "learning.optimizer": lr.Optimizer,
+    "learning.reward": lr.RewardSpec, "learning.rewiring": lr.Rewiring, "learning.eprop_plus": lr.EpropPlus,
     "task": fg.TaskSpec,
 }
 # fields read by helpers outside the loader module, with the module whose docstring defines them

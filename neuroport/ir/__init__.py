@@ -1,17 +1,7 @@
 """The float IR (FloatGraph), its loader and checks, and the dense Network view."""
 
-from neuroport.ir.float_graph import (
-    ALIF,
-    LIF,
-    EpropRule,
-    FloatGraph,
-    InputLayer,
-    Optimizer,
-    Projection,
-    Readout,
-    Surrogate,
-    TaskSpec,
-)
+from neuroport.ir.float_graph import ALIF, LIF, FloatGraph, InputLayer, Projection, Readout, Surrogate, TaskSpec
+from neuroport.ir.learning_rule import EpropRule, Optimizer
 from neuroport.ir.loader import load_model
 from neuroport.ir.network import Network, assemble, with_weights
 

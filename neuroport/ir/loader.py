@@ -16,29 +16,31 @@ import numpy as np
 from neuroport.ir.checks import check_graph
 from neuroport.ir.connectivity import read_connectivity
 from neuroport.ir.float_graph import (
-    EPROP_VARIANTS,
-    FEEDBACKS,
     LIF,
     LOSSES,
     NEURON_TYPES,
-    OPTIMIZERS,
     RESET_KINDS,
     SCHEMA_VERSION,
     SURROGATES,
-    TARGET_ALIGNMENTS,
-    EpropPlus,
-    EpropRule,
     FloatGraph,
     InputLayer,
     Izhikevich,
-    Optimizer,
     Projection,
     Readout,
-    Rewiring,
     Surrogate,
     TaskSpec,
 )
 from neuroport.ir.initializers import feedback_weights, projection_weights
+from neuroport.ir.learning_rule import (
+    EPROP_VARIANTS,
+    FEEDBACKS,
+    OPTIMIZERS,
+    TARGET_ALIGNMENTS,
+    EpropPlus,
+    EpropRule,
+    Optimizer,
+    Rewiring,
+)
 from neuroport.ir.preflight import BATCH_WHY, MAX_BATCH, preflight
 from neuroport.ir.ranges import dt_ms_of, model_name, physical_range
 from neuroport.ir.reward_spec import check_reward_model, read_reward

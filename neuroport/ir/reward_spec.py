@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from neuroport.errors import ModelError
-from neuroport.ir.float_graph import REWARD_DECISIONS, EpropRule, FloatGraph, RewardSpec
+from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.initializers import feedback_weights
+from neuroport.ir.learning_rule import REWARD_DECISIONS, EpropRule, RewardSpec
 from neuroport.ir.yamlpath import Section
 
 STREAM_FEEDBACK = 3  # the loader's feedback stream; index 0 is B^π

@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import (

@@ -32,7 +32,8 @@ import numpy as np
 
 from neuroport.emulator.reference import simulate
 from neuroport.errors import ModelError, UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph, Optimizer
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule, Optimizer
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch, task_of
 from neuroport.training.gradients import Gradients, online_gradients, sequence_gradients

@@ -40,7 +40,8 @@ import numpy as np
 
 from neuroport.emulator.kernels import SHAPE_CODES
 from neuroport.errors import ModelError
-from neuroport.ir.float_graph import EpropPlus, EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropPlus, EpropRule
 from neuroport.ir.network import Network, assemble, with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainedWeights, TrainResult, draw_batches, rule_of
@@ -86,7 +87,7 @@ def check_supported(net: Network, rule: EpropRule) -> None:
 
 
 def plus_settings(net: Network, rule: EpropRule) -> tuple[float, float, int]:
-    """(κ, κ_reg, cutoff steps) with the defaults of :class:`~neuroport.ir.float_graph.EpropPlus` resolved."""
+    """(κ, κ_reg, cutoff steps) with the defaults of :class:`~neuroport.ir.learning_rule.EpropPlus` resolved."""
     plus = rule.plus or EpropPlus()
     if plus.kappa is None and np.unique(net.kappa).size != 1:
         raise ModelError("readouts with different tau_out_ms need an explicit eprop_plus.kappa",

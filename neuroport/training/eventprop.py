@@ -73,7 +73,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule
 from neuroport.ir.network import Network, assemble, with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainResult, draw_batches, rule_of, train_on_batches

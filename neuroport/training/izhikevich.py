@@ -35,7 +35,8 @@ import numpy as np
 
 from neuroport.emulator.izhikevich import IzhikevichNetwork, IzhikevichRun, assemble_izhikevich, simulate_izhikevich
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule
 from neuroport.ir.network import with_weights
 from neuroport.tasks import Batch
 from neuroport.training.eprop import IterationStats, TrainResult, draw_batches, rule_of, train_on_batches

@@ -14,7 +14,7 @@ import numpy as np
 
 from neuroport.emulator.reference import FloatRun, leaky_sum
 from neuroport.errors import ModelError
-from neuroport.ir.float_graph import EpropRule, RewardSpec
+from neuroport.ir.learning_rule import EpropRule, RewardSpec
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.gradients import backward_filter, softmax

@@ -1,7 +1,7 @@
 """Reward-based e-prop: an actor-critic trained with e-prop (Bellec et al. 2020, Methods "Reward-based e-prop").
 
 The model's readout is the policy, π_k[t] = softmax(y[t])_k, and a critic is a second leaky readout of the same
-network, V[t] = κ_V V[t−1] + Σ_j w_V[j] z_j[t] (:class:`neuroport.ir.float_graph.RewardSpec`).  At the task's
+network, V[t] = κ_V V[t−1] + Σ_j w_V[j] z_j[t] (:class:`neuroport.ir.learning_rule.RewardSpec`).  At the task's
 decision steps m[t] (every step of its loss mask, or only the last one) an action a[t] ~ π[t] is sampled from a
 seeded generator and rewarded: r[t] = r_correct if a[t] is the label, else r_wrong.  With the discount γ per step:
 
@@ -48,7 +48,8 @@ import numpy as np
 from neuroport.emulator.kernels import eprop_gradients
 from neuroport.emulator.reference import simulate
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph, RewardSpec
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule, RewardSpec
 from neuroport.ir.network import MATRICES, Network, assemble, with_weights
 from neuroport.tasks import Batch, task_of
 from neuroport.training.eprop import (

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuroport.emulator.reference import FloatRun, simulate
-from neuroport.ir.float_graph import EpropRule, RewardSpec
+from neuroport.ir.learning_rule import EpropRule, RewardSpec
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.gradients import eligibility_step, rate_signal, softmax

@@ -41,7 +41,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from neuroport.errors import ModelError
-from neuroport.ir.float_graph import EpropRule, FloatGraph, Projection, Rewiring
+from neuroport.ir.float_graph import FloatGraph, Projection
+from neuroport.ir.learning_rule import EpropRule, Rewiring
 from neuroport.ir.network import MATRICES, Network, projection_blocks
 
 

@@ -28,7 +28,8 @@ import numpy as np
 from neuroport.emulator.kernels import SHAPE_CODES
 from neuroport.emulator.reference import leaky_sum
 from neuroport.errors import UnsupportedError
-from neuroport.ir.float_graph import EpropRule, FloatGraph
+from neuroport.ir.float_graph import FloatGraph
+from neuroport.ir.learning_rule import EpropRule
 from neuroport.ir.network import Network, has_delays, neuron_fields, sparse_matrices, with_synapse_weights
 from neuroport.ir.synapses import Synapses
 from neuroport.tasks import Batch

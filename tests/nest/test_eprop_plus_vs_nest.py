@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from neuroport.backends.nest.engine_plus import nest_plus_train_on_batches, plus_refusals
 
-from neuroport.ir.float_graph import EpropPlus, EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropPlus, EpropRule, Optimizer
 from neuroport.training.eprop_plus import train_plus_on_batches
 from tests.nest.test_eprop_vs_nest import assert_cli_engines_agree, batches, network
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from neuroport.backends.nest.engine import nest_train_on_batches, refusals
 
-from neuroport.ir.float_graph import EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropRule, Optimizer
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.eprop import train_on_batches

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from neuroport.backends.nest.engine import nest_train_on_batches
 
-from neuroport.ir.float_graph import EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropRule, Optimizer
 from neuroport.training.eprop import train_on_batches
 from tests.nest.test_eprop_vs_nest import BATCH, batches, network
 

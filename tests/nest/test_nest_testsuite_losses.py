@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neuroport.ir.float_graph import EpropPlus, EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropPlus, EpropRule, Optimizer
 from neuroport.ir.network import Network
 from neuroport.tasks import Batch
 from neuroport.training.eprop_plus import train_plus_on_batches

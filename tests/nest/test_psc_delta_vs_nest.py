@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from neuroport.backends.nest.engine_plus import nest_plus_train_on_batches
 
-from neuroport.ir.float_graph import EpropPlus, EpropRule, Optimizer
+from neuroport.ir.learning_rule import EpropPlus, EpropRule, Optimizer
 from neuroport.training.eprop_plus import train_plus_on_batches
 from tests.nest.test_eprop_vs_nest import N, batches, network
 
