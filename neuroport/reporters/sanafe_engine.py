@@ -183,7 +183,8 @@ def build_network(sanafe: Any, graph: FixedGraph, mapping: Mapping, replay: Repl
     steps = replay.spikes.shape[0]
     rec_upd, rec_spk = net.create_neuron_group("rec_update", graph.n_rec), net.create_neuron_group("rec_spike", graph.n_rec)
     out_upd = net.create_neuron_group("out_update", graph.n_out)
-    copies = [(k, c) for c in mapping.cores if c.role == "recurrent" for k in np.flatnonzero(graph.w_in.dense_mask()[c.start:c.stop].any(axis=0))]
+    in_mask = graph.w_in.dense_mask()  # built once: a sparse Dense makes a new matrix per call
+    copies = [(k, c) for c in mapping.cores if c.role == "recurrent" for k in np.flatnonzero(in_mask[c.start:c.stop].any(axis=0))]
     inputs = net.create_neuron_group("inputs", max(len(copies), 1))
     always = np.ones(steps, dtype=bool)
     for c in mapping.cores:
@@ -197,7 +198,7 @@ def build_network(sanafe: Any, graph: FixedGraph, mapping: Mapping, replay: Repl
     for i, (k, c) in enumerate(copies):
         seen[c.index] = seen.get(c.index, -1) + 1
         _place(inputs, i, f"{INPUT_UNIT}[{seen[c.index]}]", replay.inputs[:, k], cores[c.index])
-        in_pairs += [(i, int(r)) for r in c.start + np.flatnonzero(graph.w_in.dense_mask()[c.start:c.stop, k])]
+        in_pairs += [(i, int(r)) for r in c.start + np.flatnonzero(in_mask[c.start:c.stop, k])]
     if not copies:  # an idle placeholder: SANA-FE wants every group mapped
         _place(inputs, 0, f"{INPUT_UNIT}[0]", np.zeros(steps, dtype=bool), cores[0])
     _connect(rec_spk, rec_upd, [(int(j), int(i)) for i, j in zip(*np.nonzero(graph.w_rec.dense_mask()), strict=True)])
@@ -208,7 +209,8 @@ def build_network(sanafe: Any, graph: FixedGraph, mapping: Mapping, replay: Repl
 
 def _sizes(graph: FixedGraph, mapping: Mapping, hw: HwConfig) -> tuple[int, int, int]:
     per_core = max(c.stop - c.start for c in mapping.cores)
-    inputs = max((int(graph.w_in.dense_mask()[c.start:c.stop].any(axis=0).sum()) for c in mapping.cores if c.role == "recurrent"), default=0)
+    in_mask = graph.w_in.dense_mask()
+    inputs = max((int(in_mask[c.start:c.stop].any(axis=0).sum()) for c in mapping.cores if c.role == "recurrent"), default=0)
     tiles = (max(c.index for c in mapping.cores) // hw.resource("cores_per_tile")) + 1
     return per_core, inputs, tiles
 
@@ -327,7 +329,8 @@ def crosscheck(target: str, graph: FixedGraph, hw: HwConfig, mapping: Mapping, i
 def _input_messages(graph: FixedGraph, stats: ActivityStats, mapping: Mapping) -> float:
     """Input spikes entering cores (SANA-FE fires one input neuron per spike per core reached)."""
     x = stats.input_spikes_per_source / max(stats.batch, 1)
-    return float(sum(graph.w_in.dense_mask()[c.start:c.stop].any(axis=0) @ x for c in mapping.cores if c.role == "recurrent"))
+    in_mask = graph.w_in.dense_mask()
+    return float(sum(in_mask[c.start:c.stop].any(axis=0) @ x for c in mapping.cores if c.role == "recurrent"))
 
 
 COST_ENGINES = ("analytic", "sanafe")
