@@ -186,3 +186,15 @@ def test_train_refuses_workers_for_nest_and_unsupported_variants(tmp_path, capsy
 
     with pytest.raises(UnsupportedError, match="does not support 'eprop_plus' models"):
         refuse_shards(InProcessShards(2), "eprop_plus")
+
+
+def test_worker_thread_pools_share_the_cores_unless_told(monkeypatch):
+    """Each LocalCluster worker's numba/BLAS pools: the cores divided among the workers, or ``threads`` if given
+    (benchmarks/explore_scaling.py compares 1 worker × 1 thread with 2 workers × 1 thread)."""
+    from neuroport.explore import cluster
+
+    monkeypatch.setattr(cluster, "default_workers", lambda: 8)
+    assert cluster.worker_env(2)["NUMBA_NUM_THREADS"] == "4"
+    assert cluster.worker_env(16)["OMP_NUM_THREADS"] == "1"
+    assert set(cluster.worker_env(1, threads=1).values()) == {"1"}
+    assert set(cluster.worker_env(2, threads=3).values()) == {"3"}

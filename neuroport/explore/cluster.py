@@ -37,9 +37,10 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def worker_env(workers: int) -> dict[str, str]:
-    """Thread pools of each worker process: the cores divided among the workers (at least one thread each)."""
-    threads = str(max(1, default_workers() // max(workers, 1)))
+def worker_env(workers: int, threads: int | None = None) -> dict[str, str]:
+    """Thread pools of each worker process: ``threads``, by default the cores divided among the workers (at least
+    one thread each)."""
+    threads = str(threads or max(1, default_workers() // max(workers, 1)))
     return {name: threads for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
@@ -56,25 +57,28 @@ def attach(address: str) -> Any:
                            f"{SCHEDULER_ENV}") from None
 
 
-def local_cluster(workers: int) -> tuple[Any, Any]:
-    """(cluster, client) of a LocalCluster with ``workers`` single-threaded worker processes, no dashboard."""
+def local_cluster(workers: int, threads: int | None = None) -> tuple[Any, Any]:
+    """(cluster, client) of a LocalCluster with ``workers`` single-threaded worker processes, no dashboard; each
+    worker's numba/BLAS pools get ``threads`` threads (default: :func:`worker_env`'s share of the cores)."""
     from distributed import Client, LocalCluster
 
     if workers < 1:
         raise ClusterError(f"--workers must be ≥ 1 for a local cluster (0 runs in-process), got {workers}")
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, env=worker_env(workers))
+                           silence_logs=logging.ERROR, env=worker_env(workers, threads))
     return cluster, Client(cluster, set_as_default=False)
 
 
 @contextmanager
-def dask_client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
-    """Yield a client (attached or on a fresh LocalCluster), or None for ``workers == 0``; closed afterwards."""
+def dask_client(workers: int | None, scheduler: str | None, threads: int | None = None) -> Iterator[Any]:
+    """Yield a client (attached or on a fresh LocalCluster whose workers get ``threads`` numba/BLAS threads), or
+    None for ``workers == 0``; closed afterwards."""
     address = scheduler_address(scheduler)
     if address is None and workers == 0:
         yield None
         return
-    cluster, client = (None, attach(address)) if address else local_cluster(default_workers() if workers is None else workers)
+    cluster, client = (None, attach(address)) if address else local_cluster(
+        default_workers() if workers is None else workers, threads)
     try:
         yield client
     finally:
