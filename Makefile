@@ -48,3 +48,29 @@ clean:
 .PHONY: digits
 digits: $(STAMP)
 	$(BIN)/python benchmarks/digits_events.py
+
+# NEST past one process (issue 19): NEST 3.10 built from its source distribution with MPI into .nest-mpi/
+# (the wheel `install` puts in .venv has no MPI).  Needs an MPI and GSL (Debian: apt install openmpi-bin
+# libopenmpi-dev libgsl-dev libltdl-dev) and CMake; about 25 minutes of compiling on 2 cores.
+# `neuroport train --engine nest --ranks R` then runs under mpirun with NEUROPORT_NEST_PREFIX=$(CURDIR)/.nest-mpi.
+NEST_VERSION := 3.10.0
+NEST_MPI     := $(CURDIR)/.nest-mpi
+NEST_BUILD   := build/nest-mpi
+.PHONY: nest-mpi test-nest-mpi
+nest-mpi: $(NEST_MPI)/.built
+
+$(NEST_MPI)/.built: $(STAMP)
+	@command -v mpirun >/dev/null && command -v mpicc >/dev/null && command -v cmake >/dev/null \
+	  || { echo "nest-mpi needs MPI and CMake: apt install openmpi-bin libopenmpi-dev libgsl-dev libltdl-dev cmake"; exit 1; }
+	mkdir -p $(NEST_BUILD)
+	$(BIN)/python -m pip download -q --no-deps --no-binary :all: -d $(NEST_BUILD) nest-simulator==$(NEST_VERSION)
+	tar -xzf $(NEST_BUILD)/nest_simulator-$(NEST_VERSION).tar.gz -C $(NEST_BUILD)
+	cmake -S $(NEST_BUILD)/nest_simulator-$(NEST_VERSION) -B $(NEST_BUILD)/cmake -DCMAKE_INSTALL_PREFIX=$(NEST_MPI) \
+	  -Dwith-mpi=ON -Dwith-python=ON -Dwith-openmp=ON -Dwith-gsl=ON -Dwith-boost=OFF \
+	  -DPython_EXECUTABLE=$(CURDIR)/$(BIN)/python > $(NEST_BUILD)/cmake.log
+	cmake --build $(NEST_BUILD)/cmake -j $$(nproc) > $(NEST_BUILD)/build.log
+	cmake --install $(NEST_BUILD)/cmake > $(NEST_BUILD)/install.log
+	@touch $@
+
+test-nest-mpi: $(NEST_MPI)/.built
+	NEUROPORT_NEST_PREFIX=$(NEST_MPI) $(BIN)/python -m pytest -n 0 -q tests/nest_mpi

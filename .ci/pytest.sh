@@ -3,7 +3,8 @@
 set -uo pipefail
 python=$1
 workers=${2:-2}
-"$python" -m pytest -n "$workers" -q tests
+# tests/nest_mpi needs a NEST built with MPI (tens of minutes to build): `make test-nest-mpi` runs it.
+"$python" -m pytest -n "$workers" -q tests --ignore=tests/nest_mpi
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: failing the run" >&2

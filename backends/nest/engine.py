@@ -126,16 +126,25 @@ def nest_spec(net: Network, rule: EpropRule, batches: list[Batch], *, threads: i
 
 
 def run_nest(spec: dict[str, np.ndarray], meta: dict, *, timeout_s: float | None = None,
-             runner: str = "neuroport.backends.nest.runner") -> dict[str, np.ndarray]:
-    """Run ``runner`` (:mod:`.runner`, or :mod:`.runner_plus` for e-prop+) in a subprocess; return what it saved."""
+             runner: str = "neuroport.backends.nest.runner", ranks: int = 1) -> dict[str, np.ndarray]:
+    """Run ``runner`` (:mod:`.runner`, or :mod:`.runner_plus` for e-prop+) in a subprocess, or under ``mpirun`` on
+    ``ranks`` MPI ranks (:mod:`.mpi`; :mod:`.runner` writes the ranks' shares); return what it saved (the ranks' shares merged)."""
+    from neuroport.backends.nest import mpi
+
+    launch = mpi.require_mpi(ranks) if ranks > 1 else []
     with tempfile.TemporaryDirectory(prefix="neuroport-nest-") as tmp:
         spec_path, out_path = Path(tmp) / "spec.npz", Path(tmp) / "out.npz"
         np.savez(spec_path, meta=json.dumps(meta), **spec)
-        proc = subprocess.run([sys.executable, "-m", runner, str(spec_path), str(out_path)],
-                              capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run([*launch, sys.executable, "-m", runner, str(spec_path), str(out_path)],
+                              capture_output=True, text=True, timeout=timeout_s, env=mpi.runner_env())
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
             raise NeuroportError(f"NEST run failed (exit {proc.returncode}):\n{tail}")
+        if ranks > 1:
+            from neuroport.backends.nest.runner import assemble as assemble_ranks
+            from neuroport.backends.nest.runner import merge_ranks
+
+            return assemble_ranks(merge_ranks(mpi.rank_outputs(out_path, ranks)), *spec["inputs"].shape[:2])
         with np.load(out_path) as data:
             return {k: data[k] for k in data.files}
 
@@ -154,11 +163,11 @@ def sequence_losses(loss: str, readout: np.ndarray, batches: list[Batch]) -> tup
     return -np.sum(mask * targets * log_pi, axis=(1, 2)), wrong
 
 
-def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, threads: int = 1,
+def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *, threads: int = 1, ranks: int = 1,
                           on_iteration: Callable[[IterationStats], None] | None = None) -> TrainedWeights:
-    """Train in NEST, one update interval per sequence and one optimizer step per batch (the numbers
-    :func:`~neuroport.training.eprop.train_on_batches` computes)."""
-    out = run_nest(*nest_spec(net, rule, batches, threads=threads))
+    """Train in NEST (``ranks`` MPI ranks × ``threads`` threads each), one update interval per sequence and one
+    optimizer step per batch (the numbers :func:`~neuroport.training.eprop.train_on_batches` computes)."""
+    out = run_nest(*nest_spec(net, rule, batches, threads=threads), ranks=ranks)
     losses, wrong = sequence_losses(net.loss, out["readout_signal"], batches)
     history, start = [], 0
     for it, batch in enumerate(batches):
@@ -175,8 +184,10 @@ def nest_train_on_batches(net: Network, rule: EpropRule, batches: list[Batch], *
 
 
 def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, batch_size: int | None = None,
-               threads: int = 1, on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
-    """Train ``graph`` in NEST on the batches ``train_eprop`` would draw with the same seed."""
+               threads: int = 1, ranks: int = 1,
+               on_iteration: Callable[[IterationStats], None] | None = None) -> TrainResult:
+    """Train ``graph`` in NEST (``ranks`` MPI ranks × ``threads`` threads) on the batches ``train_eprop`` would
+    draw with the same seed."""
     batches = draw_batches(graph, iterations, seed=seed, batch_size=batch_size)
     rule = rule_of(graph)
     if rule.variant not in NEST_TRAINERS:
@@ -184,6 +195,11 @@ def train_nest(graph: FloatGraph, iterations: int, *, seed: int | None = None, b
                          path="learning.variant")
     module, name = NEST_TRAINERS[rule.variant].split(":")
     train_on = getattr(importlib.import_module(module), name)
-    result = train_on(assemble(graph, reset_kinds=rule.variant == "eprop_plus"), rule, batches, threads=threads, on_iteration=on_iteration)
+    ranks_arg = {"ranks": ranks} if ranks > 1 else {}  # e-prop+ (engine_plus) runs in one process
+    if ranks > 1 and rule.variant != "bsshslm_2020":
+        raise ModelError(f"--ranks {ranks}: NEST's e-prop+ models train in one process here (--threads)",
+                         path="learning.variant")
+    result = train_on(assemble(graph, reset_kinds=rule.variant == "eprop_plus"), rule, batches, threads=threads,
+                      on_iteration=on_iteration, **ranks_arg)
     w = result.weights
     return TrainResult(with_weights(graph, w["w_in"], w["w_rec"], w["w_out"]), result.history)

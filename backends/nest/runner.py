@@ -1,9 +1,13 @@
 """Run e-prop training in NEST 3.10 from a lowered spec (see :mod:`.lower`), in its own process.
 
     python -m neuroport.backends.nest.runner SPEC.npz OUT.npz
+    mpirun -np R python -m neuroport.backends.nest.runner SPEC.npz OUT.npz     (a NEST built with MPI)
 
 NEST keeps one global kernel per process, so neuroport never imports it into the caller: the spec goes in as
-an ``.npz`` of plain arrays, and the readout signals, targets and final weights come back the same way.
+an ``.npz`` of plain arrays, and the readout signals, targets and final weights come back the same way.  Under MPI
+each rank holds a share of the neurons and, of the synapses, those whose target it holds; it writes what it holds
+to ``OUT.npz.rankR.npz`` (raw recorder events, weight matrices zero where another rank holds the synapse), and
+:func:`merge_ranks` + :func:`assemble` put the ranks' shares together into the same OUT arrays one process gives.
 
 The network is built as NEST's own e-prop examples build it (``eprop_supervised_*_bsshslm_2020.py``):
 spike generators → parrot neurons → ``eprop_iaf(_adapt)_bsshslm_2020`` → ``eprop_readout_bsshslm_2020``, all
@@ -97,6 +101,7 @@ def set_inputs(gen_in, gen_target, spec: dict, meta: dict) -> None:
 
 
 def run(spec: dict, meta: dict) -> dict[str, np.ndarray]:
+    """Build and simulate the network; return what this rank recorded and holds (:func:`merge_ranks`)."""
     import nest
 
     nest.set_verbosity("M_ERROR")
@@ -145,31 +150,59 @@ def run(spec: dict, meta: dict) -> dict[str, np.ndarray]:
     t_end = (n_seq * n_steps + TOTAL_OFFSET) * dt
     final.set({"spike_times": [t_end + 2 * dt]})
     nest.Simulate(t_end + 5 * dt)
-    out = readout_events(meter.events, readouts, n_seq, n_steps)
-    out.update(w_in=matrix_of(nest, parrots, rec, spec["w_in"].shape), w_rec=matrix_of(nest, rec, rec, spec["w_rec"].shape),
-               w_out=matrix_of(nest, rec, readouts, spec["w_out"].shape))
-    rec_step = np.asarray(spikes.events["times"]).astype(int) - 1 - (OFFSET_GEN + DELAY_IN_REC)  # stamp = step + 1
-    out["spike_counts"] = np.bincount(rec_step[rec_step < n_seq * n_steps] // n_steps, minlength=n_seq)
+    raw = {f"meter_{k}": np.asarray(v) for k, v in meter.events.items() if k in METER_KEYS}
+    raw.update(w_in=matrix_of(nest, parrots, rec, spec["w_in"].shape), w_rec=matrix_of(nest, rec, rec, spec["w_rec"].shape),
+               w_out=matrix_of(nest, rec, readouts, spec["w_out"].shape), spike_times=np.asarray(spikes.events["times"]),
+               first_readout=np.array(readouts.tolist()[0]), n_readouts=np.array(n_out),
+               first_rec=np.array(rec.tolist()[0]), n_rec=np.array(len(rec)))
     if probe is not None:
-        out.update(recurrent_events(probe.events, rec))
+        raw.update({f"probe_{k}": np.asarray(v) for k, v in probe.events.items() if k in PROBE_KEYS})
+    return raw
+
+
+METER_KEYS = ("senders", "times", "readout_signal", "target_signal", "error_signal")
+PROBE_KEYS = ("senders", "times", "V_m", "surrogate_gradient", "learning_signal")
+WEIGHTS = ("w_in", "w_rec", "w_out")
+
+
+def merge_ranks(raws: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """One rank's view of the run from every rank's share: each synapse lives on exactly one rank (its target's),
+    so the weight matrices add up; recorder events concatenate (:func:`assemble` orders them)."""
+    merged = {k: v for k, v in raws[0].items() if v.ndim == 0}
+    for key in raws[0]:
+        if key in WEIGHTS:
+            merged[key] = np.sum([r[key] for r in raws], axis=0)
+        elif raws[0][key].ndim == 1:
+            merged[key] = np.concatenate([r[key] for r in raws])
+    return merged
+
+
+def assemble(raw: dict[str, np.ndarray], n_seq: int, n_steps: int) -> dict[str, np.ndarray]:
+    """The OUT arrays from (merged) raw events: readout signals per sequence and step, weights, spike counts."""
+    meter = {k[len("meter_"):]: v for k, v in raw.items() if k.startswith("meter_")}
+    out = readout_events(meter, int(raw["first_readout"]), int(raw["n_readouts"]), n_seq, n_steps)
+    out.update({k: raw[k] for k in WEIGHTS})
+    rec_step = raw["spike_times"].astype(int) - 1 - (OFFSET_GEN + DELAY_IN_REC)  # stamp = step + 1
+    out["spike_counts"] = np.bincount(rec_step[rec_step < n_seq * n_steps] // n_steps, minlength=n_seq)
+    probe = {k[len("probe_"):]: v for k, v in raw.items() if k.startswith("probe_")}
+    if probe:
+        out.update(recurrent_events(probe, int(raw["first_rec"]), int(raw["n_rec"])))
     return out
 
 
-def readout_events(events, readouts, n_seq: int, n_steps: int) -> dict[str, np.ndarray]:
+def readout_events(events, first: int, n_readouts: int, n_seq: int, n_steps: int) -> dict[str, np.ndarray]:
     """Per sequence and step: (n_seq, T, n_out) arrays of NEST's readout, target and error signals."""
-    first = readouts.tolist()[0]
     out = {}
     order = np.lexsort((events["senders"], events["times"]))
     for name in ("readout_signal", "target_signal", "error_signal"):
-        values = np.asarray(events[name])[order].reshape(n_seq * n_steps, len(readouts))
-        out[name] = values.reshape(n_seq, n_steps, len(readouts))
-    assert np.all(np.asarray(events["senders"])[order].reshape(-1, len(readouts))[0] - first == np.arange(len(readouts)))
+        values = np.asarray(events[name])[order].reshape(n_seq * n_steps, n_readouts)
+        out[name] = values.reshape(n_seq, n_steps, n_readouts)
+    assert np.all(np.asarray(events["senders"])[order].reshape(-1, n_readouts)[0] - first == np.arange(n_readouts))
     return out
 
 
-def recurrent_events(events, rec) -> dict[str, np.ndarray]:
+def recurrent_events(events, first: int, n: int) -> dict[str, np.ndarray]:
     """Diagnostics: (n_times, n_rec) arrays of V_m, ψ and the learning signal, indexed by recorded time − 1."""
-    first, n = rec.tolist()[0], len(rec)
     times = np.asarray(events["times"]).astype(int)
     out = {}
     for name in ("V_m", "surrogate_gradient", "learning_signal"):
@@ -179,16 +212,32 @@ def recurrent_events(events, rec) -> dict[str, np.ndarray]:
     return out
 
 
-def run_files(run_spec, spec_path: str, out_path: str) -> None:
-    """Load SPEC.npz (plain arrays and a JSON ``meta``), call ``run_spec(spec, meta)`` and save its arrays to OUT.npz."""
+def load_spec(spec_path: str) -> tuple[dict[str, np.ndarray], dict]:
+    """SPEC.npz: plain arrays and a JSON ``meta``."""
     with np.load(spec_path) as data:
         spec = {k: data[k] for k in data.files}
-    meta = json.loads(str(spec.pop("meta")))
+    return spec, json.loads(str(spec.pop("meta")))
+
+
+def run_files(run_spec, spec_path: str, out_path: str) -> None:
+    """Load SPEC.npz, call ``run_spec(spec, meta)`` and save its arrays to OUT.npz."""
+    spec, meta = load_spec(spec_path)
     np.savez(out_path, **run_spec(spec, meta))
 
 
+def rank_file(out_path: str, rank: int) -> str:
+    return f"{out_path}.rank{rank}.npz"
+
+
 def main(spec_path: str, out_path: str) -> None:
-    run_files(run, spec_path, out_path)
+    import nest
+
+    spec, meta = load_spec(spec_path)
+    raw = run(spec, meta)
+    if nest.NumProcesses() > 1:
+        np.savez(rank_file(out_path, nest.Rank()), **raw)
+    else:
+        np.savez(out_path, **assemble(raw, *spec["inputs"].shape[:2]))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,9 @@ def trainer(engine: str):
 @click.option("--out", "-o", type=click.Path(file_okay=False), default=None, help="Output folder [default: build/<model>-trained].")
 @click.option("--seed", type=SEED, default=None, help="Seed of the training data [default: the model's seed].")
 @click.option("--threads", type=COUNT, default=1, show_default=True, help="NEST threads (--engine nest).")
+@click.option("--ranks", type=COUNT, default=1, show_default=True,
+              help="--engine nest: MPI ranks (each with --threads threads) under mpirun; needs a NEST built with MPI "
+                   "(`make nest-mpi`, then NEUROPORT_NEST_PREFIX=$PWD/.nest-mpi).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Data-parallel: split every batch across N Dask worker processes on this machine (a LocalCluster); "
                    "their gradients are summed before the optimizer step (numpy, bptt, on-chip). 0 or unset: one process.")
@@ -128,7 +131,7 @@ def trainer(engine: str):
 def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: dict | None, schedule: list | None,
             held_out: int | None,
             eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
-            seed: int | None, threads: int, workers: int | None, scheduler: str | None, data: str | None,
+            seed: int | None, threads: int, ranks: int, workers: int | None, scheduler: str | None, data: str | None,
             as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
 
@@ -142,6 +145,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     Examples:
       neuroport train examples/evidence_accumulation.yaml --iterations 150 -o build/ea
       neuroport train examples/evidence_accumulation.yaml --engine nest -i 5    # the same numbers, from NEST
+      neuroport train examples/evidence_accumulation.yaml --engine nest --ranks 2   # NEST on 2 MPI ranks
       neuroport train examples/evidence_accumulation.yaml --engine bptt -i 50   # the BPTT baseline
       neuroport train examples/evidence_accumulation.yaml --on-chip --chips 8 -i 20   # integer, on-line
       neuroport train examples/nmnist.yaml --data /path/to/NMNIST             # a local N-MNIST copy
@@ -155,10 +159,10 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
     shards = click.get_current_context().with_resource(sharded(engine, workers, scheduler))  # closed on exit
-    options = {"numpy": {"mode": mode}, "nest": {"threads": threads}, "on-chip": {"hw_name": hw_name, "chips": chips,
-                                                                                       "rates": rates or {},
-                                                                                       "schedule": [tuple(entry) for entry in schedule or []],
-                                                                                       "held_out": held_out, "eval_every": eval_every}}
+    options = {"numpy": {"mode": mode}, "nest": {"threads": threads, "ranks": ranks},
+               "on-chip": {"hw_name": hw_name, "chips": chips, "rates": rates or {},
+                           "schedule": [tuple(entry) for entry in schedule or []], "held_out": held_out,
+                           "eval_every": eval_every}}
     parallel = {"shards": shards} if shards is not None else {}
     graph = load_any_model(model, data, batch=batch_size, batch_field="--batch-size")  # refused before allocation
     if engine == "numpy" and any(p.is_sparse for p in graph.projections):
