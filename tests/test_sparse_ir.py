@@ -150,6 +150,25 @@ def test_connectivity_excludes_the_dense_fields(tmp_path):
         load(tmp_path, doc)
 
 
+def test_from_list_refuses_a_member_larger_than_every_possible_synapse(tmp_path, capsys):
+    """A synapse list can hold at most n_target × n_source synapses: a member that inflates past that (here 20 MB
+    of zeros behind a 3-value header) is refused from the zip directory, before it is inflated."""
+    import io
+    import zipfile
+
+    doc = _list_model(tmp_path, [0, 1], [1, 2], [0.1, 0.2])
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": (3,)})
+    with zipfile.ZipFile(tmp_path / "syn.npz", "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb.npy", header.getvalue() + bytes(20_000_000))
+    doc["projections"][1]["connectivity"]["targets"] = "bomb"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(write_yaml(tmp_path, doc))])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "projection 'rec'" in err and "refused (a decompression bomb?)" in err
+
+
 def test_from_list_keeps_listed_synapses_in_canonical_order(tmp_path):
     graph = load(tmp_path, _list_model(tmp_path, [3, 1, 3], [5, 2, 2], [0.1, 0.2, 0.3]))
     syn = graph.projections[1].synapses

@@ -17,6 +17,7 @@ projection's index, so a file always loads to the same synapses):
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -121,21 +122,28 @@ def _rule_pairs(c: Section, rule: str, shape: tuple[int, int], rng: np.random.Ge
     return np.arange(n_target), np.arange(n_source)
 
 
-def _npz_arrays(c: Section, keys: dict[str, bool], base_dir: Path, name: str) -> dict[str, np.ndarray]:
-    """The arrays named by ``keys`` (field → required) from the .npz in field ``file``."""
+def _npz_arrays(c: Section, keys: dict[str, bool], base_dir: Path, name: str,
+                shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The arrays named by ``keys`` (field → required) from the .npz in field ``file``: 1-D arrays of at most one
+    value per (target, source) pair of ``shape``, never inflated past that (:func:`~neuroport.ir.artifact.read_member`
+    refuses a member whose directory entry or content is larger, and any non-numeric dtype)."""
+    from neuroport.ir.artifact import read_member
+
     file = c.string("file")
     path = base_dir / file if not Path(file).is_absolute() else Path(file)
     wanted = {k: c.string(k) if required else c.raw(k, None) for k, required in keys.items()}
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with zipfile.ZipFile(path) as archive:
+            members = sorted(n.removesuffix(".npy") for n in archive.namelist() if n.endswith(".npy"))
             for field, key in wanted.items():
-                if key is not None and key not in data.files:
+                if key is not None and key not in members:
                     raise c.fail(f"projection '{name}': no array '{key}' in {path}; it holds: "
-                                 f"{', '.join(data.files) or 'nothing'}", field)
-            return {field: np.asarray(data[key]) for field, key in wanted.items() if key is not None}
+                                 f"{', '.join(members) or 'nothing'}", field)
+            return {field: read_member(archive, key, (shape[0] * shape[1],)) for field, key in wanted.items()
+                    if key is not None}
     except FileNotFoundError:
         raise c.fail(f"projection '{name}': synapse list file not found: {path}", "file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError, KeyError) as exc:
         raise c.fail(f"projection '{name}': cannot read synapse list file {path}: {exc}", "file") from None
 
 
@@ -150,7 +158,8 @@ def read_connectivity(s: Section, name: str, shape: tuple[int, int], self_to_sel
         raise c.fail(f"projection '{name}': self_connections: false applies to a projection from nodes to the "
                      "same nodes", "self_connections")
     if rule == "from_list":
-        arrays = _npz_arrays(c, {"targets": True, "sources": True, "weights": False, "delays": False}, base_dir, name)
+        arrays = _npz_arrays(c, {"targets": True, "sources": True, "weights": False, "delays": False}, base_dir, name,
+                             shape)
         c.finish()
         return _listed(s, c, name, shape, arrays, rng, skip)
     targets, sources = _rule_pairs(c, rule, shape, rng, skip, name)
