@@ -176,6 +176,8 @@ def check_hw_ranges(hw: HwConfig) -> None:
                 raise fail(section, name, f"expected an integer, got {q.value}")
             if not low <= q.value <= high:
                 raise fail(section, name, f"expected {low:g} ≤ value ≤ {high:g} ({why}), got {q.value:g}")
+            if not integral:
+                _positive(q, hw, f"{section}.{name}")  # a zero time or energy would hide the operation
     if "weight_exp_min" in hw.params and "weight_exp_max" in hw.params \
             and hw.params["weight_exp_min"].value > hw.params["weight_exp_max"].value:
         raise fail("params", "weight_exp_min", "expected weight_exp_min ≤ weight_exp_max")

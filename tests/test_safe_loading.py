@@ -355,6 +355,11 @@ def test_hw_config_bomb_and_ranges(tmp_path):
     doc["params"]["vth_shift"]["value"] = 6.5
     (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
     assert "expected an integer, got 6.5" in pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value.message
+    doc["params"]["vth_shift"]["value"] = 6
+    doc["energy"]["e_synop_j"]["value"] = 0.0  # in range, but a zero cost would hide the operation: refused at load
+    (tmp_path / "hw.yaml").write_text(yaml.safe_dump(doc))
+    err = pytest.raises(HwConfigError, load_hw, tmp_path / "hw.yaml").value
+    assert err.path == "energy.e_synop_j.value" and err.message.startswith("must be a positive number")
 
 
 def test_curve_json_is_strict(tmp_path):
