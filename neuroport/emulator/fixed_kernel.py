@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 KIND_CODES = {"alif": 0, "lava_lif": 1}  # the `kind` argument of run_batch
+KIND_ALIF, KIND_LAVA_LIF = KIND_CODES["alif"], KIND_CODES["lava_lif"]  # numba reads int globals, not dicts
 COUNTERS = ("activation_w_in", "activation_w_rec", "activation_w_out", "y", "v", "a", "u")
 ACTIVE = len(COUNTERS)  # column of `counts` holding the active neuron updates
 PROBES = ("v", "a", "u")  # rows of the recorded states
@@ -196,6 +197,17 @@ def _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: n
 
 
 @njit(cache=True)
+def neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: no cover
+    """One step of the recurrent layer's neurons of model ``kind`` (a KIND_CODES value).  numba compiles no
+    table of functions, so this is the one place that selects the step by its code; a new neuron model adds its
+    step function and one branch here, and both engines (dense: this module, sparse: sparse.py) run it."""
+    if kind == KIND_ALIF:
+        _alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+    else:
+        _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+
+
+@njit(cache=True)
 def _tally(ev, t, counts, first):  # pragma: no cover
     """counts += ev; first[k] = t for a counter with its first events at step t."""
     for k in range(ev.shape[0]):
@@ -224,10 +236,7 @@ def _run_sample(x, net, spikes, readout, states, fired, counts, first):  # pragm
         ev[2] = _activation(w_out_t, d_out_t, z_prev, exps[2], activation_bits, ring_out, raw_out, t, a_out)
         ev[3] = _readout(y, a_out, dy, act_shift, state_bits)
         a_in += a_rec
-        if kind == 0:
-            _alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
-        else:
-            _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+        neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
         spikes[t] = z
         fired += z
         readout[t] = y

@@ -230,10 +230,7 @@ def _run_sample_sparse(x, net, spikes, readout, states, fired, counts, first):  
         ev[2] = _sparse_activation(out_ptr, out_idx, out_w, z_prev, exps[2], activation_bits, a_out)
         ev[3] = fixed_kernel._readout(y, a_out, dy, act_shift, state_bits)
         a_in += a_rec
-        if kind == 0:
-            fixed_kernel._alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
-        else:
-            fixed_kernel._lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+        fixed_kernel.neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
         spikes[t] = z
         fired += z
         readout[t] = y

@@ -21,6 +21,9 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.lava
 LAVA_PROCESSES = 4  # RingBuffer, ALIF, readout, Dense ×3 (and the runtime service): at least this many children
 SETTLE_S = 1.0  # signal this long after the workers appeared: the run is under way
+# Enough samples that the run is still going SETTLE_S after start-up on a fast machine (2 samples once finished
+# first there, and the signal landed in the interpreter's exit); the signal ends it, so the count costs no time.
+RUN_SAMPLES = 256
 
 
 def _run_state(proc: subprocess.Popen, timeout_s: float = 120.0) -> tuple[list[psutil.Process], set[str]]:
@@ -47,7 +50,7 @@ def _run_state(proc: subprocess.Popen, timeout_s: float = 120.0) -> tuple[list[p
                          ids=["SIGINT-group", "SIGINT-pid", "SIGTERM-pid", "SIGHUP-pid"])
 def test_signal_stops_every_lava_process(signum: int, to_group: bool):
     command = [sys.executable, "-m", "neuroport.cli", "verify", str(ROOT / "examples" / "evidence_accumulation.yaml"),
-               "--target", "loihi-sim", "--samples", "2"]
+               "--target", "loihi-sim", "--samples", str(RUN_SAMPLES)]
 
     def default_signals() -> None:  # a terminal's process: pytest-xdist workers ignore SIGINT, children inherit that
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
