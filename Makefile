@@ -51,7 +51,7 @@ digits: $(STAMP)
 
 # NEST past one process (issue 19): NEST 3.10 built from its source distribution with MPI into .nest-mpi/
 # (the wheel `install` puts in .venv has no MPI).  Needs an MPI and GSL (Debian: apt install openmpi-bin
-# libopenmpi-dev libgsl-dev libltdl-dev) and CMake; about 25 minutes of compiling on 2 cores.
+# libopenmpi-dev libgsl-dev libltdl-dev) and CMake; about 9 minutes of compiling on 2 idle cores.
 # `neuroport train --engine nest --ranks R` then runs under mpirun with NEUROPORT_NEST_PREFIX=$(CURDIR)/.nest-mpi.
 NEST_VERSION := 3.10.0
 NEST_MPI     := $(CURDIR)/.nest-mpi
