@@ -15,8 +15,14 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
-from neuroport.interrupts import (Interrupted, exit_quietly_on_signal, install_handlers, interrupted_in, reap_children,
-                                  restore_handlers)
+from neuroport.interrupts import (
+    Interrupted,
+    exit_quietly_on_signal,
+    install_handlers,
+    interrupted_in,
+    reap_children,
+    restore_handlers,
+)
 from neuroport.resources import set_limit_gb
 
 COMMANDS: tuple[str, ...] = (
