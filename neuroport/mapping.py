@@ -78,10 +78,25 @@ class Mapping:
         return {field: utilisation(np.array([getattr(c, field) for c in self.cores]), limit)
                 for field, limit in (self.limits or {}).items()}
 
-    def to_dict(self) -> dict:
-        return {"cores": len(self.cores), "chips": self.chips, "limits": self.limits, "utilisation": self.utilisation(),
-                "traffic": None if self.traffic is None else self.traffic.to_dict(),
-                "per_core": [c.__dict__ for c in self.cores]}
+    def to_dict(self, per_core: bool = True) -> dict:
+        out = {"cores": len(self.cores), "chips": self.chips, "limits": self.limits, "utilisation": self.utilisation(),
+               "traffic": None if self.traffic is None else self.traffic.to_dict()}
+        return {**out, "per_core": [c.__dict__ for c in self.cores]} if per_core else out
+
+    def summary_lines(self) -> list[str]:
+        """What ``compile`` prints: cores, chips, per-core use of each limit, inter-chip traffic."""
+        use = self.utilisation()
+        lines = [f"{len(self.cores)} cores on {self.chips} chip(s)"
+                 + (f", placement: {self.traffic.method}" if self.traffic is not None and self.chips > 1 else "")]
+        if use:
+            lines.append("per-core use of each limit, min/mean/max %: " + ", ".join(
+                f"{name} {100 * u['min']:.0f}/{100 * u['mean']:.0f}/{100 * u['max']:.0f}" for name, u in use.items()))
+        t = self.traffic
+        if t is not None and self.chips > 1:
+            lines.append(f"inter-chip: {t.inter_chip_messages:,} messages (of {t.messages:,} to cores) when every neuron "
+                         f"spikes once, {t.inter_chip_synapses:,} synapses across chips; in-order placement: "
+                         f"{t.inter_chip_messages_in_order:,} messages, {t.inter_chip_synapses_in_order:,} synapses")
+        return lines
 
 
 def _by_target(dense: object, offset: int) -> tuple[np.ndarray, np.ndarray]:

@@ -98,7 +98,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     energy, engines = _estimates(prep, target, mapping, inputs if samples > 0 else None, cost_steps if use_sanafe else 0)
     summary = {
         "model": graph.name, "target": target, "hw": prep.hw.name, "artifact": str(folder), "compile_s": compile_s,
-        "cores": len(mapping.cores), "chips": mapping.chips, "v_scale": prep.fixed.v_scale,
+        "cores": len(mapping.cores), "chips": mapping.chips, "mapping": mapping.to_dict(per_core=False), "v_scale": prep.fixed.v_scale,
         "weights": {n: {"bits": d.num_weight_bits, "weight_exp": d.weight_exp, "synapses": d.n_synapses}
                     for n, d in prep.fixed.dense().items()},
         "quantization_error": [e.__dict__ for e in errors_q],
@@ -111,7 +111,10 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         echo_json(summary)
         return
     click.echo(f"compiled {graph.name} for {target} ({prep.hw.name}) in {compile_s:.2f} s → {folder}")
-    click.echo(f"  mapping   {len(mapping.cores)} cores on {mapping.chips} chip(s)")
+    head, *rest = mapping.summary_lines()
+    click.echo(f"  mapping   {head}")
+    for line in rest:
+        click.echo(f"            {line}")
     if placement is not None:
         _echo_placement(summary["placement"])
     for n, d in prep.fixed.dense().items():
