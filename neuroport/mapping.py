@@ -180,7 +180,7 @@ def _pack(graph: FixedGraph | Structure, hw: HwConfig, breaks: dict[str, np.ndar
     per_core, fan_limit = hw.resource("neurons_per_core"), hw.resource("fan_in_per_core")
     mem_limit, weight_bytes = hw.resource("synaptic_memory_bytes_per_core"), hw.fmt("weight").bits / 8
     cores, traffic_lists = [], []
-    for role, n, ((ptr_a, src_a), (ptr_b, src_b)), n_sources in _layers(graph):
+    for role, _, ((ptr_a, src_a), (ptr_b, src_b)), n_sources in _layers(graph):
         starts, fans, loads = _pack_cores(ptr_a, src_a, ptr_b, src_b, n_sources, per_core, mem_limit / weight_bytes,
                                           fan_limit, breaks[role])
         stops = np.append(starts[1:], ptr_a.size - 1)

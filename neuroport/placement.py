@@ -91,7 +91,7 @@ class Pairs:
 class Traffic:
     """Where cores sit and what crosses chips (module docstring); ``*_in_order`` is the in-order placement's."""
 
-    method: str  # "metis", "one chip" or "in order (…)"
+    method: str  # "METIS", "one chip" or "in order (…)"
     chip_of_core: np.ndarray
     remote_chips: np.ndarray  # per recurrent neuron: chips other than its own that hold one of its targets
     inter_chip_messages: int  # per spike of every neuron
@@ -161,7 +161,7 @@ def place_chips(pairs: Pairs, core_of_neuron: np.ndarray, n_cores: int, per_chip
         sym.setdiag(0)
         sym.eliminate_zeros()
         chip = _repair(_metis(sym, parts), sym, parts, per_chip) if sym.nnz else in_order
-        method = "metis"
+        method = "METIS"
     remote, messages, synapses = _crossing(pairs, core_of_neuron, chip, max(parts, 1))
     remote_in_order, messages_in_order, synapses_in_order = _crossing(pairs, core_of_neuron, in_order, max(parts, 1))
     if messages_in_order < messages:  # METIS's cut counts core-to-core messages; keep in order where it wins

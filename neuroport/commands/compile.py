@@ -17,7 +17,7 @@ from neuroport.commands.common import (
     load_any_model,
     loss_warnings,
 )
-from neuroport.errors import NeuroportError
+from neuroport.errors import ModelError, NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.mapping import map_graph
@@ -45,6 +45,16 @@ def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:
     _, stats = emulate_fixed(prep.fixed, inputs)
     engines = crosscheck(target, prep.fixed, prep.hw, mapping, inputs, sanafe_steps) if sanafe_steps > 0 else None
     return cost_report(prep, target, stats), engines
+
+
+def _prepare(model: str, graph, target: str, hw_name: str | None, allow_lossy: bool):
+    """``prepare``, with the model file named in a refusal of the model's content (fan-in above a core)."""
+    try:
+        return prepare(graph, target, hw_name, allow_lossy)
+    except ModelError as err:
+        if err.file is not None:
+            raise
+        raise ModelError(err.message, file=model, path=err.path) from None
 
 
 @click.command("compile")
@@ -76,7 +86,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     """
     t0 = time.perf_counter()
     graph = load_any_model(model, data)
-    prep = prepare(graph, target, hw_name, allow_lossy)
+    prep = _prepare(model, graph, target, hw_name, allow_lossy)
     use_sanafe = check_engine(cost_engine, prep.hw)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]
