@@ -16,6 +16,7 @@ gives that (the largest system of the family).
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -174,13 +175,13 @@ def _named(graph: FixedGraph | Structure, role: str, start: int, stop: int) -> s
     return f" (population {', '.join(repr(n) for n in names)})" if names else ""
 
 
-def _pack(graph: FixedGraph | Structure, hw: HwConfig, breaks: dict[str, np.ndarray]) -> tuple[list[Core], list[tuple]]:
+def _pack(graph: FixedGraph | Structure, hw: HwConfig, layers: list, breaks: dict[str, np.ndarray]) -> tuple[list[Core], list[tuple]]:
     """Cores of every layer under the neurons, fan-in and synaptic-memory limits, and per layer (indptr by target,
     recurrent source ids, global core of each target) for the traffic pairs; a core over a limit is refused."""
     per_core, fan_limit = hw.resource("neurons_per_core"), hw.resource("fan_in_per_core")
     mem_limit, weight_bytes = hw.resource("synaptic_memory_bytes_per_core"), hw.fmt("weight").bits / 8
     cores, traffic_lists = [], []
-    for role, _, ((ptr_a, src_a), (ptr_b, src_b)), n_sources in _layers(graph):
+    for role, _, ((ptr_a, src_a), (ptr_b, src_b)), n_sources in layers:
         starts, fans, loads = _pack_cores(ptr_a, src_a, ptr_b, src_b, n_sources, per_core, mem_limit / weight_bytes,
                                           fan_limit, breaks[role])
         stops = np.append(starts[1:], ptr_a.size - 1)
@@ -200,8 +201,10 @@ def _pack(graph: FixedGraph | Structure, hw: HwConfig, breaks: dict[str, np.ndar
     return cores, traffic_lists
 
 
-def _over_fan_out(graph, hw: HwConfig, cores: list[Core], fan_out: np.ndarray, breaks: dict[str, np.ndarray]) -> bool:
-    """Mark the middle of every core above ``fan_out_per_core`` as a break (True if any); refuse a lone neuron."""
+def _over_fan_out(graph, hw: HwConfig, cores: list[Core], fan_out: np.ndarray, per_neuron: np.ndarray,
+                  breaks: dict[str, np.ndarray]) -> bool:
+    """Split every core above ``fan_out_per_core`` into runs of neurons whose destination cores (``per_neuron``)
+    add up to at most the limit, by marking breaks (True if any core was over); refuse a lone neuron above it."""
     limit = hw.resources["fan_out_per_core"].value if "fan_out_per_core" in hw.resources else None
     over = [c for c in cores if limit is not None and fan_out[c.index] > limit]
     for c in over:
@@ -209,7 +212,13 @@ def _over_fan_out(graph, hw: HwConfig, cores: list[Core], fan_out: np.ndarray, b
             raise NeuroportError(
                 f"{c.role} neuron {c.start}{_named(graph, c.role, c.start, c.stop)} has targets on {int(fan_out[c.index])} cores, more "
                 f"than the {int(limit)} output axons a core of {hw.name} has (resources.fan_out_per_core); lower the fan-out")
-        breaks[c.role][(c.start + c.stop) // 2] = True
+        run = 0
+        for j in range(c.start, c.stop):
+            run += int(per_neuron[j])
+            if run > limit and j > c.start:
+                breaks[c.role][j], run = True, int(per_neuron[j])
+        if not breaks[c.role][c.start + 1:c.stop].any():  # the sum fits now, a neighbour's split moved targets
+            breaks[c.role][(c.start + c.stop) // 2] = True
     return bool(over)
 
 
@@ -230,19 +239,30 @@ def _limits(hw: HwConfig) -> dict[str, int]:
 def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     """Split neurons into cores under every per-core limit, cores into chips by METIS; raise a NeuroportError
     naming the limit broken (module docstring)."""
-    breaks = {role: np.zeros(n + 1, np.bool_) for role, n, _, _ in _layers(graph)}
+    cached = _CACHE.get(graph, {}).get(id(hw))
+    if cached is not None and cached[0] is hw:  # a pure function of two frozen objects: compile asks up to 3 times
+        return cached[1]
+    layers = _layers(graph)
+    breaks = {role: np.zeros(n + 1, np.bool_) for role, n, _, _ in layers}
     while True:
-        cores, lists = _pack(graph, hw, breaks)
+        cores, lists = _pack(graph, hw, layers, breaks)
         core_of_neuron = _core_of_neuron(cores, graph.n_rec)
         pairs = Pairs.collect(lists, graph.n_rec)
         fan_out = pairs.fan_out(core_of_neuron, len(cores))
-        if not _over_fan_out(graph, hw, cores, fan_out, breaks):
+        per_neuron = np.bincount(pairs.source, minlength=graph.n_rec)
+        if not _over_fan_out(graph, hw, cores, fan_out, per_neuron, breaks):
             break
     per_chip = hw.resource("cores_per_chip")
-    traffic = place_chips(pairs, core_of_neuron, len(cores), per_chip)
     chips = -(-len(cores) // per_chip)
     if "max_chips" in hw.resources and chips > hw.resource("max_chips"):
         raise NeuroportError(f"the model needs {len(cores)} cores, {chips} chips of {per_chip} cores, more than the "
                              f"{hw.resource('max_chips')} chips of the largest {hw.name} system (resources.max_chips)")
+    traffic = place_chips(pairs, core_of_neuron, len(cores), per_chip)
     cores = [replace(c, fan_out=int(fan_out[c.index]), chip=int(traffic.chip_of_core[c.index])) for c in cores]
-    return Mapping(cores=tuple(cores), chips=chips, traffic=traffic, limits=_limits(hw))
+    mapping = Mapping(cores=tuple(cores), chips=chips, traffic=traffic, limits=_limits(hw))
+    _CACHE.setdefault(graph, {})[id(hw)] = (hw, mapping)
+    return mapping
+
+
+#: the last mappings per graph (weakly held: they go with the graph), keyed by the hw config's identity
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

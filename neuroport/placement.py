@@ -40,25 +40,35 @@ METIS_SEED, METIS_UFACTOR = 0, 1
 
 
 @njit(cache=True)
-def _distinct_pairs(ptr, src, core_of_target, n_sources):  # pragma: no cover
-    """Distinct (source neuron, destination core) pairs of a synapse list by target whose targets' cores are
-    contiguous and ascending, and the synapses behind each pair.  Time O(synapses), no sort."""
-    seen = np.full(n_sources, -1, np.int64)  # the last core that received each source
-    slot = np.zeros(n_sources, np.int64)  # … and the pair it made there
-    pair_src = np.empty(src.size, np.int64)
-    pair_core = np.empty(src.size, np.int64)
-    pair_syn = np.zeros(src.size, np.int64)
-    n = 0
+def _distinct_pairs(ptr, src, core_of_target, seen, slot, pair_src, pair_core, pair_syn, n):  # pragma: no cover
+    """Append to ``pair_*`` from index ``n`` the distinct (source neuron, destination core) pairs of a synapse list
+    by target whose targets' cores are contiguous and ascending, and the synapses behind each; return the new
+    end.  ``seen`` (-1 at first) holds the last core that received each source, ``slot`` the pair it made there.
+    Time O(synapses), no sort."""
     for j in range(ptr.size - 1):
         core = core_of_target[j]
         for k in range(ptr[j], ptr[j + 1]):
             s = src[k]
             if seen[s] != core:
                 seen[s], slot[s] = core, n
-                pair_src[n], pair_core[n] = s, core
+                pair_src[n], pair_core[n], pair_syn[n] = s, core, 0
                 n += 1
             pair_syn[slot[s]] += 1
-    return pair_src[:n], pair_core[:n], pair_syn[:n]
+    return n
+
+
+@njit(cache=True)
+def _remote_chips(pair_src, own_chip, dest_chip, n_sources, n_chips):  # pragma: no cover
+    """Per source: distinct chips other than its own among its pairs' destination cores (a bitmap of sources ×
+    chips), and the synapse-weighted count is left to the caller."""
+    hit = np.zeros((n_sources, n_chips), np.bool_)
+    remote = np.zeros(n_sources, np.int64)
+    for i in range(pair_src.size):
+        s, chip = pair_src[i], dest_chip[i]
+        if chip != own_chip[i] and not hit[s, chip]:
+            hit[s, chip] = True
+            remote[s] += 1
+    return remote
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,10 +82,12 @@ class Pairs:
     @staticmethod
     def collect(layers: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n_sources: int) -> Pairs:
         """``layers``: (indptr by target, recurrent source ids, global core of each target) per synapse list."""
-        found = [_distinct_pairs(ptr, src, cores, n_sources) for ptr, src, cores in layers if src.size]
-        if not found:
-            return Pairs(*(np.zeros(0, np.int64) for _ in range(3)))
-        return Pairs(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
+        total = sum(src.size for _, src, _ in layers)
+        pair_src, pair_core, pair_syn = (np.empty(total, np.int64) for _ in range(3))
+        seen, slot, n = np.full(n_sources, -1, np.int64), np.zeros(n_sources, np.int64), 0
+        for ptr, src, cores in layers:  # layers have disjoint cores, so ``seen`` carries over
+            n = _distinct_pairs(ptr, src, cores, seen, slot, pair_src, pair_core, pair_syn, n)
+        return Pairs(pair_src[:n], pair_core[:n], pair_syn[:n])
 
     def fan_out(self, core_of_neuron: np.ndarray, n_cores: int) -> np.ndarray:
         """Output axons of each core: the pairs whose source it holds."""
@@ -140,13 +152,10 @@ def _repair(chip: np.ndarray, graph: sp.csr_matrix, parts: int, per_chip: int) -
 
 def _crossing(pairs: Pairs, core_of_neuron: np.ndarray, chip_of_core: np.ndarray, n_chips: int) -> tuple[np.ndarray, int, int]:
     """(remote chips per neuron, inter-chip messages, inter-chip synapses) of one placement."""
-    n_neurons = core_of_neuron.size
     own = chip_of_core[core_of_neuron[pairs.source]]
     dest = chip_of_core[pairs.core]
-    remote = own != dest
-    keys = np.unique(pairs.source[remote] * n_chips + dest[remote])
-    remote_chips = np.bincount(keys // n_chips, minlength=n_neurons)
-    return remote_chips, int(keys.size), int(pairs.synapses[remote].sum())
+    remote_chips = _remote_chips(pairs.source, own, dest, core_of_neuron.size, n_chips)
+    return remote_chips, int(remote_chips.sum()), int(pairs.synapses[own != dest].sum())
 
 
 def place_chips(pairs: Pairs, core_of_neuron: np.ndarray, n_cores: int, per_chip: int) -> Traffic:
