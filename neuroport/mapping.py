@@ -239,7 +239,7 @@ def _limits(hw: HwConfig) -> dict[str, int]:
 def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     """Split neurons into cores under every per-core limit, cores into chips by METIS; raise a NeuroportError
     naming the limit broken (module docstring)."""
-    cached = _CACHE.get(graph, {}).get(id(hw))
+    cached = _cached(graph).get(id(hw))
     if cached is not None and cached[0] is hw:  # a pure function of two frozen objects: compile asks up to 3 times
         return cached[1]
     layers = _layers(graph)
@@ -260,8 +260,16 @@ def map_graph(graph: FixedGraph | Structure, hw: HwConfig) -> Mapping:
     traffic = place_chips(pairs, core_of_neuron, len(cores), per_chip)
     cores = [replace(c, fan_out=int(fan_out[c.index]), chip=int(traffic.chip_of_core[c.index])) for c in cores]
     mapping = Mapping(cores=tuple(cores), chips=chips, traffic=traffic, limits=_limits(hw))
-    _CACHE.setdefault(graph, {})[id(hw)] = (hw, mapping)
+    _cached(graph)[id(hw)] = (hw, mapping)
     return mapping
+
+
+def _cached(graph: object) -> dict:
+    """The mappings of ``graph`` by hw config; a fresh dict (nothing kept) for a graph a weak key cannot hold."""
+    try:
+        return _CACHE.setdefault(graph, {})
+    except TypeError:  # unhashable or without weak references
+        return {}
 
 
 #: the last mappings per graph (weakly held: they go with the graph), keyed by the hw config's identity
