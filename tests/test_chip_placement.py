@@ -152,3 +152,31 @@ def test_fan_in_above_a_core_is_refused_by_the_cli_naming_the_projection(tmp_pat
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "projection 'input'" in lines[0] and "projections[0]" in lines[0], result.stderr
     assert str(model) in lines[0] and "distinct inputs, more than the 4096 input axons" in lines[0]
+
+
+def test_inter_chip_messages_enter_the_energy_model():
+    """One neuron per core and per chip: both recurrent neurons reach the two readout chips, so every spike sends
+    2 inter-chip messages.  SpiNNaker costs one more router packet each (e_packet_j); Loihi shows the count on a
+    NOT MODELLED line at 0 J, before the static line, and notes the link latency left out."""
+    from neuroport.emulator.fixed import emulate
+    from neuroport.reporters.energy import NOT_MODELLED, energy_report
+    from tests.test_mapping import layer
+
+    g = layer(2, 3, 1.0)
+    g = replace(g, w_rec=replace(g.w_rec, mask=np.zeros((2, 2), bool)), w_out=replace(g.w_out, mask=np.ones((2, 2), bool)))
+    _, stats = emulate(g, np.ones((1, 4, 3), dtype=np.int64))
+    spikes = int(stats.spikes_per_neuron.sum())
+    assert spikes > 0
+    one = {"neurons_per_core": 1, "cores_per_chip": 1}
+    spinn = load_hw("spinnaker1")
+    spinn = replace(spinn, resources={**spinn.resources, **{k: Quantity(v, "test", "estimate") for k, v in one.items()}})
+    mapping = map_graph(g, spinn)
+    assert mapping.chips == 4 and list(mapping.traffic.remote_chips) == [2, 2]
+    line = next(ln for ln in energy_report("spinnaker", g, stats, spinn, mapping).lines if ln.item.startswith("inter-chip"))
+    assert line.count == 2 * spikes and line.energy_j == pytest.approx(2 * spikes * 1e-9, rel=1e-12)
+    loihi = _hw(**one)
+    report = energy_report("emulator", g, stats, loihi, map_graph(g, loihi))
+    line = report.lines[-2]
+    assert line.item == "inter-chip spike messages: NOT MODELLED" and line.count == 2 * spikes and line.energy_j == 0.0
+    assert line.unit.sureness == NOT_MODELLED and report.lines[-1].component == "static"
+    assert any("chip-to-chip link latency not modelled" in note for note in report.notes)
