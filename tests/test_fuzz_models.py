@@ -170,7 +170,7 @@ def test_nir_graphs():
     pytest.importorskip("nir")
     tally: Counter = Counter()
 
-    @corpus(40)
+    @corpus(60)
     @given(which=st.sampled_from(["neuroport", "foreign"]), op=st.integers(0, 1000), value=st.integers(0, 100))
     def case(which, op, value):
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,7 +178,7 @@ def test_nir_graphs():
             _run(tally, ["check", str(path)], what)
 
     case()
-    _tally_checked(tally, 40)
+    _tally_checked(tally, 60)
 
 
 def _warm_compile(tmp_path: Path) -> Path:
@@ -215,7 +215,7 @@ def test_hw_configs(tmp_path):
     tally: Counter = Counter()
     model = _warm_compile(tmp_path)
 
-    @corpus(30)
+    @corpus(60)
     @given(name=st.sampled_from(sorted(HW_DOCS)), mutations=st.lists(mutation, min_size=1, max_size=2))
     def case(name, mutations):
         doc, what = _apply(HW_DOCS[name], mutations)
@@ -226,4 +226,4 @@ def test_hw_configs(tmp_path):
                          str(Path(tmp) / "out")], f"{name}: {what}")
 
     case()
-    _tally_checked(tally, 30)
+    _tally_checked(tally, 60)
