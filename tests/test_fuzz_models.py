@@ -170,7 +170,7 @@ def test_nir_graphs():
     pytest.importorskip("nir")
     tally: Counter = Counter()
 
-    @corpus(60)
+    @corpus(40)
     @given(which=st.sampled_from(["neuroport", "foreign"]), op=st.integers(0, 1000), value=st.integers(0, 100))
     def case(which, op, value):
         with tempfile.TemporaryDirectory() as tmp:
@@ -178,7 +178,7 @@ def test_nir_graphs():
             _run(tally, ["check", str(path)], what)
 
     case()
-    _tally_checked(tally, 60)
+    _tally_checked(tally, 40)
 
 
 def _warm_compile(tmp_path: Path) -> Path:
