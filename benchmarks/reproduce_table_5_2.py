@@ -179,7 +179,7 @@ def table(summary: dict) -> str:
     lines = ["| row | iterations to < 8 % (seeds) | median | thesis | median / thesis | within ±30 % |",
              "|---|---|---|---|---|---|"]
     for r in summary["rows"].values():
-        counts = ", ".join(str(c) if c is not None else f"> {cap}" for c, cap in zip(r["solved_at"], r["caps"]))
+        counts = ", ".join(str(c) if c is not None else f"> {cap}" for c, cap in zip(r["solved_at"], r["caps"], strict=True))
         median = "—" if r["median"] is None else f"{r['median']:.0f}"
         ratio = "—" if r["ratio_to_thesis"] is None else f"{r['ratio_to_thesis']:.2f}"
         lines.append(f"| {r['label']} | {counts} | {median} | {r['thesis']} | {ratio} | "
@@ -191,7 +191,7 @@ def plot(records: list[dict], path: Path) -> None:
     """Running-mean error of every run (one colour per row) against iterations, log scale."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
-    colours = dict(zip(ROWS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    colours = dict(zip(ROWS, plt.rcParams["axes.prop_cycle"].by_key()["color"][:len(ROWS)], strict=True))
     for r in records:
         errors = [h["error"] for h in r["history"]]
         if len(errors) < WINDOW:
