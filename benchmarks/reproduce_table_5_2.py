@@ -73,6 +73,12 @@ def _feedback(kind: str) -> Callable[[dict], None]:
     return edit
 
 
+def _tf_feedback_scale(data: dict) -> None:
+    """Random B ~ N(0, (1 − κ)²): TF's learning signal is ∂loss/∂z through z̄ = κ z̄ + (1 − κ) z, i.e. (1 − κ) B err,
+    while neuroport's (and NEST's) random B meets err unscaled; symmetric feedback (B = ζ W_out) has the factor."""
+    data["learning"]["feedback_init"]["gain"] = round(1.0 - float(np.exp(-1.0 / 20.0)), 4)  # 1 − κ, tau_out 20 ms
+
+
 def _rewiring(data: dict) -> None:
     """10 % connectivity on input and recurrent synapses with DEEP R (examples/evidence_accumulation_sparse.yaml)."""
     for proj in data["projections"][:2]:
@@ -101,6 +107,7 @@ class Row:
 ROWS = {
     "bptt": Row("BPTT", 156, "bptt", _feedback("symmetric"), 400),
     "random": Row("random e-prop", 308, "numpy", _feedback("random"), 800),
+    "random_tf_b": Row("random e-prop, B × (1 − κ)", 308, "numpy", _tf_feedback_scale, 800),
     "symmetric": Row("symmetric e-prop", 309, "numpy", _feedback("symmetric"), 800),
     "adaptive": Row("adaptive e-prop", 331, "numpy", _feedback("adaptive"), 800),
     "rewiring": Row("random e-prop, 10 % + rewiring", 1219, "numpy", _rewiring, 2500),
