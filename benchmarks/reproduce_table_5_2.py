@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -54,6 +55,10 @@ SOURCE = "Hajek 2019, Table 5.2 (batch 64)"
 
 class Solved(Exception):
     """Raised from the iteration callback to end a run once the criterion holds."""
+
+
+class Stopped(Exception):
+    """Raised by the SIGTERM handler: the run is saved with what it did (its cap = the iterations it ran)."""
 
 
 def solved_at(errors: list[float]) -> int | None:
@@ -147,14 +152,23 @@ def run(key: str, seed: int, cap: int, runs: Path) -> dict:
         if solved_at([h.error for h in history]) is not None:
             raise Solved
 
-    t0 = time.perf_counter()
+    def stop(signum: int, _frame) -> None:
+        raise Stopped(signum)
+
+    t0, stopped = time.perf_counter(), None
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         ENGINES[row.engine](row_graph(row, seed), cap, on_iteration)
     except Solved:
         pass
+    except Stopped:  # e.g. `timeout`: keep what ran, as a run capped at its length
+        stopped, cap = "SIGTERM", len(history)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     seconds = time.perf_counter() - t0
     record = {"row": key, "seed": seed, "cap": cap, "solved_at": solved_at([h.error for h in history]),
-              "iterations_run": len(history), "seconds": seconds, "history": [asdict(h) for h in history]}
+              "iterations_run": len(history), "seconds": seconds, "stopped_by": stopped,
+              "history": [asdict(h) for h in history]}
     runs.mkdir(parents=True, exist_ok=True)
     (runs / f"{key}-seed{seed}.json").write_text(jsonio.dumps(record))
     print(f"{key} seed {seed}: solved at {record['solved_at']} ({len(history)} iterations, {seconds:.0f} s)", flush=True)

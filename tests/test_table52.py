@@ -116,7 +116,7 @@ def test_criterion_is_a_window_of_eight_batches():
     assert bench.solved_at([0.5] * 10 + [0.0] * 6) is None
 
 
-@pytest.mark.parametrize("row", ["bptt", "random", "symmetric", "adaptive", "rewiring", "reward"])
+@pytest.mark.parametrize("row", ["bptt", "random", "random_tf_b", "symmetric", "adaptive", "rewiring", "reward"])
 def test_every_row_builds_its_model(row):
     bench = _benchmark()
     graph = bench.row_graph(bench.ROWS[row], seed=2)
