@@ -121,3 +121,26 @@ def test_every_row_builds_its_model(row):
     bench = _benchmark()
     graph = bench.row_graph(bench.ROWS[row], seed=2)
     assert graph.seed == 2 and task_of(graph).n_steps == 2250
+
+
+def test_a_run_stopped_by_sigterm_is_saved(tmp_path, monkeypatch):
+    import json
+    import os
+    import signal
+
+    from neuroport.training.eprop import IterationStats
+
+    bench = _benchmark()
+
+    def engine(_graph, _cap, on_iteration):
+        for it in range(3):
+            on_iteration(IterationStats(it, 1.0, 0.5, 10.0))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setitem(bench.ENGINES, "numpy", engine)
+    before = signal.getsignal(signal.SIGTERM)
+    record = bench.run("random", 1, 800, tmp_path)
+    saved = json.loads((tmp_path / "random-seed1.json").read_text())
+    assert record["stopped_by"] == saved["stopped_by"] == "SIGTERM"
+    assert saved["cap"] == saved["iterations_run"] == 3 and saved["solved_at"] is None
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored
