@@ -176,7 +176,8 @@ def run(key: str, seed: int, cap: int, runs: Path) -> dict:
 
 
 def summarize(runs: Path) -> dict:
-    """Per row: the saved runs' counts, their median and the ratio to the thesis."""
+    """Per row: the saved runs' counts, their median (over the runs that were solved or reached their cap) and the
+    ratio to the thesis."""
     records = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
     rows = {}
     for key, row in ROWS.items():
@@ -184,10 +185,12 @@ def summarize(runs: Path) -> dict:
         if not mine:
             continue
         counts = [r["solved_at"] for r in mine]
-        done = [c for c in counts if c is not None]
-        median = float(np.median(done)) if len(done) == len(counts) else None
+        # a run stopped by a signal before it was solved says nothing about its count: left out of the median
+        finished = [r["solved_at"] for r in mine if r["solved_at"] is not None or not r.get("stopped_by")]
+        median = float(np.median(finished)) if finished and None not in finished else None
         rows[key] = {"label": row.label, "thesis": row.thesis, "seeds": [r["seed"] for r in mine], "solved_at": counts,
-                     "caps": [r["cap"] for r in mine], "median": median,
+                     "caps": [r["cap"] for r in mine], "stopped": [bool(r.get("stopped_by")) for r in mine],
+                     "median": median,
                      "ratio_to_thesis": None if median is None else median / row.thesis,
                      "within_30_percent": median is not None and abs(median / row.thesis - 1) <= 0.3,
                      "seconds": [r["seconds"] for r in mine]}
@@ -200,7 +203,8 @@ def table(summary: dict) -> str:
     lines = ["| row | iterations to < 8 % (seeds) | median | thesis | median / thesis | within ±30 % |",
              "|---|---|---|---|---|---|"]
     for r in summary["rows"].values():
-        counts = ", ".join(str(c) if c is not None else f"> {cap}" for c, cap in zip(r["solved_at"], r["caps"], strict=True))
+        counts = ", ".join(str(c) if c is not None else f"> {cap}" + (" (stopped)" if stop else "")
+                           for c, cap, stop in zip(r["solved_at"], r["caps"], r["stopped"], strict=True))
         median = "—" if r["median"] is None else f"{r['median']:.0f}"
         ratio = "—" if r["ratio_to_thesis"] is None else f"{r['ratio_to_thesis']:.2f}"
         lines.append(f"| {r['label']} | {counts} | {median} | {r['thesis']} | {ratio} | "

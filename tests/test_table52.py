@@ -144,3 +144,20 @@ def test_a_run_stopped_by_sigterm_is_saved(tmp_path, monkeypatch):
     assert record["stopped_by"] == saved["stopped_by"] == "SIGTERM"
     assert saved["cap"] == saved["iterations_run"] == 3 and saved["solved_at"] is None
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is restored
+
+
+def test_a_stopped_unsolved_run_is_left_out_of_the_median(tmp_path):
+    from neuroport import jsonio
+
+    bench = _benchmark()
+    runs = [("random", 1, 400, 900, None), ("random", 2, None, 250, "SIGTERM"), ("symmetric", 1, None, 800, None)]
+    for row, seed, solved, cap, stopped in runs:
+        (tmp_path / f"{row}-seed{seed}.json").write_text(jsonio.dumps(
+            {"row": row, "seed": seed, "cap": cap, "solved_at": solved, "seconds": 1.0, "stopped_by": stopped,
+             "history": []}))
+    summary, _ = bench.summarize(tmp_path)
+    assert summary["rows"]["random"]["median"] == 400 and summary["rows"]["random"]["within_30_percent"]
+    assert summary["rows"]["symmetric"]["median"] is None  # reached its cap unsolved: no count
+    text = bench.table(summary)
+    assert "| random e-prop | 400, > 250 (stopped) | 400 | 308 | 1.30 | yes |" in text
+    assert "| symmetric e-prop | > 800 | — | 309 | — | no |" in text
