@@ -58,7 +58,7 @@ class Solved(Exception):
 
 
 class Stopped(Exception):
-    """Raised by the SIGTERM handler: the run is saved with what it did (its cap = the iterations it ran)."""
+    """Raised from the iteration callback after a SIGTERM: the run is saved with what it did (cap = its length)."""
 
 
 def solved_at(errors: list[float]) -> int | None:
@@ -143,28 +143,27 @@ def row_graph(row: Row, seed: int):
 
 def run(key: str, seed: int, cap: int, runs: Path) -> dict:
     """Train one row with one seed until solved or ``cap``; save and return its record."""
-    row, history = ROWS[key], []
+    row, history, signals = ROWS[key], [], []
 
     def on_iteration(stats: IterationStats) -> None:
         history.append(stats)
         if len(history) % 25 == 0:
             print(f"{key} seed {seed} it {len(history)} error {stats.error:.1%}", flush=True)
+        if signals:  # SIGTERM arrived: end here (raised from the callback, not from inside a compiled kernel)
+            raise Stopped
         if solved_at([h.error for h in history]) is not None:
             raise Solved
 
-    def stop(signum: int, _frame) -> None:
-        raise Stopped(signum)
-
-    t0, stopped = time.perf_counter(), None
-    previous = signal.signal(signal.SIGTERM, stop)
+    t0 = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, lambda signum, _frame: signals.append(signum))
     try:
         ENGINES[row.engine](row_graph(row, seed), cap, on_iteration)
-    except Solved:
+    except (Solved, Stopped):
         pass
-    except Stopped:  # e.g. `timeout`: keep what ran, as a run capped at its length
-        stopped, cap = "SIGTERM", len(history)
     finally:
         signal.signal(signal.SIGTERM, previous)
+    stopped = "SIGTERM" if signals and solved_at([h.error for h in history]) is None else None
+    cap = len(history) if stopped else cap  # e.g. `timeout`: keep what ran, as a run capped at its length
     seconds = time.perf_counter() - t0
     record = {"row": key, "seed": seed, "cap": cap, "solved_at": solved_at([h.error for h in history]),
               "iterations_run": len(history), "seconds": seconds, "stopped_by": stopped,
