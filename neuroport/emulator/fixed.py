@@ -166,7 +166,8 @@ KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v")}  # the order in 
 
 
 def kernel_network(graph: FixedGraph) -> tuple:
-    """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: int64 Wᵀ (a source's synapses are one row),
+    """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: Wᵀ (a source's synapses are one row; int16 when
+    the weights fit, fixed_kernel.transposed),
     exponents, the neuron rows ``NEURON_ROWS`` (vth << 6, dv, da, a_inc, n_ref, du + 1, bias), dy, kind, format,
     then the delays Dᵀ per Dense ((0, 0) without delays)."""
     n = graph.neurons
@@ -175,7 +176,7 @@ def kernel_network(graph: FixedGraph) -> tuple:
     nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
                     as64(n.bias)])
     no_delays = np.zeros((0, 0), np.int64)  # a plain Dense: the kernel's undelayed path
-    return (*(as64(d.weights.T) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
+    return (*(fixed_kernel.transposed(d.weights) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
             as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind],
             np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64),
             *(no_delays if d.delays is None else as64(d.delays.T) for d in dense))
@@ -194,7 +195,8 @@ def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np
         z_sum = fired.sum(axis=0) - spikes[:, -1].sum(axis=0, dtype=np.int64)  # the spikes of steps 0 … T − 2
         sources = {"w_in": x.sum(axis=(0, 1)), "w_rec": z_sum, "w_out": z_sum}
         for name, dense in graph.dense().items():
-            stats.add_synaptic_ops(name, dense.events_per_target(sources[name]))
+            events = np.asarray(sources[name], np.int64)
+            stats.add_synaptic_ops(name, fixed_kernel.events_per_target(dense.dense_mask(), events))
     totals, starts = counts.sum(axis=0), first.min(axis=0, initial=n_steps)
     order = [*fixed_kernel.COUNTERS[:4], *KIND_COUNT_ORDER[graph.neurons.kind]]
     column = {name: fixed_kernel.COUNTERS.index(name) for name in order}

@@ -74,12 +74,18 @@ def _saturate_signed(x, bits):  # pragma: no cover
 @njit(cache=True)
 def _dense(w_t, src, exponent, bits, out):  # pragma: no cover
     """out = wrap_bits(shift(W src, exponent)) summing only the rows of w_t = Wᵀ whose source is non-zero;
-    returns the number of wrapped targets.  No active source: out = 0, nothing to shift or wrap."""
+    returns the number of wrapped targets.  No active source: out = 0, nothing to shift or wrap.  A spike
+    (s = 1) adds its row without a multiply: n_target widening adds, vectorized, per presynaptic event."""
     out[:] = 0
     active = False
     for i in range(src.shape[0]):
         s = src[i]
-        if s != 0:
+        if s == 1:
+            active = True
+            row = w_t[i]
+            for j in range(out.shape[0]):
+                out[j] += row[j]
+        elif s != 0:
             active = True
             row = w_t[i]
             for j in range(out.shape[0]):
@@ -93,6 +99,39 @@ def _dense(w_t, src, exponent, bits, out):  # pragma: no cover
         events += wrapped != shifted
         out[j] = wrapped
     return events
+
+
+WEIGHT_DTYPE = np.int16  # Wᵀ in the kernel when every weight fits (Loihi: 9-bit mantissas): a quarter of int64's traffic
+
+
+@njit(cache=True)
+def _fits(w, low, high):  # pragma: no cover
+    """Whether every entry of w lies in [low, high]."""
+    ok = True
+    for j in range(w.shape[0]):
+        for i in range(w.shape[1]):
+            ok &= (w[j, i] >= low) & (w[j, i] <= high)
+    return ok
+
+
+@njit(cache=True)
+def events_per_target(mask, src):  # pragma: no cover
+    """Σ_i mask[j, i] src[i] per target j: the synaptic events a Dense delivered, for ``src`` events per source
+    (FixedDense.events_per_target's dense form, without an int64 matrix product)."""
+    out = np.zeros(mask.shape[0], np.int64)
+    for j in range(mask.shape[0]):
+        acc = 0
+        for i in range(mask.shape[1]):
+            acc += src[i] if mask[j, i] else 0
+        out[j] = acc
+    return out
+
+
+def transposed(w: np.ndarray) -> np.ndarray:
+    """Wᵀ, C-contiguous, as WEIGHT_DTYPE when every weight fits it, else int64 (the kernel's weight operand)."""
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    info = np.iinfo(WEIGHT_DTYPE)
+    return w.T.astype(WEIGHT_DTYPE if _fits(w, info.min, info.max) else np.int64, order="C")
 
 
 @njit(cache=True)
