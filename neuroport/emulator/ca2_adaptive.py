@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neuroport.emulator.izhikevich_network import SURROGATE_SHAPES
 from neuroport.emulator.reference import leaky_sum
 from neuroport.errors import UnsupportedError
 from neuroport.ir.float_graph import FloatGraph, LIFCa2Adaptive
@@ -117,33 +116,18 @@ def assemble_ca2(graph: FloatGraph) -> Ca2Network:
         **dense_matrices(graph)[0])
 
 
-def surrogate(net: Ca2Network, v_pre: np.ndarray, refractory: np.ndarray) -> np.ndarray:
-    """ψ = (1 − q) γ/v_th · shape(β |v' − v_th| / v_th)."""
-    psi = net.psi_height * SURROGATE_SHAPES[net.surrogate_function](np.abs(v_pre - net.v_th) * net.psi_scale)
-    return np.where(refractory, 0.0, psi)
-
-
 def simulate_ca2(net: Ca2Network, inputs: np.ndarray) -> Ca2Run:
-    """Run ``net`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in) (module docstring)."""
+    """Run ``net`` on 0/1 ``inputs`` of shape (batch, n_steps, n_in) (module docstring; the step loop is compiled:
+    :func:`neuroport.emulator.ca2_kernels.ca2_steps`)."""
+    from neuroport.emulator.ca2_kernels import ca2_steps
+    from neuroport.emulator.kernels import SHAPE_CODES
+
     x = np.asarray(inputs, dtype=np.float64)
     batch, n_steps, n_in = x.shape
     drive = (x.reshape(-1, n_in) @ net.w_in.T).reshape(batch, n_steps, -1)
-    alpha, rho, n_ref = net.alpha, net.rho, net.n_ref
-    v, c, z = (np.zeros((batch, net.n_rec)) for _ in range(3))
-    timer = np.zeros((batch, net.n_rec), dtype=np.int64)  # sPyNNaker's refract_timer
-    out = {k: np.zeros((batch, n_steps, net.n_rec)) for k in ("z", "v", "c", "q", "psi")}
-    for t in range(n_steps):
-        c = rho * (c + net.i_alpha * z)
-        q = timer > 0
-        v_pre = np.where(q, v, alpha * v + drive[:, t] + z @ net.w_rec.T + c)
-        timer = np.where(q, timer - 1, timer)
-        z = ((v_pre >= net.v_th) & ~q).astype(np.float64)
-        v = np.where(z > 0, 0.0, v_pre)
-        timer = np.where(z > 0, n_ref, timer)
-        out["z"][:, t], out["v"][:, t], out["c"][:, t], out["q"][:, t] = z, v_pre, c, q
-        out["psi"][:, t] = surrogate(net, v_pre, q)
-    y = leaky_sum(out["z"] @ net.w_out.T, net.kappa)
-    return Ca2Run(y=y, **out)
+    z, v, c, q, psi = ca2_steps(drive, np.ascontiguousarray(net.w_rec.T), net.alpha, net.rho, net.i_alpha, net.v_th,
+                                net.n_ref, net.psi_height, net.psi_scale, SHAPE_CODES[net.surrogate_function])
+    return Ca2Run(z=z, v=v, c=c, q=q, psi=psi, y=leaky_sum(z @ net.w_out.T, net.kappa))
 
 
 def simulate_ca2_graph(graph: FloatGraph, inputs: np.ndarray) -> Ca2Run:

@@ -33,6 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from neuroport.emulator.ca2_adaptive import Ca2Network, Ca2Run, assemble_ca2, simulate_ca2
+from neuroport.emulator.ca2_kernels import ca2_adjoint
 from neuroport.errors import UnsupportedError
 from neuroport.ir.float_graph import FloatGraph
 from neuroport.ir.learning_rule import EpropRule
@@ -64,23 +65,21 @@ def _signals(net: Ca2Network, run: Ca2Run, batch: Batch, b_mat: np.ndarray, c_re
 
 def _readout_gradient(net: Ca2Network, run: Ca2Run, err: np.ndarray) -> np.ndarray:
     """g^out_kj = Σ_s z_j[s] Σ_{t≥s} κ_k^{t−s} err_k[t] (exact)."""
-    return np.einsum("bsk,bsj->kj", backward_filter(err, net.kappa), run.z)
+    return _contract(backward_filter(err, net.kappa), run.z)
+
+
+def _contract(post: np.ndarray, pre: np.ndarray) -> np.ndarray:
+    """Σ_b Σ_s post[b, s, j] pre[b, s, i] as one matrix product (BLAS), (n_post, n_pre)."""
+    return post.reshape(-1, post.shape[2]).T @ pre.reshape(-1, pre.shape[2])
 
 
 def ca2_gradients(net: Ca2Network, x: np.ndarray, run: Ca2Run, batch: Batch, *, feedback: str,
                   b_random: np.ndarray | None, c_reg: float = 0.0, f_target_hz: float = 10.0) -> Gradients:
     """Summed e-prop gradients of a batch by the backward adjoint (module docstring)."""
     err, weight, loss, n_errors = _signals(net, run, batch, feedback_matrix(net, feedback, b_random), c_reg, f_target_hz)
-    n_steps = x.shape[1]
-    lam_v, lam_c = weight[:, -1].copy(), np.zeros_like(weight[:, -1])
-    post = np.zeros_like(weight)
-    post[:, -1] = (1.0 - run.q[:, -1]) * lam_v
-    for s in range(n_steps - 2, -1, -1):
-        d_vv, d_vc, d_cv, d_cc = jacobian(net, run, s + 1)
-        lam_v, lam_c = weight[:, s] + d_vv * lam_v + d_cv * lam_c, d_vc * lam_v + d_cc * lam_c
-        post[:, s] = (1.0 - run.q[:, s]) * lam_v
-    g_in = np.einsum("bsj,bsi->ji", post, x)
-    g_rec = np.einsum("bsj,bsi->ji", post[:, 1:], run.z[:, :-1])
+    post = ca2_adjoint(weight, run.q, run.z, run.psi, net.alpha, net.rho, net.i_alpha)
+    g_in = _contract(post, x)
+    g_rec = _contract(post[:, 1:], run.z[:, :-1])
     return Gradients(w_in=g_in * net.w_in_plastic, w_rec=g_rec * net.w_rec_plastic,
                      w_out=_readout_gradient(net, run, err) * net.w_out_plastic, loss=loss, n_errors=n_errors,
                      rate_hz=float(run.z.mean() * 1e3 / net.dt_ms))
