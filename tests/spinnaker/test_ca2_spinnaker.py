@@ -10,13 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+from neuroport.quantization.spinnaker import quantize_spinnaker
 
 from neuroport.emulator.spinnaker_ca2 import step_ca2
 from neuroport.emulator.spinnaker_s1615 import zero_state
 from neuroport.emulator.trace import ActivityStats
 from neuroport.hw import load_hw
 from neuroport.ir.loader import load_model
-from neuroport.quantization.spinnaker import quantize_spinnaker
 from tests.conftest import write_yaml
 from tests.test_ca2_adaptive import CA2
 from tests.test_cli import run
