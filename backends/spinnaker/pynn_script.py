@@ -65,10 +65,11 @@ def stored_parameters(pops: dict, net: dict) -> dict:
         vertex = pops[spec["label"]]._vertex
         values = {k: vertex.parameters[k] for k in vertex.parameters.keys()}
         values.update({k: vertex.state_variables[k] for k in vertex.state_variables.keys()})
-        for struct in vertex.neuron_impl.structs:
+        for struct in (s for s in vertex.neuron_impl.structs if s.fields):
             per_neuron = struct.repeat_type != StructRepeat.GLOBAL
             data = struct.get_data(values, Slice(0, spec["size"] - 1)) if per_neuron else struct.get_data(values)
-            words = data.view(struct.numpy_dtype)
+            n_items = spec["size"] if per_neuron else 1
+            words = np.frombuffer(data.tobytes()[: n_items * struct.numpy_dtype.itemsize], dtype=struct.numpy_dtype)
             out.update({f"{spec['label']}.{name}": words[name].astype(np.int64) for _, name in struct.fields})
     return out
 
