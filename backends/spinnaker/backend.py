@@ -175,4 +175,6 @@ class SpiNNakerBackend:
                 "not_run": UNSUPPORTED["spikes without a board"] + "; spikes, V and readout of the chip were not compared "
                            "with the s16.15 emulator (the emulator's expk/kdivk words are unverified against a board)",
                 "detail": f"{weights['synapses_compared']:,} stored weights compared with Projection.get on a virtual "
-                          f"{report.chips}-chip mapping: equal = {weights['weights_equal']}"}
+                          f"{report.chips}-chip mapping: equal = {weights['weights_equal']}"
+                          + (f"; {weights['parameters_compared']:,} stored parameter words: equal = "
+                             f"{weights['parameters_equal']}" if "parameters_equal" in weights else "")}
