@@ -35,6 +35,10 @@ def _echo_placement(p: dict) -> None:
         click.echo(f"    {c['vertex']:<10} neurons {c['neurons'][0]}–{c['neurons'][1]} on chip {tuple(c['chip'])} core "
                    f"{c['core']:<2} SDRAM {c['sdram_bytes']:,} B")
     click.echo("    routing entries per chip: " + ", ".join(f"({k}) {v}" for k, v in p["routing_entries_per_chip"].items()))
+    if "weights_equal" in p:
+        click.echo(f"    stored on the board = ours: weights {p['weights_equal']} ({p['synapses_compared']:,} synapses)"
+                   + (f", parameters {p['parameters_equal']} ({p['parameters_compared']:,} words)"
+                      if "parameters_equal" in p else ""))
 
 
 def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:

@@ -4,6 +4,7 @@
 * sparse form (a projection with a connectivity rule): the event-driven float model, memory ∝ synapses
   (:func:`neuroport.training.sparse_eprop.simulate_sparse_graph`);
 * Izhikevich populations: :func:`neuroport.emulator.izhikevich.simulate_izhikevich_graph`;
+* lif_ca2_adaptive populations: :func:`neuroport.emulator.ca2_adaptive.simulate_ca2_graph`;
 * otherwise LIF/ALIF on the dense Network: :func:`neuroport.emulator.reference.simulate`.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from neuroport.emulator.ca2_adaptive import simulate_ca2_graph
 from neuroport.emulator.izhikevich import simulate_izhikevich_graph
 from neuroport.emulator.reference import simulate
 from neuroport.ir.float_graph import FloatGraph
@@ -22,7 +24,8 @@ from neuroport.training.sparse_eprop import simulate_sparse_graph
 
 # population kind → the float simulator of graphs with populations of that neuron model; graphs without one are
 # LIF/ALIF networks, run by :func:`neuroport.emulator.reference.simulate`
-GRAPH_SIMULATORS: dict[str, Callable[[FloatGraph, np.ndarray], Any]] = {"izhikevich": simulate_izhikevich_graph}
+GRAPH_SIMULATORS: dict[str, Callable[[FloatGraph, np.ndarray], Any]] = {"izhikevich": simulate_izhikevich_graph,
+                                                                       "lif_ca2_adaptive": simulate_ca2_graph}
 
 
 def simulate_graph(graph: FloatGraph, inputs: np.ndarray) -> Any:
