@@ -55,17 +55,25 @@ def train_on_loihi_sim(graph, *, sequences: int, hw_name: str, seed: int | None,
     from neuroport.training.onchip_lava import train_loihi_sim
 
     folder = make_folder(out or default_folder(graph.name, "onchip-loihi-sim"))
-    with tqdm(total=sequences, desc=f"on-chip loihi-sim {graph.name}", unit="seq", disable=as_json) as bar:
-        def tick(n: int) -> None:
-            bar.update(n - bar.n)
+    bars: list = []  # opened at the first sequence: a refused checkpoint prints its one line and nothing else
 
-        def report(check) -> None:
-            if not as_json:
-                bar.write(_check_line(check))
+    def tick(n: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=sequences, initial=n - 1, desc=f"on-chip loihi-sim {graph.name}", unit="seq",
+                             disable=as_json))
+        bars[0].update(n - bars[0].n)
 
+    def report(check) -> None:
+        if not as_json:
+            (bars[0].write if bars else click.echo)(_check_line(check))
+
+    try:
         result = train_loihi_sim(graph, sequences, folder, hw_name=hw_name, seed=seed, rates=rates, schedule=schedule,
                                  checkpoint_every=checkpoint_every, check_every=check_every, resume=resume,
                                  on_sequence=tick, on_check=report)
+    finally:
+        for bar in bars:
+            bar.close()
     equal = all(c.equal for c in result.checks)
     artifact = save_artifact(result.fixed, folder / "artifact",
                              extra={"trained": "on-chip", "target": "loihi-sim", "sequences": sequences})
