@@ -120,6 +120,11 @@ def load_checkpoint(root: Path, fixed: FixedGraph, learning: list[str], prints: 
 
 def _problem(graph, extra, arrays, fixed, learning, prints, total) -> str | None:
     """Why a loaded checkpoint does not belong to this run, or None."""
+    return _run_problem(extra, prints, total) or _state_problem(graph, extra, arrays, fixed, learning)
+
+
+def _run_problem(extra: dict, prints: dict[str, str], total: int) -> str | None:
+    """Kind, version, fingerprint, sequence index, phase and data generator of the manifest's ``extra``."""
     if extra.get("kind") != KIND or extra.get("version") != VERSION:
         return f"not an on-chip checkpoint of version {VERSION} (kind {extra.get('kind')!r}, version {extra.get('version')!r})"
     for key, value in prints.items():
@@ -136,6 +141,12 @@ def _problem(graph, extra, arrays, fixed, learning, prints, total) -> str | None
         np.random.default_rng().bit_generator.state = extra["data_rng"]
     except (TypeError, ValueError, KeyError) as exc:
         return f"its data generator state is malformed ({exc})"
+    return None
+
+
+def _state_problem(graph, extra, arrays, fixed, learning) -> str | None:
+    """The chip state: the learning matrices, engine vectors, zero traces and tags, weights on the model's synapses
+    within the 9-bit learning range."""
     if sorted(extra.get("learning", [])) != sorted(learning):
         return f"it holds learning matrices {extra.get('learning')}, this model learns {sorted(learning)}"
     expected = {**{f"engine.{k}": (SIZE,) for k in learning},
