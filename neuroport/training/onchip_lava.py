@@ -14,13 +14,15 @@ the stage's rule — the host rewriting the learning rule between phases — the
 
 The emulator's :class:`~neuroport.emulator.onchip.OnChipTrainer` streams the same sequences in one piece
 (switching rules with ``set_rule``); at every multiple of ``check_every`` (and at the end) the chip's weights
-are compared with its weights, every value, and the readouts of the sequences since the last check likewise.
+are compared with its weights, every value, as are both chips' engine clocks and random streams and the readouts of
+the sequences since the last check.
 At every multiple of ``checkpoint_every`` (and at the end) the chip state is written
 (:mod:`neuroport.training.onchip_checkpoint`); ``resume`` starts both chips from the newest checkpoint.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +153,6 @@ def train_loihi_sim(graph: FloatGraph, total: int, folder: Path, *, hw_name: str
                     on_check: Callable[[Check], None] | None = None) -> LavaTraining:
     """Stream ``total`` sequences through one loihi-sim learning chip (module docstring); checkpoints under
     ``folder / "checkpoints"``."""
-    import time
-
     run = _Run(graph, hw_name, seed, rates, schedule)
     rng, root = np.random.default_rng(run.seed), folder / "checkpoints"
     state = ChipState(0, {n: run.fixed.dense()[n].weights for n in run.learning})
