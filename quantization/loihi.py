@@ -25,6 +25,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from neuroport.quantization.loihi_eprop_plus import KIND as EPROP_PLUS_KIND
+from neuroport.quantization.loihi_eprop_plus import plus_calibration_peak, refuse_eprop_plus_network
 
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
@@ -33,8 +35,6 @@ from neuroport.ir.float_graph import LIF_KINDS, FloatGraph
 from neuroport.ir.network import MATRICES, Network, assemble, folded_lists, has_delays, neuron_fields, sparse_matrices
 from neuroport.ir.synapses import Synapses
 from neuroport.numerics import DECAY_UNITY, round_half_away, truncate_lsbs
-from neuroport.quantization.loihi_eprop_plus import KIND as EPROP_PLUS_KIND
-from neuroport.quantization.loihi_eprop_plus import plus_calibration_peak, refuse_eprop_plus_network
 
 MAX_MAGNITUDE_BITS = 8  # Lava's Dense clips weights to 8 bits before truncating
 HEADROOM = 16  # without calibration: the voltage range is 16 × the highest threshold

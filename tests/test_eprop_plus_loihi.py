@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from neuroport.quantization.loihi_eprop_plus import plus_run
 
 from neuroport.emulator.fixed import emulate
 from neuroport.errors import UnsupportedError
@@ -17,7 +18,6 @@ from neuroport.hw import load_hw
 from neuroport.ir import load_model
 from neuroport.numerics import decay12
 from neuroport.pipeline import compare, quantize, task_batch
-from neuroport.quantization.loihi_eprop_plus import plus_run
 from neuroport.training.eprop_plus import simulate_plus
 from tests.conftest import write_yaml
 from tests.test_fixed_kernel import assert_same_run, one_layer

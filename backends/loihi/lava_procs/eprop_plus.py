@@ -24,10 +24,9 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from neuroport.backends.loihi.lava_procs.alif import SHIFT, STATE_BITS, record
 
 from neuroport.numerics import decay12, saturate_signed
-
-from neuroport.backends.loihi.lava_procs.alif import SHIFT, STATE_BITS, record
 
 
 class NeuroportEpropPlus(AbstractProcess):
