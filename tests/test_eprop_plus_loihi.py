@@ -1,7 +1,7 @@
 """e-prop+ neurons in the Loihi fixed-point profile (kind ``eprop_plus``, the reset in the spike step): the
 integer step computed by hand, the compiled kernel equal to the numpy reference (also on random graphs at every
 boundary: tests/test_fixed_kernel.py), the range analysis equal to the float e-prop+ simulator, the quantized
-example closer to float e-prop+ than the ALIF kind, and the refusals (psc_delta neurons, delays, on-chip
+example spike for spike with float e-prop+ without recurrence, and the refusals (psc_delta neurons, delays, on-chip
 training, SpiNNaker)."""
 
 from __future__ import annotations
