@@ -15,6 +15,10 @@ Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every 
                 error among the smallest that fits every |w| and the two below it (which clip the tail);
                 mixed-sign 8-bit mantissas are even (Lava truncates the LSB): [−256, 254]
     n_ref     = round(t_ref / dt)
+
+The neuron kind follows the learning variant (:data:`VARIANT_PROFILES`): 'alif' (bsshslm_2020: the reset one step
+after the spike) or, for e-prop+, 'eprop_plus' with the same integers and the reset in the spike step
+(:mod:`neuroport.quantization.loihi_eprop_plus`).
 """
 
 from __future__ import annotations
