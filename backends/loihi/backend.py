@@ -18,7 +18,7 @@ from neuroport.hw import HwConfig
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.mapping import map_graph
 
-from .graph import LavaGraph
+from .graph import NEURON_PROCESSES, LavaGraph
 
 
 def design_rules(graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
@@ -39,7 +39,7 @@ def design_rules(graph: FixedGraph, hw: HwConfig) -> list[Diagnostic]:
                                 "step, the idle first step of the chip's pipeline included (the quantizer raises it to 1)", "neurons"))
     if graph.neurons.vth.max() > hw.param("vth_max"):
         found.append(Diagnostic("error", f"vth {graph.neurons.vth.max()} exceeds the {hw.param('vth_max')} the field holds", "neurons"))
-    if graph.neurons.kind != "alif":
+    if graph.neurons.kind not in NEURON_PROCESSES:
         found.append(Diagnostic("error", f"neuron kind '{graph.neurons.kind}' is not lowered by this backend", "neurons"))
     for name, dense in graph.dense().items():
         if dense.max_delay > 64:
@@ -56,6 +56,8 @@ class LoihiSimBackend:
                             requires=("lava",), extra="loihi",
                             unsupported={"synaptic delays above 64 steps": "Lava's DelayDense holds 6-bit delays (0–63)",
                                          "on-chip learning with synaptic delays": "the learning engine's traces are not delayed",
+                                         "on-chip e-prop+ learning": "the learning engine runs bsshslm_2020's rule; "
+                                         "e-prop+ models are trained in float and run here for inference",
                                          "on-chip learning through run()": "learning needs targets and a rule: "
                                          "neuroport train MODEL --on-chip --target loihi-sim "
                                          "(neuroport.backends.loihi.onchip.train_on_loihi_sim)"})

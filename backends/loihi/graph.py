@@ -2,11 +2,12 @@
 
     RingBuffer(input spikes) ─Dense(w_in)─┐
                                           ▼
-                         ┌──────► NeuroportALIF ──Dense(w_out)──► NeuroportReadout
+                         ┌──────► neurons ──Dense(w_out)──► NeuroportReadout
                          └─Dense(w_rec)──┘
 Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``), or its ``DelayDense`` (``PyDelayDenseModelBitAcc``, delays
 d − 1) for a connection with synaptic delays; the neuron and readout processes are neuroport's
-(:mod:`neuroport.backends.loihi.lava_procs`).  ``to_fixed`` decodes it back to the FixedGraph.
+(:mod:`neuroport.backends.loihi.lava_procs`; the neuron process by the FixedNeurons kind, :data:`NEURON_PROCESSES`).
+``to_fixed`` decodes it back to the FixedGraph.
 """
 
 from __future__ import annotations
@@ -22,6 +23,19 @@ LATENCY_OFFSET_STEPS = 1  # Lava's step t + 1 equals the emulator's step t (a De
 SPARSE_MAX_DENSITY = 0.5  # a connection without delays whose mask holds at most this share of its entries is
 # lowered as Lava's Sparse (fixed_pt: PySparseModelBitAcc, the same integer sums as Dense), which stores only the
 # existing synapses (e.g. DEEP R's 10 %); denser ones stay Dense (explicit zeros for absent synapses)
+
+# FixedNeurons kind → (module, Lava process, its fixed_pt ProcessModel) of the recurrent layer
+NEURON_PROCESSES = {
+    "alif": ("neuroport.backends.loihi.lava_procs.alif", "NeuroportALIF", "PyNeuroportALIFModelFixed"),
+    "eprop_plus": ("neuroport.backends.loihi.lava_procs.eprop_plus", "NeuroportEpropPlus",
+                   "PyNeuroportEpropPlusModelFixed"),
+}
+
+
+def neuron_process_path(kind: str) -> str:
+    """The dotted path of the Lava process of FixedNeurons ``kind``."""
+    module, process, _ = NEURON_PROCESSES[kind]
+    return f"{module}.{process}"
 
 
 def lava_process(d) -> str:
@@ -50,7 +64,7 @@ class LavaGraph:
             "latency_offset_steps": LATENCY_OFFSET_STEPS,
             "processes": [
                 {"name": "input", "process": "lava.proc.io.source.RingBuffer", "shape": [f.n_in]},
-                {"name": "neurons", "process": "neuroport.backends.loihi.lava_procs.alif.NeuroportALIF", "shape": [f.n_rec],
+                {"name": "neurons", "process": neuron_process_path(f.neurons.kind), "shape": [f.n_rec],
                  "populations": [list(p) for p in f.neurons.populations]},
                 {"name": "readout", "process": "neuroport.backends.loihi.lava_procs.readout.NeuroportReadout", "shape": [f.n_out]},
             ],

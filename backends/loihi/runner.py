@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import re
 import signal
@@ -20,7 +21,7 @@ from neuroport.errors import MissingDependencyError, NeuroportError
 from neuroport.interrupts import Interrupted, held_signals
 from neuroport.ir.fixed_graph import FixedGraph
 
-from .graph import LATENCY_OFFSET_STEPS, lava_process
+from .graph import LATENCY_OFFSET_STEPS, NEURON_PROCESSES, lava_process
 from .host_io import attach, release, with_host_io
 
 
@@ -237,7 +238,6 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
 
-    from .lava_procs.alif import NeuroportALIF
     from .lava_procs.readout import NeuroportReadout
 
     pad = np.zeros((inputs.shape[0], LATENCY_OFFSET_STEPS, inputs.shape[2]))
@@ -245,7 +245,7 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     total = data.shape[1]
     n = fixed.neurons
     source = RingBuffer(data=data.astype(float))
-    neurons = NeuroportALIF(dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=total)
+    neurons = neuron_classes(n.kind)[0](dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=total)
     readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=total)
     dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
@@ -257,6 +257,13 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     return {"neurons": neurons, "readout": readout, "dense": dense}
 
 
+def neuron_classes(kind: str) -> tuple[type, type]:
+    """(Lava process, fixed_pt ProcessModel) of FixedNeurons ``kind`` (:data:`.graph.NEURON_PROCESSES`)."""
+    module, process, model = NEURON_PROCESSES[kind]
+    loaded = importlib.import_module(module)
+    return getattr(loaded, process), getattr(loaded, model)
+
+
 def _fixed_pt_model(process) -> type:
     """The fixed_pt process model Lava selects for ``process`` (the class to extend with host I/O)."""
     from lava.proc.dense.models import PyDelayDenseModelBitAcc, PyDenseModelBitAcc
@@ -264,11 +271,10 @@ def _fixed_pt_model(process) -> type:
     from lava.proc.sparse.models import PySparseModelBitAcc
     from lava.proc.sparse.process import Sparse
 
-    from .lava_procs.alif import NeuroportALIF, PyNeuroportALIFModelFixed
     from .lava_procs.readout import NeuroportReadout, PyNeuroportReadoutModelFixed
 
-    table = {NeuroportALIF: PyNeuroportALIFModelFixed, NeuroportReadout: PyNeuroportReadoutModelFixed,
-             DelayDense: PyDelayDenseModelBitAcc, Sparse: PySparseModelBitAcc}
+    table = {NeuroportReadout: PyNeuroportReadoutModelFixed, DelayDense: PyDelayDenseModelBitAcc,
+             Sparse: PySparseModelBitAcc, **dict(neuron_classes(kind) for kind in NEURON_PROCESSES)}
     return table.get(type(process), PyDenseModelBitAcc)
 
 

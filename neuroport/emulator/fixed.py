@@ -122,9 +122,23 @@ def step_lava_lif(n: FixedNeurons, s: dict[str, np.ndarray], a_in: np.ndarray, s
     return z
 
 
+def step_eprop_plus(n: FixedNeurons, s: dict[str, np.ndarray], a_in: np.ndarray, stats: ActivityStats) -> np.ndarray:
+    """The e-prop+ neuron (NEST's eprop_iaf(_adapt); FixedNeurons docstring): the ALIF step with the reset in the
+    spike step, v ← v − z · (vth << 6) right after z = [v ≥ (vth << 6) + a] · [r = 0]; returns the new spikes."""
+    vth_scaled = n.vth << VTH_SHIFT
+    s["r"] = np.maximum(s["r"] - 1, 0)
+    s["v"] = _saturate(decay12(s["v"], n.dv) + (a_in << ACT_SHIFT), stats, "v")
+    s["a"] = _saturate(decay12(s["a"], n.da) + s["z"] * n.a_inc, stats, "a")
+    z = ((s["v"] >= vth_scaled + s["a"]) & (s["r"] == 0)).astype(np.int64)
+    s["v"] = s["v"] - z * vth_scaled  # ≥ a ≥ −(2^23 − 1): in range without saturation
+    s["r"] = np.where(z > 0, n.n_ref, s["r"])
+    return z
+
+
 NEURON_STEPS: dict[str, Callable[[FixedNeurons, dict[str, np.ndarray], np.ndarray, ActivityStats], np.ndarray]] = {
     "alif": step_alif,
     "lava_lif": step_lava_lif,
+    "eprop_plus": step_eprop_plus,
 }
 PROBED_STATES = ("v", "a", "u")
 
@@ -162,7 +176,7 @@ def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bo
 
 
 PARALLEL_MIN_BATCH = 2  # samples in threads from this batch size on (one sample: no thread hand-off)
-KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v")}  # the order in which a neuron step counts events
+KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "eprop_plus": ("v", "a")}  # the order in which a neuron step counts events
 
 
 def kernel_network(graph: FixedGraph) -> tuple:

@@ -10,6 +10,8 @@ Per sample b and step t, exactly the reference's equations (fixed.py, FixedNeuro
               a ← sat24(decay12(a, da) + z[t−1] · a_inc);  z = [v ≥ (vth << 6) + a] · [r = 0];  r ← n_ref where z
     lava_lif: u ← wrapLava24(decay12(u, du + 1) + ((a_in + a_rec) << 6));  v ← sat24(decay12(v, dv) + u + bias)
               z = [v > vth << 6];  v ← 0 where z
+    eprop_plus: r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + ((a_in + a_rec) << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
+              z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z   (reset in the spike step)
 
 The Dense input is event-driven: only the columns of non-zero sources are summed (cost n_target per spike).
 Besides the trace, every sample returns its event counts per counter (``COUNTERS``: wraps and saturations, then
@@ -24,8 +26,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-KIND_CODES = {"alif": 0, "lava_lif": 1}  # the `kind` argument of run_batch
+KIND_CODES = {"alif": 0, "lava_lif": 1, "eprop_plus": 2}  # the `kind` argument of run_batch
 KIND_ALIF, KIND_LAVA_LIF = KIND_CODES["alif"], KIND_CODES["lava_lif"]  # numba reads int globals, not dicts
+KIND_EPROP_PLUS = KIND_CODES["eprop_plus"]
 COUNTERS = ("activation_w_in", "activation_w_rec", "activation_w_out", "y", "v", "a", "u")
 ACTIVE = len(COUNTERS)  # column of `counts` holding the active neuron updates
 PROBES = ("v", "a", "u")  # rows of the recorded states
@@ -236,12 +239,38 @@ def _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: n
 
 
 @njit(cache=True)
+def _eprop_plus(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: no cover
+    """fixed.step_eprop_plus for one sample: the ALIF step with the reset in the spike step.  v − (vth << 6) after a
+    spike needs no saturation: v ≥ (vth << 6) + a and a ≥ −(2^23 − 1) (saturated) bound it from below."""
+    n_v, n_a, active = 0, 0, 0
+    for j in range(z.shape[0]):
+        r = max(st[R, j] - 1, 0)
+        raw_v = _decay12(st[V, j], nrn[DV, j]) + (a_in[j] << act_shift)
+        v = _saturate_signed(raw_v, state_bits)
+        raw_a = _decay12(st[A, j], nrn[DA, j]) + z_prev[j] * nrn[A_INC, j]
+        a = _saturate_signed(raw_a, state_bits)
+        n_v += v != raw_v
+        n_a += a != raw_a
+        spike = (v >= nrn[VTH, j] + a) & (r == 0)
+        z[j] = 1 if spike else 0
+        v = v - nrn[VTH, j] if spike else v
+        st[R, j] = nrn[N_REF, j] if spike else r
+        st[V, j], st[A, j] = v, a
+        active += (a_in[j] != 0) | (v != 0) | (a != 0)
+    ev[EV_V] += n_v
+    ev[EV_A] += n_a
+    ev[ACTIVE] += active
+
+
+@njit(cache=True)
 def neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: no cover
     """One step of the recurrent layer's neurons of model ``kind`` (a KIND_CODES value).  numba compiles no
     table of functions, so this is the one place that selects the step by its code; a new neuron model adds its
     step function and one branch here, and both engines (dense: this module, sparse: sparse.py) run it."""
     if kind == KIND_ALIF:
         _alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+    elif kind == KIND_EPROP_PLUS:
+        _eprop_plus(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
     else:
         _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
 

@@ -19,7 +19,7 @@ import numpy as np
 from neuroport.ir.synapses import INDEX_DTYPE, Synapses
 
 FIXED_FORMAT_VERSION = 1
-NEURON_KINDS = ("alif", "lava_lif")
+NEURON_KINDS = ("alif", "lava_lif", "eprop_plus")
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,6 +106,9 @@ class FixedNeurons:
     kind 'lava_lif' (Lava's own LIF, bit for bit), per step:
         u ← wrap24(decay12(u, du + 1) + (a_in << 6));  v ← sat24(decay12(v, dv) + u + bias)
         z = [v > vth << 6];  v ← 0 where z
+    kind 'eprop_plus' (the e-prop+ neuron, NEST's eprop_iaf(_adapt): the reset in the spike step), per step:
+        r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + (a_in << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
+        z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z
     """
 
     kind: str
