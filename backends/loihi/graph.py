@@ -2,8 +2,9 @@
 
     RingBuffer(input spikes) ─Dense(w_in)─┐
                                           ▼
-                         ┌──────► NeuroportALIF ──Dense(w_out)──► NeuroportReadout
+                         ┌──────► neurons ──Dense(w_out)──► NeuroportReadout
                          └─Dense(w_rec)──┘
+The neuron process is chosen by the fixed neuron kind (NEURON_PROCESSES): NeuroportALIF, NeuroportIzhikevich.
 Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``), or its ``DelayDense`` (``PyDelayDenseModelBitAcc``, delays
 d − 1) for a connection with synaptic delays; the neuron and readout processes are neuroport's
 (:mod:`neuroport.backends.loihi.lava_procs`).  ``to_fixed`` decodes it back to the FixedGraph.
@@ -11,7 +12,7 @@ d − 1) for a connection with synaptic delays; the neuron and readout processes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,28 @@ def lava_process(d) -> str:
     return "lava.proc.dense.process.Dense"
 
 
+@dataclass(frozen=True)
+class NeuronProcess:
+    """How a fixed neuron kind is lowered: its Lava Process (class path), the FixedNeurons fields passed to it (as
+    keyword ``arg`` ← field), the states recorded besides z and compared with the emulator's probes, and the Vars
+    the host zeroes between samples."""
+
+    process: str
+    params: dict[str, str] = field(default_factory=dict)
+    states: tuple[str, ...] = ("v", "a")
+    reset: tuple[str, ...] = ("v", "a", "r", "z")
+
+
+IZH_WORDS = ("p2", "p1", "pu", "c0", "pab", "pa", "c", "d", "sq_shift", "v0", "u0")
+NEURON_PROCESSES = {  # fixed neuron kind → its process (the runner builds and reads back through this table)
+    "alif": NeuronProcess("neuroport.backends.loihi.lava_procs.alif.NeuroportALIF",
+                          {k: k for k in ("dv", "vth", "da", "a_inc", "n_ref")}),
+    "izhikevich": NeuronProcess("neuroport.backends.loihi.lava_procs.izhikevich.NeuroportIzhikevich",
+                                {"vth": "vth", **{k: f"izh_{k}" for k in IZH_WORDS}}, ("v", "u"),
+                                ("v", "u", "z", "started")),
+}
+
+
 @dataclass(frozen=True, eq=False)
 class LavaGraph:
     fixed: FixedGraph
@@ -50,7 +73,7 @@ class LavaGraph:
             "latency_offset_steps": LATENCY_OFFSET_STEPS,
             "processes": [
                 {"name": "input", "process": "lava.proc.io.source.RingBuffer", "shape": [f.n_in]},
-                {"name": "neurons", "process": "neuroport.backends.loihi.lava_procs.alif.NeuroportALIF", "shape": [f.n_rec],
+                {"name": "neurons", "process": NEURON_PROCESSES[f.neurons.kind].process, "shape": [f.n_rec],
                  "populations": [list(p) for p in f.neurons.populations]},
                 {"name": "readout", "process": "neuroport.backends.loihi.lava_procs.readout.NeuroportReadout", "shape": [f.n_out]},
             ],

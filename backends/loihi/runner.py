@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import re
 import signal
@@ -20,7 +21,7 @@ from neuroport.errors import MissingDependencyError, NeuroportError
 from neuroport.interrupts import Interrupted, held_signals
 from neuroport.ir.fixed_graph import FixedGraph
 
-from .graph import LATENCY_OFFSET_STEPS, lava_process
+from .graph import LATENCY_OFFSET_STEPS, NEURON_PROCESSES, lava_process
 from .host_io import attach, release, with_host_io
 
 
@@ -187,8 +188,8 @@ def run_steps(process, n_steps: int) -> None:
 
 
 def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None) -> dict[str, np.ndarray]:
-    """Run every sample of (batch, n_steps, n_in) 0/1 spikes through one Lava runtime; returns v, a, z
-    (batch, n_steps, n) and y (batch, n_steps, k) aligned to the emulator's steps.
+    """Run every sample of (batch, n_steps, n_in) 0/1 spikes through one Lava runtime; returns z and the neuron
+    kind's states (NEURON_PROCESSES: v, a or v, u) (batch, n_steps, n) and y (batch, n_steps, k) aligned to the emulator's steps.
 
     Each sample runs n_steps + 1 Lava steps (its first, before any input arrives, is dropped:
     LATENCY_OFFSET_STEPS), then the host zeroes what a fresh runtime starts with — neuron and readout states and
@@ -203,7 +204,8 @@ def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = No
     n_samples, steps = inputs.shape[0], inputs.shape[1] + LATENCY_OFFSET_STEPS
     procs = _inference_graph(fixed, inputs)
     neurons, readout, dense = procs["neurons"], procs["readout"], procs["dense"]
-    io_neurons = attach(neurons, out=("v_rec", "a_rec", "z_rec"), into=("v", "a", "r", "z"))
+    spec = NEURON_PROCESSES[fixed.neurons.kind]
+    io_neurons = attach(neurons, out=tuple(f"{k}_rec" for k in (*spec.states, "z")), into=spec.reset)
     io_readout = attach(readout, out=("y_rec",), into=("y",))
     io_dense = [attach(d, into=("a_buff",)) for d in dense.values()]
     models = {type(p): with_host_io(_fixed_pt_model(p)) for p in (neurons, readout, *dense.values())}
@@ -220,7 +222,7 @@ def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = No
                         io.zero()
                 clock["io_s"] += time.perf_counter() - t
             t = time.perf_counter()
-            out = {k[0]: v for k, v in io_neurons.dump().items()}
+            out = {k.removesuffix("_rec"): v for k, v in io_neurons.dump().items()}
             out["y"] = io_readout.dump()["y_rec"]
             clock["io_s"] += time.perf_counter() - t
     finally:
@@ -237,7 +239,6 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.source import RingBuffer
 
-    from .lava_procs.alif import NeuroportALIF
     from .lava_procs.readout import NeuroportReadout
 
     pad = np.zeros((inputs.shape[0], LATENCY_OFFSET_STEPS, inputs.shape[2]))
@@ -245,7 +246,10 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     total = data.shape[1]
     n = fixed.neurons
     source = RingBuffer(data=data.astype(float))
-    neurons = NeuroportALIF(dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=total)
+    spec = NEURON_PROCESSES[n.kind]
+    module, name = spec.process.rsplit(".", 1)
+    neurons = getattr(importlib.import_module(module), name)(
+        **{arg: getattr(n, field) for arg, field in spec.params.items()}, n_steps=total)
     readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=total)
     dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
@@ -265,9 +269,11 @@ def _fixed_pt_model(process) -> type:
     from lava.proc.sparse.process import Sparse
 
     from .lava_procs.alif import NeuroportALIF, PyNeuroportALIFModelFixed
+    from .lava_procs.izhikevich import NeuroportIzhikevich, PyNeuroportIzhikevichModelFixed
     from .lava_procs.readout import NeuroportReadout, PyNeuroportReadoutModelFixed
 
     table = {NeuroportALIF: PyNeuroportALIFModelFixed, NeuroportReadout: PyNeuroportReadoutModelFixed,
+             NeuroportIzhikevich: PyNeuroportIzhikevichModelFixed,
              DelayDense: PyDelayDenseModelBitAcc, Sparse: PySparseModelBitAcc}
     return table.get(type(process), PyDenseModelBitAcc)
 
@@ -294,4 +300,5 @@ def run_batch(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None
     if inputs.ndim != 3 or inputs.shape[2] != fixed.n_in:
         raise NeuroportError(f"inputs must have shape (batch, steps, {fixed.n_in}), got {inputs.shape}")
     out = run_samples(fixed, np.asarray(inputs), timings)
-    return Trace(spikes=out["z"].astype(np.uint8), readout=out["y"], states={"v": out["v"], "a": out["a"]})
+    states = NEURON_PROCESSES[fixed.neurons.kind].states
+    return Trace(spikes=out["z"].astype(np.uint8), readout=out["y"], states={k: out[k] for k in states})
