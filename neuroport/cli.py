@@ -15,7 +15,14 @@ import click
 
 from neuroport import __version__
 from neuroport.errors import NeuroportError
-from neuroport.interrupts import Interrupted, install_handlers, interrupted_in, reap_children, restore_handlers
+from neuroport.interrupts import (
+    Interrupted,
+    exit_quietly_on_signal,
+    install_handlers,
+    interrupted_in,
+    reap_children,
+    restore_handlers,
+)
 from neuroport.resources import set_limit_gb
 
 COMMANDS: tuple[str, ...] = (
@@ -101,5 +108,14 @@ def main(argv: list[str] | None = None) -> None:
         restore_handlers(previous)
 
 
+def entry() -> None:
+    """The ``neuroport`` command: :func:`main`, then a signal that arrives while the interpreter shuts down (after
+    the work is done) still ends it with one line and 128 + its number, not a traceback from a finalizer."""
+    try:
+        main()
+    finally:
+        exit_quietly_on_signal()
+
+
 if __name__ == "__main__":
-    main()
+    entry()

@@ -13,7 +13,9 @@ whole process group, and the parent, which does, stops them in order.  Cleanup r
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,6 +64,29 @@ def install_handlers() -> dict[int, object]:
         if handler is not signal.SIG_IGN:
             signal.signal(signum, _raise)
     return previous
+
+
+def _exit_now(signum: int, frame) -> None:
+    """End the process at once: the one line, then exit status 128 + ``signum`` (no unwinding left to do)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be written to it
+            pass
+    os.write(2, f"interrupted by {signal.Signals(signum).name}\n".encode())
+    os._exit(128 + signum)
+
+
+def exit_quietly_on_signal() -> None:
+    """For the interpreter's teardown, once the command has finished: SIGINT, SIGTERM and SIGHUP end the process
+    with 128 + their number and the same one line as during the run.  Python's default SIGINT handler would
+    instead raise KeyboardInterrupt inside whatever atexit callback or finalizer is running (numba's, for one)
+    and print its traceback, then exit 0.  Signals ignored at start stay ignored; main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in HANDLED:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _exit_now)
 
 
 def restore_handlers(previous: dict[int, object]) -> None:

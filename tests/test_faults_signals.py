@@ -99,3 +99,26 @@ def test_signal_inside_compiled_code_is_one_line(monkeypatch, capsys):
     monkeypatch.setattr(cli.cli, "main", lambda *a, **k: (_ for _ in ()).throw(SystemError("a real bug")))
     with pytest.raises(SystemError, match="a real bug"):  # a SystemError without a signal behind it is not hidden
         cli.main(["targets"])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_interpreter_teardown_is_one_line(signum):
+    """A signal that lands after the command has finished, while atexit callbacks and finalizers run (numba's
+    among them: CI once caught a Ctrl-C there), ends the process with 128 + n and the one line; Python's default
+    handler would print a KeyboardInterrupt traceback from the callback and exit 0."""
+    code = ("import atexit, os, signal, sys, time\n"
+            f"atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(5)))\n"  # runs after entry()
+            "sys.argv = ['neuroport', 'targets']\n"
+            "from neuroport.cli import entry\n"
+            "entry()\n")
+
+    def default_signals() -> None:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_DFL)
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          preexec_fn=default_signals)
+    name = signal.Signals(signum).name
+    assert done.returncode == 128 + signum, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [f"interrupted by {name}"], done.stderr[-2000:]
+    assert "loihi-sim" in done.stdout  # the command itself ran to its end first
