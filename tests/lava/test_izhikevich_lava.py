@@ -19,8 +19,9 @@ pytestmark = pytest.mark.lava
 
 
 def test_lava_equals_emulator_on_a_seeded_recurrent_network(tmp_path):
-    from neuroport.backend import load_backend
     from neuroport.backends.loihi.runner import run_batch
+
+    from neuroport.backend import load_backend
 
     graph = load_model(write_yaml(tmp_path, IZH))
     fixed = quantize(graph, load_hw("loihi2"))
