@@ -15,7 +15,15 @@ Learning kernel bound (neuroport/emulator/onchip_kernel.py): per learning step a
 writes its tag matrix (t) once and its weight matrix (w) on the rows whose learning signal is non-zero, int16
 in the kernel (4 × 2 B per synapse at most), with ≈ 6 integer operations per product term (multiply, two
 shifts, two clips, add) and 3 per variable (rounding, range check, mask); the JSON states both counts and the
-time the traffic implies at the bandwidth of a numpy copy measured here (CPU time).
+time the traffic implies at the bandwidth of a numpy copy measured here (CPU time).  The kernel is event-driven
+in the presynaptic spikes: a settled engine visits only the columns its traces have touched while they are at most
+a third of them (else whole rows, vectorized), so the bound is the upper end.
+
+Inference kernel bound (neuroport/emulator/fixed_kernel.py): per sample-step, each presynaptic event adds one row
+of Wᵀ (n_target int16 reads and int64 adds, no multiply for a spike); each neuron ≈ 20 integer operations (two
+decays: multiply, add, shift; two saturations; threshold; refractory); the probed states v, a, u (3 × 8 B per
+neuron), the spikes (1 B) and the readout (8 B per output) are written.  The JSON states the events, operations
+and bytes per step and the time the bytes imply at the copy bandwidth.
 """
 
 from __future__ import annotations
@@ -108,8 +116,36 @@ def measure_inference(n: int, steps: int, batch: int, lava_batch: int, tmp: Path
     exact = all(np.array_equal(a, b) for a, b in ((out["z"], emu_b.spikes[:lava_batch]), (out["v"], emu_b.states["v"][:lava_batch]),
                                                    (out["a"], emu_b.states["a"][:lava_batch]), (out["y"], emu_b.readout[:lava_batch])))
     exact = exact and np.array_equal(lava[1][0]["z"], emu.spikes)
-    return summary(n, steps, batch, lava, lava_batch, 1e3 * emu_1_s / steps, 1e3 * emu_b_s / (steps * batch), exact,
-                   emu_cpu)
+    row = summary(n, steps, batch, lava, lava_batch, 1e3 * emu_1_s / steps, 1e3 * emu_b_s / (steps * batch), exact,
+                  emu_cpu)
+    row["kernel_bound"] = inference_bound(fixed, x[:1], emu.spikes)
+    return row
+
+
+def inference_bound(fixed, x: np.ndarray, spikes: np.ndarray) -> dict:
+    """Operations and memory traffic of one inference sample-step (module docstring), from the run's own events."""
+    steps = x.shape[1]
+    n, n_out = fixed.n_rec, fixed.n_out
+    events_in, events_rec = x.sum() / steps, spikes.sum() / steps
+    adds = events_in * n + events_rec * (n + n_out)
+    ops = adds + 20 * n + 4 * n_out
+    traffic = 2 * adds + 8 * 3 * n + n + 8 * n_out
+    bandwidth = copy_bandwidth()
+    return {"input_events_per_step": float(events_in), "spikes_per_step": float(events_rec),
+            "synaptic_adds_per_step": float(adds), "integer_ops_per_step": float(ops),
+            "bytes_per_step": float(traffic), "copy_bandwidth_gb_s": bandwidth / 1e9,
+            "memory_bound_ms_per_step": 1e3 * traffic / bandwidth}
+
+
+def copy_bandwidth() -> float:
+    """Bytes per second (read + write) of a 16 MiB numpy copy, best of a few, in CPU time (the load of the machine
+    does not inflate it)."""
+    buffer, copy_s = np.ones(2**24 // 8, np.int64), float("inf")
+    for _ in range(EMULATOR_REPEATS):
+        t0 = time.process_time()
+        buffer.copy()
+        copy_s = min(copy_s, time.process_time() - t0)
+    return 2 * buffer.nbytes / copy_s
 
 
 def summary(n, steps, batch, lava, lava_batch, emu_1_ms, emu_b_ms, exact, emu_cpu_ms) -> dict:
@@ -194,12 +230,7 @@ def kernel_bound(trainer) -> dict:
         size = int(engine.state.w[0].size)
         synapses += size
         products += size * int(_table(engine.rule)[1].sum())
-    buffer, copy_s = np.ones(2**24 // 8, np.int64), float("inf")
-    for _ in range(EMULATOR_REPEATS):  # CPU time: the load of the machine does not inflate it
-        t0 = time.process_time()
-        buffer.copy()
-        copy_s = min(copy_s, time.process_time() - t0)
-    bandwidth = 2 * buffer.nbytes / copy_s  # read + write, B/s
+    bandwidth = copy_bandwidth()
     traffic = 4 * np.dtype(SYNAPSE_DTYPE).itemsize * synapses  # read w, t; write w, t
     return {"synapses": synapses, "bytes_per_step_max": traffic, "copy_bandwidth_gb_s": bandwidth / 1e9,
             "memory_bound_ms_per_step": 1e3 * traffic / bandwidth, "product_terms_per_step_max": products,

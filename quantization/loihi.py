@@ -15,15 +15,22 @@ Scales (one float voltage unit = ``v_scale`` integer units; thresholds of every 
                 error among the smallest that fits every |w| and the two below it (which clip the tail);
                 mixed-sign 8-bit mantissas are even (Lava truncates the LSB): [−256, 254]
     n_ref     = round(t_ref / dt)
+
+The neuron kind follows the learning variant (:data:`VARIANT_PROFILES`): 'alif' (bsshslm_2020: the reset one step
+after the spike) or, for e-prop+, 'eprop_plus' with the same integers and the reset in the spike step
+(:mod:`neuroport.quantization.loihi_eprop_plus`).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from neuroport.quantization.loihi_eprop_plus import KIND as EPROP_PLUS_KIND
+from neuroport.quantization.loihi_eprop_plus import plus_calibration_peak, refuse_eprop_plus_network
 
 from neuroport.errors import UnsupportedError
 from neuroport.hw import HwConfig
@@ -186,6 +193,29 @@ def refuse_eprop_plus(graph: FloatGraph, hw: HwConfig) -> None:
             "other dynamics", path="learning.variant")
 
 
+@dataclass(frozen=True)
+class NeuronProfile:
+    """How :func:`quantize_loihi` treats the neurons of a learning variant: the FixedNeurons ``kind``, the check
+    that refuses what the kind cannot express, and the float range analysis ``peak(graph, inputs)`` (None: the
+    bsshslm_2020 neuron's, :func:`calibration_peak` / :func:`sparse_calibration_peak`)."""
+
+    kind: str
+    refuse: Callable[[FloatGraph, HwConfig], None]
+    peak: Callable[[FloatGraph, np.ndarray], float] | None = None
+
+
+ALIF_PROFILE = NeuronProfile("alif", refuse_foreign_neurons)
+# learning.variant → the profile of variants whose neurons differ from bsshslm_2020's (the others: ALIF_PROFILE);
+# e-prop+ resets in the spike step: quantization/loihi_eprop_plus.py
+VARIANT_PROFILES = {"eprop_plus": NeuronProfile(EPROP_PLUS_KIND, refuse_eprop_plus_network, plus_calibration_peak)}
+
+
+def neuron_profile(graph: FloatGraph) -> NeuronProfile:
+    """The :class:`NeuronProfile` of ``graph``'s learning variant."""
+    variant = graph.learning.variant if graph.learning is not None else None
+    return VARIANT_PROFILES.get(variant, ALIF_PROFILE)
+
+
 def kind_quantizers() -> dict[str, Any]:
     """Float neuron kind → the Loihi quantizer of graphs of that kind, for kinds with their own neuron program
     (imported here: their modules import this one); LIF/ALIF graphs are quantized by :func:`quantize_loihi`."""
@@ -197,12 +227,13 @@ def kind_quantizers() -> dict[str, Any]:
 def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> FixedGraph:
     """Quantize a FloatGraph for a Loihi-family config (module docstring); with ``calibration_inputs``
     (batch, steps, n_in), the voltage scale comes from the float ranges seen on them.  A graph whose first
-    population has a kind of :func:`kind_quantizers` goes to that kind's quantizer (which refuses mixed graphs)."""
+    population has a kind of :func:`kind_quantizers` goes to that kind's quantizer (which refuses mixed graphs);
+    otherwise the neuron kind and its range analysis follow the learning variant (:func:`neuron_profile`)."""
     own = kind_quantizers().get(graph.populations[0].kind) if graph.populations else None
     if own is not None:
         return own(graph, hw, calibration_inputs)
-    refuse_foreign_neurons(graph, hw)
-    refuse_eprop_plus(graph, hw)
+    profile = neuron_profile(graph)
+    profile.refuse(graph, hw)
     max_delay = hw.resource("max_delay_steps")  # Lava DelayDense's 6-bit delays (hw config)
     too_long = [p.name for p in graph.projections if p.delay_values().max() > max_delay]
     if too_long:
@@ -211,7 +242,9 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
     sparse = any(p.is_sparse for p in graph.projections)
     net = SimpleNamespace(**neuron_fields(graph)) if sparse else assemble(graph).folded()  # ζ into the weights
     peak = None
-    if calibration_inputs is not None:  # the event-driven float model has no delays: those run on the dense view
+    if calibration_inputs is not None and profile.peak is not None:
+        peak = profile.peak(graph, calibration_inputs)
+    elif calibration_inputs is not None:  # the event-driven float model has no delays: those run on the dense view
         event_driven = sparse and not has_delays(graph)
         peak = (sparse_calibration_peak(graph, calibration_inputs) if event_driven
                 else calibration_peak(net if not sparse else assemble(graph).folded(), calibration_inputs))
@@ -224,13 +257,14 @@ def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarr
                   for name in MATRICES}
     return FixedGraph(
         name=graph.name, profile="loihi", hw_name=hw.name, hw_sha256=hw.sha256, dt_ms=graph.dt_ms,
-        neurons=fixed_neurons(graph, net, v_scale, hw), readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
+        neurons=fixed_neurons(graph, net, v_scale, hw, profile.kind), readout=FixedReadout(dy=decay_constant(net.tau_out_ms, net.dt_ms)),
         **denses, v_scale=v_scale, loss=net.loss,
     )
 
 
-def fixed_neurons(graph: FloatGraph, net: Any, v_scale: float, hw: HwConfig) -> FixedNeurons:
-    """The recurrent layer's integer parameters (module docstring) from the per-neuron vectors of ``net``."""
+def fixed_neurons(graph: FloatGraph, net: Any, v_scale: float, hw: HwConfig, kind: str = "alif") -> FixedNeurons:
+    """The recurrent layer's integer parameters (module docstring) from the per-neuron vectors of ``net``, for
+    FixedNeurons ``kind`` ('alif', or 'eprop_plus': the same integers, the reset in the spike step)."""
     vth, _ = threshold_mantissas(net.v_th, v_scale, hw.param("vth_shift"))
     pops = []
     offset = 0
@@ -240,7 +274,7 @@ def fixed_neurons(graph: FloatGraph, net: Any, v_scale: float, hw: HwConfig) -> 
     n = net.n_rec
     n_ref = np.round(net.t_ref_ms / net.dt_ms).astype(np.int64)
     return FixedNeurons(
-        kind="alif", dv=decay_constant(net.tau_m_ms, net.dt_ms), vth=vth,
+        kind=kind, dv=decay_constant(net.tau_m_ms, net.dt_ms), vth=vth,
         da=decay_constant(net.tau_a_ms, net.dt_ms), a_inc=round_half_away(net.beta * v_scale),
         n_ref=n_ref, du=np.full(n, DECAY_UNITY - 1, dtype=np.int64), bias=np.zeros(n, dtype=np.int64),
         populations=tuple(pops),

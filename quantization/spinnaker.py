@@ -139,11 +139,24 @@ def _is_izk(graph: FloatGraph) -> bool:
     return any(p.kind == "izhikevich" for p in graph.populations)
 
 
+def neuron_profile(graph: FloatGraph) -> tuple | None:
+    """(quantizer, report) of a kind with a profile of its own
+    (:data:`neuroport.quantization.spinnaker_ca2.NEURON_PROFILES`), or None."""
+    from neuroport.quantization.spinnaker_ca2 import NEURON_PROFILES
+
+    kinds = [p.kind for p in graph.populations if p.kind in NEURON_PROFILES]
+    return NEURON_PROFILES[kinds[0]] if kinds else None
+
+
 def quantize_spinnaker(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> SpiNNakerGraph:
     """Quantize a FloatGraph for a SpiNNaker-family config (module docstring); Izhikevich networks
-    (integration spinnaker_rk2) go to :mod:`neuroport.quantization.spinnaker_izhikevich` (IZK_curr_exp)."""
+    (integration spinnaker_rk2) go to :mod:`neuroport.quantization.spinnaker_izhikevich` (IZK_curr_exp), the kinds
+    of ``NEURON_PROFILES`` to theirs (lif_ca2_adaptive: :mod:`neuroport.quantization.spinnaker_ca2`)."""
     refuse_izhikevich(graph, hw)
     refuse_eprop_plus(graph, hw)
+    profile = neuron_profile(graph)
+    if profile is not None:
+        return profile[0](graph, hw, calibration_inputs)
     if _is_izk(graph):
         from neuroport.quantization.spinnaker_izhikevich import quantize_spinnaker_izhikevich
 
@@ -185,6 +198,9 @@ def spinnaker_quant_report(graph: FloatGraph, fixed: SpiNNakerGraph) -> list[Ten
         from neuroport.quantization.spinnaker_izhikevich import izhikevich_quant_report
 
         return izhikevich_quant_report(graph, fixed)
+    profile = neuron_profile(graph)
+    if profile is not None:
+        return profile[1](graph, fixed)
     net, f, mvpu = assemble(graph).folded(), 2.0**fixed.frac_bits, fixed.mv_per_unit
     gain = {"rec": fixed.neurons.r_membrane / f * (1 - fixed.neurons.exp_tc / f),
             "out": fixed.readout.r_membrane / f * (1 - fixed.readout.exp_tc / f)}

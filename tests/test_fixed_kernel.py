@@ -156,7 +156,7 @@ def test_random_graphs_equal_reference_at_every_boundary(kind):
     for seed in SEEDS:
         for batch in (1, 4):
             overflow.update(assert_same_run(*random_run(seed, kind, batch), probe_states=seed % 3 != 0))
-    neuron_states = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u")}[kind]
+    neuron_states = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u"), "eprop_plus": ("v", "a")}[kind]
     reached = [k for k in ("activation_w_in", "activation_w_rec", "activation_w_out", "y", *neuron_states) if overflow[k]]
     assert len(reached) == 4 + len(neuron_states), f"boundaries not reached: {overflow}"
 

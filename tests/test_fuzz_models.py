@@ -215,7 +215,7 @@ def test_hw_configs(tmp_path):
     tally: Counter = Counter()
     model = _warm_compile(tmp_path)
 
-    @corpus(30)
+    @corpus(60)
     @given(name=st.sampled_from(sorted(HW_DOCS)), mutations=st.lists(mutation, min_size=1, max_size=2))
     def case(name, mutations):
         doc, what = _apply(HW_DOCS[name], mutations)
@@ -226,4 +226,4 @@ def test_hw_configs(tmp_path):
                          str(Path(tmp) / "out")], f"{name}: {what}")
 
     case()
-    _tally_checked(tally, 30)
+    _tally_checked(tally, 60)

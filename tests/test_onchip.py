@@ -227,3 +227,27 @@ def test_two_layer_on_chip_training_learns_every_block_and_keeps_absent_synapses
         np.testing.assert_array_equal(dense.mask, start[name].mask)
         assert np.all(dense.weights[~dense.mask] == 0), name
         np.testing.assert_array_equal(dense.weights, trainer.weights(name)[0], err_msg=name)
+
+
+def test_event_driven_learning_on_few_active_inputs_is_the_numpy_specification(tmp_path, tiny_doc):
+    """Input spikes on 2 of 8 channels: the input engine's touched columns stay at most a third, so the fused
+    kernel visits only those (onchip_kernel._sparse_rows) and leaves the others as fixed points; weights, tags,
+    traces and counters still equal the numpy specification's, and the untouched columns' weights never move."""
+    model = write_yaml(tmp_path, tiny_doc)
+    graph, fixed, net = load_model(model), quantize(load_model(model), load_hw("loihi2")), assemble(load_model(model))
+    rule = default_rule(fixed, rule_of(graph).feedback_weights, net.surrogate_beta, w_exponent=-3, out_exponent=-3)
+    reference, fused = (OnChipTrainer(fixed, rule, 3, 20.0, 20.0) for _ in range(2))
+    start = fused.weights("w_in").copy()
+    for batch in draw_batches(graph, 3, batch_size=3, seed=4):
+        inputs = batch.inputs.copy()
+        inputs[:, :, 2:] = 0
+        inputs[:, ::3, :2] = 1  # dense enough on the two channels to drive learning
+        batch = Batch(inputs, batch.targets, batch.loss_mask)
+        want, got = reference.run_reference(batch), fused.run(batch)
+        np.testing.assert_array_equal(got.readout, want.readout)
+        for key, value in _state(reference).items():
+            np.testing.assert_array_equal(_state(fused)[key], value, err_msg=key)
+        for name, engine in reference.engines.items():
+            assert fused.engines[name].state.saturations == engine.state.saturations
+    moved = fused.weights("w_in") != start
+    assert moved[:, :, :2].any() and not moved[:, :, 2:].any()

@@ -56,6 +56,8 @@ class LoihiSimBackend:
                             requires=("lava",), extra="loihi",
                             unsupported={"synaptic delays above 64 steps": "Lava's DelayDense holds 6-bit delays (0–63)",
                                          "on-chip learning with synaptic delays": "the learning engine's traces are not delayed",
+                                         "on-chip e-prop+ learning": "the learning engine runs bsshslm_2020's rule; "
+                                         "e-prop+ models are trained in float and run here for inference",
                                          "on-chip learning through run()": "learning needs targets and a rule: "
                                          "neuroport train MODEL --on-chip --target loihi-sim "
                                          "(neuroport.backends.loihi.onchip.train_on_loihi_sim)"})

@@ -7,7 +7,8 @@
 The neuron process is chosen by the fixed neuron kind (NEURON_PROCESSES): NeuroportALIF, NeuroportIzhikevich.
 Dense is Lava's own (fixed_pt: ``PyDenseModelBitAcc``), or its ``DelayDense`` (``PyDelayDenseModelBitAcc``, delays
 d − 1) for a connection with synaptic delays; the neuron and readout processes are neuroport's
-(:mod:`neuroport.backends.loihi.lava_procs`).  ``to_fixed`` decodes it back to the FixedGraph.
+(:mod:`neuroport.backends.loihi.lava_procs`; the neuron process by the FixedNeurons kind, :data:`NEURON_PROCESSES`).
+``to_fixed`` decodes it back to the FixedGraph.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ SPARSE_MAX_DENSITY = 0.5  # a connection without delays whose mask holds at most
 # lowered as Lava's Sparse (fixed_pt: PySparseModelBitAcc, the same integer sums as Dense), which stores only the
 # existing synapses (e.g. DEEP R's 10 %); denser ones stay Dense (explicit zeros for absent synapses)
 
-
+# FixedNeurons kind → (module, Lava process, its fixed_pt ProcessModel) of the recurrent layer
 def lava_process(d) -> str:
     """The Lava process class (module path) a FixedDense is lowered to: DelayDense, Sparse or Dense."""
     if d.max_delay > 1 or d.delays is not None:
@@ -44,15 +45,20 @@ class NeuronProcess:
     params: dict[str, str] = field(default_factory=dict)
     states: tuple[str, ...] = ("v", "a")
     reset: tuple[str, ...] = ("v", "a", "r", "z")
+    model: str = ""  # class path of its fixed_pt ProcessModel
 
 
+ALIF_PARAMS = {k: k for k in ("dv", "vth", "da", "a_inc", "n_ref")}  # e-prop+ neurons take the same
 IZH_WORDS = ("p2", "p1", "pu", "c0", "pab", "pa", "c", "d", "sq_shift", "v0", "u0")
 NEURON_PROCESSES = {  # fixed neuron kind → its process (the runner builds and reads back through this table)
-    "alif": NeuronProcess("neuroport.backends.loihi.lava_procs.alif.NeuroportALIF",
-                          {k: k for k in ("dv", "vth", "da", "a_inc", "n_ref")}),
+    "alif": NeuronProcess("neuroport.backends.loihi.lava_procs.alif.NeuroportALIF", ALIF_PARAMS,
+                          model="neuroport.backends.loihi.lava_procs.alif.PyNeuroportALIFModelFixed"),
+    "eprop_plus": NeuronProcess("neuroport.backends.loihi.lava_procs.eprop_plus.NeuroportEpropPlus", ALIF_PARAMS,
+                                model="neuroport.backends.loihi.lava_procs.eprop_plus.PyNeuroportEpropPlusModelFixed"),
     "izhikevich": NeuronProcess("neuroport.backends.loihi.lava_procs.izhikevich.NeuroportIzhikevich",
                                 {"vth": "vth", **{k: f"izh_{k}" for k in IZH_WORDS}}, ("v", "u"),
-                                ("v", "u", "z", "started")),
+                                ("v", "u", "z", "started"),
+                                model="neuroport.backends.loihi.lava_procs.izhikevich.PyNeuroportIzhikevichModelFixed"),
 }
 
 

@@ -89,13 +89,15 @@ def _dense_shape(var) -> tuple:
     return tuple(var.shape)
 
 
-def attach(process, out: tuple[str, ...] = (), into: tuple[str, ...] = ()) -> HostIO:
+def attach(process, out: tuple[str, ...] = (), into: tuple[str, ...] = (),
+           computed: dict[str, tuple] | None = None) -> HostIO:
     """Give ``process`` (before its runtime is created) bulk access to its Vars ``out`` (read) and ``into`` (write);
-    its model must be :func:`with_host_io` of the usual one (``exception_proc_model_map``)."""
+    its model must be :func:`with_host_io` of the usual one (``exception_proc_model_map``).  ``computed``: more
+    values read like ``out``, {name: shape}, that the model computes (a property of the model, not a Var)."""
     from lava.magma.core.process.variable import Var
 
     key = next(_KEYS)
-    buffers = HostBuffers.allocate({n: _dense_shape(getattr(process, n)) for n in out},
+    buffers = HostBuffers.allocate({**{n: _dense_shape(getattr(process, n)) for n in out}, **(computed or {})},
                                    {n: _dense_shape(getattr(process, n)) for n in into})
     _REGISTRY[key] = buffers
     process.host_io = Var(shape=(2,), init=np.array([key, 0], dtype=np.int64))

@@ -150,8 +150,11 @@ class LavaOnChipNetwork:
                                      into=("v", "a", "r", "z", "rate")),
                    "readout": attach(self.readout, out=("y_rec",), into=("y",)),
                    "feedback": attach(self.feedback, into=("a_buff",)),
-                   **{name: attach(syn, out=("weights",), into=self._learning_state(name))
-                      for name, syn in self.synapses.items()}}
+                   **{name: self._synapse_io(name, syn) for name, syn in self.synapses.items()}}
+
+    def _synapse_io(self, name: str, synapse):
+        """Host I/O of synapse matrix ``name``: its weights read, its :meth:`_learning_state` zeroed."""
+        return attach(synapse, out=("weights",), into=self._learning_state(name))
 
     def _learning_state(self, name: str) -> tuple[str, ...]:
         """What the host zeroes between sequences at synapse matrix ``name``: its input buffer, and its traces and
@@ -171,7 +174,12 @@ class LavaOnChipNetwork:
         models = {NeuroportLearningALIF: PyNeuroportLearningALIFModelFixed, Dense: PyDenseModelBitAcc,
                   NeuroportErrorReadout: PyNeuroportErrorReadoutModelFixed,
                   LearningDense: PyLearningDenseModelBitApproximate, LearningSparse: PyLearningSparseModelFixed}
+        models = {**models, **self._model_overrides(models)}
         return Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map={p: with_host_io(m) for p, m in models.items()})
+
+    def _model_overrides(self, models: dict) -> dict:
+        """{process class: model} replacing entries of ``models`` (none here; a subclass's hook)."""
+        return {}
 
     def _reset_between_sequences(self) -> None:
         """Zero what the emulator zeroes between sequences (a host write on the chip), one bulk write per process."""

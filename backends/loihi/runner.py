@@ -246,10 +246,8 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     total = data.shape[1]
     n = fixed.neurons
     source = RingBuffer(data=data.astype(float))
-    spec = NEURON_PROCESSES[n.kind]
-    module, name = spec.process.rsplit(".", 1)
-    neurons = getattr(importlib.import_module(module), name)(
-        **{arg: getattr(n, field) for arg, field in spec.params.items()}, n_steps=total)
+    neurons = neuron_classes(n.kind)[0](**{arg: getattr(n, field) for arg, field in NEURON_PROCESSES[n.kind].params.items()},
+                                        n_steps=total)
     readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=total)
     dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
@@ -261,6 +259,13 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     return {"neurons": neurons, "readout": readout, "dense": dense}
 
 
+def neuron_classes(kind: str) -> tuple[type, type]:
+    """(Lava process, fixed_pt ProcessModel) of FixedNeurons ``kind`` (:data:`.graph.NEURON_PROCESSES`)."""
+    spec = NEURON_PROCESSES[kind]
+    return tuple(getattr(importlib.import_module(path.rsplit(".", 1)[0]), path.rsplit(".", 1)[1])
+                 for path in (spec.process, spec.model))
+
+
 def _fixed_pt_model(process) -> type:
     """The fixed_pt process model Lava selects for ``process`` (the class to extend with host I/O)."""
     from lava.proc.dense.models import PyDelayDenseModelBitAcc, PyDenseModelBitAcc
@@ -268,13 +273,10 @@ def _fixed_pt_model(process) -> type:
     from lava.proc.sparse.models import PySparseModelBitAcc
     from lava.proc.sparse.process import Sparse
 
-    from .lava_procs.alif import NeuroportALIF, PyNeuroportALIFModelFixed
-    from .lava_procs.izhikevich import NeuroportIzhikevich, PyNeuroportIzhikevichModelFixed
     from .lava_procs.readout import NeuroportReadout, PyNeuroportReadoutModelFixed
 
-    table = {NeuroportALIF: PyNeuroportALIFModelFixed, NeuroportReadout: PyNeuroportReadoutModelFixed,
-             NeuroportIzhikevich: PyNeuroportIzhikevichModelFixed,
-             DelayDense: PyDelayDenseModelBitAcc, Sparse: PySparseModelBitAcc}
+    table = {NeuroportReadout: PyNeuroportReadoutModelFixed, DelayDense: PyDelayDenseModelBitAcc,
+             Sparse: PySparseModelBitAcc, **dict(neuron_classes(kind) for kind in NEURON_PROCESSES)}
     return table.get(type(process), PyDenseModelBitAcc)
 
 

@@ -3,16 +3,18 @@
 What maps exactly onto stock sPyNNaker: LIF populations as ``IF_curr_delta`` (delta synapses) with a leaky readout
 as an ``IF_curr_delta`` that never fires (its V is the output), weights as 16-bit magnitudes split into
 excitatory and inhibitory projections; Izhikevich networks trained with ``integration: spinnaker_rk2`` as
-``IZK_curr_exp`` (sPyNNaker's RK2 cell with exponential current synapses, :mod:`neuroport.quantization.spinnaker_izhikevich`).
+``IZK_curr_exp`` (sPyNNaker's RK2 cell with exponential current synapses, :mod:`neuroport.quantization.spinnaker_izhikevich`);
+``lif_ca2_adaptive`` populations as ``IF_curr_delta_ca2_adaptive`` (:mod:`neuroport.quantization.spinnaker_ca2`).
 The s16.15 emulator (:mod:`neuroport.emulator.spinnaker`) computes what
 that network computes — including sPyNNaker's reset to V_reset (the float model resets by subtraction), its
 refractory clamp and its ring-buffer saturation.  Refused, with the reason (``capabilities().unsupported``):
-ALIF (no adaptive-threshold neuron in the release) and on-chip e-prop (no e-prop in the release).
+ALIF (no adaptive-threshold neuron in the release; the refusal names lif_ca2_adaptive) and on-chip e-prop (no e-prop in the release).
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,9 +30,11 @@ from .board import HOST_ENV, BoardReport, execute
 from .network import PyNNNetwork, lower_network
 
 UNSUPPORTED = {
-    "alif": "sPyNNaker 1!7.4.1 has no neuron with an adaptive threshold (IFCurrDeltaCa2Adaptive adapts a current, "
-            "not the threshold); the s16.15 emulator runs neuroport's custom ALIF contract (V_th + a, "
-            "a ← ρ·a + b_inc·z) for verify, but compile refuses it until a C model implements that contract",
+    "alif": "sPyNNaker 1!7.4.1 has no neuron with an adaptive threshold; its adaptive neuron is "
+            "IF_curr_delta_ca2_adaptive (a spike-triggered adaptation current): use `model: lif_ca2_adaptive` for the "
+            "adaptive populations and train that (examples/evidence_accumulation_spinnaker.yaml) to deploy adaptation "
+            "on SpiNNaker; the s16.15 emulator runs neuroport's custom ALIF contract (V_th + a, a ← ρ·a + b_inc·z) "
+            "for verify only",
     "on-chip e-prop": "sPyNNaker 1!7.4.1 has no e-prop (it exists only on unreleased development branches); "
                       "host-in-the-loop e-prop is not built",
     "reset by subtraction": "sPyNNaker's LIF resets V to V_reset (0): the emulator models that, so verify measures it",
@@ -108,11 +112,27 @@ def weight_check(net: PyNNNetwork, report: BoardReport) -> dict[str, Any]:
             "magnitude_mismatches": mismatches, "signed_mismatches": sign_errors}
 
 
+def parameter_check(net: PyNNNetwork, report: BoardReport) -> dict[str, Any]:
+    """Every neuron parameter we lower (each exactly an s16.15 value) as its word, against the word sPyNNaker's
+    structs pack for that field (``parameters.npz`` of run_pynn.py), population by population."""
+    mismatches, compared = {}, 0
+    for spec in net.populations:
+        for k in spec.parameters:
+            stored = report.parameters.get(f"{spec.label}.{k}")
+            if stored is None:  # a PyNN parameter stored under another field name (IZK_curr_exp's tau_syn_E)
+                continue
+            ours = np.rint(np.asarray(net.arrays[f"{spec.label}.{k}"]) * 2.0**net.fixed.frac_bits).astype(np.int64)
+            mismatches[f"{spec.label}.{k}"] = int(np.count_nonzero(np.broadcast_to(ours, stored.shape) != stored))
+            compared += int(stored.size)
+    return {"parameters_equal": compared > 0 and not any(mismatches.values()), "parameters_compared": compared,
+            "parameter_mismatches": {k: v for k, v in mismatches.items() if v}}
+
+
 class SpiNNakerBackend:
     name: ClassVar[str] = "spinnaker"
 
     def capabilities(self, hw: HwConfig | None = None) -> Capabilities:
-        return Capabilities(neuron_models=("lif", "izhikevich"), on_chip_learning=False, bit_exact=False, default_hw="spinnaker1",
+        return Capabilities(neuron_models=("lif", "izhikevich", "lif_ca2_adaptive"), on_chip_learning=False, bit_exact=False, default_hw="spinnaker1",
                             requires=("pyNN", "spynnaker"), extra="spinnaker", unsupported=dict(UNSUPPORTED))
 
     def check(self, graph: SpiNNakerGraph, hw: HwConfig) -> list[Diagnostic]:
@@ -127,7 +147,11 @@ class SpiNNakerBackend:
         if inputs is None:
             inputs = np.zeros((1, 2, artifact.fixed.n_in), dtype=np.uint8)
             inputs[0, 1, 0] = 1
-        return execute(artifact, np.asarray(inputs)[:1], load_hw(artifact.fixed.hw_name))
+        report = execute(artifact, np.asarray(inputs)[:1], load_hw(artifact.fixed.hw_name))
+        weights = weight_check(artifact, report)
+        stored = {"weights_equal": weights["weights_equal"], "synapses_compared": weights["synapses_compared"],
+                  **(parameter_check(artifact, report) if report.parameters else {})}
+        return replace(report, stored=stored)
 
     def run(self, artifact: PyNNNetwork, inputs: np.ndarray, probes: tuple[str, ...] = (), learn: bool = False) -> Trace:
         if learn:
@@ -146,9 +170,11 @@ class SpiNNakerBackend:
                     "detail": "the s16.15 emulator ran (custom contract for what sPyNNaker lacks); the board mapping did not"}
         net = self.lower(graph, hw)
         report = self.map_on_board(net, inputs[:1])
-        weights = weight_check(net, report)
+        weights = {**weight_check(net, report), **{k: v for k, v in report.stored.items() if k.startswith("param")}}
         return {"bit_exact": None, "ran_on_board": False, **weights, "mapping": report.to_dict(),
                 "not_run": UNSUPPORTED["spikes without a board"] + "; spikes, V and readout of the chip were not compared "
                            "with the s16.15 emulator (the emulator's expk/kdivk words are unverified against a board)",
                 "detail": f"{weights['synapses_compared']:,} stored weights compared with Projection.get on a virtual "
-                          f"{report.chips}-chip mapping: equal = {weights['weights_equal']}"}
+                          f"{report.chips}-chip mapping: equal = {weights['weights_equal']}"
+                          + (f"; {weights['parameters_compared']:,} stored parameter words: equal = "
+                             f"{weights['parameters_equal']}" if "parameters_equal" in weights else "")}

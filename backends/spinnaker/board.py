@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class BoardReport:
     wall_s: float
     report_dir: str
     weights: dict[str, np.ndarray]  # Projection.get(["weight"], format="array"), (n_pre, n_post), NaN = no synapse
+    parameters: dict[str, np.ndarray] = field(default_factory=dict)  # LABEL.FIELD → the words sPyNNaker's structs pack
+    stored: dict[str, Any] = field(default_factory=dict)  # our weights and parameters against the stored ones
 
     @property
     def cores(self) -> int:
@@ -88,7 +90,7 @@ class BoardReport:
                 "compressed_routing_entries_per_chip": self.compressed_entries,
                 "placements": [{"vertex": p.vertex, "chip": list(p.chip), "core": p.core, "neurons": [p.start, p.stop],
                                 "sdram_bytes": p.sdram_bytes} for p in self.placements],
-                "mapping_s": self.wall_s, "report_dir": self.report_dir}
+                "mapping_s": self.wall_s, "report_dir": self.report_dir, **self.stored}
 
 
 def _read(path: Path) -> str:
@@ -139,6 +141,10 @@ def execute(net: PyNNNetwork, inputs: np.ndarray, hw: HwConfig, timeout_s: float
         placements, entries, compressed, system = parse_reports(runs[-1]) if runs else ((), {}, {}, 0)
         with np.load(work / "out" / "weights.npz") as data:
             weights = {k: data[k] for k in data.files}
+        stored, parameters = work / "out" / "parameters.npz", {}
+        if stored.is_file():
+            with np.load(stored) as data:
+                parameters = {k: data[k] for k in data.files}
     return BoardReport(virtual=HOST_ENV not in os.environ, board_version=hw.param("board_version"), placements=placements,
                        routing_entries=entries, compressed_entries=compressed, system_cores=system, wall_s=wall,
-                       report_dir="(temporary, removed)", weights=weights)
+                       report_dir="(temporary, removed)", weights=weights, parameters=parameters)

@@ -35,6 +35,9 @@ PARAMETERS = ("tau_m", "cm", "v_rest", "v_reset", "v_thresh", "tau_refrac")
 # sPyNNaker cell → its PyNN parameter → the neuron word it is written from (IZK_curr_exp: integration spinnaker_rk2)
 CELL_PARAMETERS = {
     "IF_curr_delta": {k: k for k in PARAMETERS},
+    # extra_models.IFCurrDeltaCa2Adaptive (lif_ca2_adaptive); V starts at V_rest (0), i_ca2 at its initial word
+    "IF_curr_delta_ca2_adaptive": {**{k: k for k in PARAMETERS}, "v": "v_rest", "tau_ca2": "tau_ca2",
+                                   "i_alpha": "i_alpha", "i_ca2": "i_ca2"},
     "IZK_curr_exp": {"a": "a", "b": "b", "c": "c", "d": "d", "i_offset": "i_offset", "v": "v_init", "u": "u_init",
                      "tau_syn_E": "tau_syn", "tau_syn_I": "tau_syn"},
 }

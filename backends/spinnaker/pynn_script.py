@@ -7,7 +7,8 @@ It needs only numpy and sPyNNaker (``pip install 'neuroport[spinnaker]'``), not 
 reads ``network.json`` + ``network.npz`` (the lowered network) and ``inputs.json`` (spike times per sample) from
 ARTIFACT_DIR, builds the populations and the excitatory/inhibitory projections with ``FromListConnector``, runs
 each sample (``sim.reset()`` between them), and writes into OUT_DIR ``weights.npz`` (every projection's
-``Projection.get(["weight"], format="array")``: the weights as the board stores them), ``recorded.npz`` (spikes
+``Projection.get(["weight"], format="array")``: the weights as the board stores them), ``parameters.npz`` (the
+S1615/int words of every neuron parameter and initial state sPyNNaker's structs pack: ``LABEL.FIELD``), ``recorded.npz`` (spikes
 and readout ``v``; empty on a virtual board) and ``result.json``.  The machine comes from ``~/.spynnaker.cfg``.
 """
 
@@ -24,6 +25,9 @@ def _cells(sim, spec: dict, arrays: dict, spike_times: list) -> object:
     makers = {
         "SpikeSourceArray": lambda: sim.SpikeSourceArray(spike_times=spike_times),
         "IF_curr_delta": lambda: sim.IF_curr_delta(**{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
+        # sPyNNaker's IF_curr_delta_ca2_adaptive (extra_models.IFCurrDeltaCa2Adaptive)
+        "IF_curr_delta_ca2_adaptive": lambda: sim.extra_models.IFCurrDeltaCa2Adaptive(
+            **{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
         # sPyNNaker's IZK_curr_exp (IzkCurrExpBase) is PyNN's ``Izhikevich`` in pyNN.spiNNaker
         "IZK_curr_exp": lambda: sim.Izhikevich(**{k: arrays[f"{spec['label']}.{k}"] for k in spec["parameters"]}),
     }
@@ -46,6 +50,28 @@ def build(sim, net: dict, arrays: dict, spike_times: list) -> tuple[dict, dict]:
         projections[spec["label"]] = sim.Projection(pops[spec["pre"]], pops[spec["post"]], connector,
                                                     receptor_type=spec["receptor"], label=spec["label"])
     return pops, projections
+
+
+def stored_parameters(pops: dict, net: dict) -> dict:
+    """The words sPyNNaker packs into each neuron population's parameter region: every field of the cell's structs
+    (``neuron_impl.structs``, Struct.get_data over the population's parameters and state variables), int64."""
+    from pacman.model.graphs.common import Slice
+    from spynnaker.pyNN.utilities.struct import StructRepeat
+
+    out = {}
+    for spec in net["populations"]:
+        if spec["model"] == "SpikeSourceArray":
+            continue
+        vertex = pops[spec["label"]]._vertex
+        values = {k: vertex.parameters[k] for k in vertex.parameters.keys()}
+        values.update({k: vertex.state_variables[k] for k in vertex.state_variables.keys()})
+        for struct in (s for s in vertex.neuron_impl.structs if s.fields):
+            per_neuron = struct.repeat_type != StructRepeat.GLOBAL
+            data = struct.get_data(values, Slice(0, spec["size"] - 1)) if per_neuron else struct.get_data(values)
+            n_items = spec["size"] if per_neuron else 1
+            words = np.frombuffer(data.tobytes()[: n_items * struct.numpy_dtype.itemsize], dtype=struct.numpy_dtype)
+            out.update({f"{spec['label']}.{name}": words[name].astype(np.int64) for _, name in struct.fields})
+    return out
 
 
 def _recorded(pops: dict, net: dict) -> dict:
@@ -72,6 +98,7 @@ def main(artifact: str, out_dir: str) -> None:
         arrays = {k: data[k] for k in data.files}
     sim.setup(timestep=net["timestep_ms"])
     pops, projections = build(sim, net, arrays, inputs["samples"][0])
+    np.savez(out / "parameters.npz", **stored_parameters(pops, net))  # the words written at load
     recorded = {}
     for index, sample in enumerate(inputs["samples"]):
         if index:

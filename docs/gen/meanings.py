@@ -22,8 +22,9 @@ MEANINGS = {
     "input.size": "number of input channels",
     "input.encoding": "how the input is given (spikes: 0/1 per channel and step)",
     "populations[].name": "node name, used by projections",
-    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF), Izhikevich, or NEST's "
-                           "eprop_iaf_psc_delta(_adapt) (lif_psc_delta, alif_psc_delta; e-prop+ only)",
+    "populations[].model": "neuron model: LIF, adaptive LIF (ALIF), Izhikevich, NEST's "
+                           "eprop_iaf_psc_delta(_adapt) (lif_psc_delta, alif_psc_delta; e-prop+ only), or sPyNNaker's "
+                           "IF_curr_delta_ca2_adaptive (lif_ca2_adaptive: adaptation current, deploys on SpiNNaker)",
     "populations[].size": "number of neurons",
     "populations[].surrogate": "pseudo-derivative of the spike function used by e-prop",
     "populations[].tau_m_ms": "membrane time constant τ_m; α = exp(−dt/τ_m)",
@@ -41,6 +42,9 @@ MEANINGS = {
     "populations[].psi_width_mv": "voltage scale of the surrogate derivative (takes v_th's place)",
     "populations[].integration": "euler: PyNN's Izhikevich cell; spinnaker_rk2: sPyNNaker's IZK_curr_exp",
     "populations[].tau_syn_ms": "exponential synapse time constant (spinnaker_rk2 only)",
+    "populations[].tau_ca2_ms": "lif_ca2_adaptive: decay time constant of the calcium current; ρ = exp(−dt/τ_ca2)",
+    "populations[].i_alpha": "lif_ca2_adaptive: calcium-current step per spike, in the unit of the weights "
+                             "(negative adapts; default −0.1 v_th)",
     "populations[].regular_spike_arrival": "NEST's flag: false scales incoming spikes (and their gradient) by "
                                             "1 − α (bsshslm_2020 only)",
     "populations[].v_reset": "reset voltage of lif_psc_delta / alif_psc_delta (NEST's V_reset, below v_th)",

@@ -40,7 +40,25 @@ def emulator_vs_lava(d: dict) -> str:
     head = ["neurons", "Lava start-up s", "Lava loop ms/step", "Lava I/O ms/step", "loihi-sim / Lava loop",
             "emulator ms/step, 1 sample", "emulator ms per sample-step, batched", "emulator vs Lava loop, 1 sample",
             "batched throughput vs Lava loop", "bit-exact"]
-    return (f"**Bit-exact emulator vs Lava** (`benchmarks/emulator_vs_lava.py`; {d['machine']})\n\n" + table(head, rows))
+    return (f"**Bit-exact emulator vs Lava** (`benchmarks/emulator_vs_lava.py`; {d['machine']})\n\n" + table(head, rows)
+            + "\n\n" + kernel_bounds(d))
+
+
+def kernel_bounds(d: dict) -> str:
+    """Operations and memory traffic per step of the compiled kernels, the time the traffic implies at a numpy
+    copy's bandwidth, and the kernels' measured CPU time per step (1 sample / 1 chip)."""
+    rows = []
+    for r in d["rows"]:
+        b = r.get("kernel_bound")
+        if b:
+            rows.append([f"{r['neurons']}, inference", f"{b['integer_ops_per_step']:.0f}", f"{b['bytes_per_step']:.0f}",
+                         f"{b['memory_bound_ms_per_step']:.5f}", f"{r['emulator_cpu_ms_per_step_single']:.5f}"])
+    for r in d.get("learning", []):
+        b = r["kernel_bound"]
+        rows.append([f"{r['neurons']}, learning", f"≤ {b['integer_ops_per_step_max']}", f"≤ {b['bytes_per_step_max']}",
+                     f"≤ {b['memory_bound_ms_per_step']:.4f}", f"{r['emulator_cpu_ms_per_step_single']:.4f}"])
+    head = ["neurons", "integer operations / step", "bytes / step", "memory bound ms/step", "emulator CPU ms/step"]
+    return "**Kernel operation counts and memory-traffic bound** (same run)\n\n" + table(head, rows)
 
 
 def numpy_vs_nest(d: dict) -> str:
@@ -100,6 +118,9 @@ def headline() -> str:
     nest_diff = max(v["max_rel_loss_diff"] for r in nest["rows"] for v in r["nest"].values())
     nest_speed = [r["nest"]["1"]["speedup_numpy"] for r in nest["rows"]]
     small = lava["rows"][0]
+    mid = next((r for r in lava["rows"] if r["neurons"] == 400), small)
+    learn = next((r for r in lava.get("learning", []) if r["neurons"] == mid["neurons"]), None)
+    learning = f", learning {learn['speedup_vs_loop_single']:.0f}×" if learn else ""
     rows = [
         ["evidence accumulation, random e-prop, batch 64",
          f"solved after {ea['iterations_to_solved']} iterations ({ea['published']['source']}: "
@@ -122,7 +143,8 @@ def headline() -> str:
          "faster than NEST on 1 thread", "`python benchmarks/numpy_vs_nest.py`"],
         ["fixed-point emulator vs Lava (loihi-sim)",
          f"bit-exact; {small['speedup_vs_loop_single']:.0f}× faster per step than Lava's own loop at {small['neurons']} "
-         "neurons",
+         f"neurons, {mid['speedup_vs_loop_single']:.0f}× at {mid['neurons']}{learning}; loihi-sim "
+         f"{mid['loihi_sim_over_loop']:.2f}× Lava's loop",
          "`python benchmarks/emulator_vs_lava.py`"],
         ["neuromorphic digits (events made from scikit-learn's digits)",
          f"{100 * digits['scores']['float']['accuracy']:.1f} % float, {100 * digits['scores']['fixed']['accuracy']:.1f} % "

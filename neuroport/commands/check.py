@@ -83,7 +83,8 @@ def summarize(graph: FloatGraph) -> dict[str, Any]:
 
 
 # neuron models summarised by other parameters than LIF/ALIF's tau_m_ms, v_th (and tau_a_ms)
-SUMMARY_FIELDS = {"izhikevich": ("a", "b", "c_mv", "d", "i_offset")}
+SUMMARY_FIELDS = {"izhikevich": ("a", "b", "c_mv", "d", "i_offset"),
+                  "lif_ca2_adaptive": ("tau_m_ms", "v_th", "tau_ca2_ms", "i_alpha")}
 
 
 def _neuron_summary(p: Any) -> dict[str, Any]:

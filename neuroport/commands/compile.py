@@ -17,7 +17,7 @@ from neuroport.commands.common import (
     load_any_model,
     loss_warnings,
 )
-from neuroport.errors import NeuroportError
+from neuroport.errors import ModelError, NeuroportError
 from neuroport.ir.artifact import save_artifact
 from neuroport.ir.fixed_graph import FixedGraph
 from neuroport.mapping import map_graph
@@ -35,6 +35,10 @@ def _echo_placement(p: dict) -> None:
         click.echo(f"    {c['vertex']:<10} neurons {c['neurons'][0]}–{c['neurons'][1]} on chip {tuple(c['chip'])} core "
                    f"{c['core']:<2} SDRAM {c['sdram_bytes']:,} B")
     click.echo("    routing entries per chip: " + ", ".join(f"({k}) {v}" for k, v in p["routing_entries_per_chip"].items()))
+    if "weights_equal" in p:
+        click.echo(f"    stored on the board = ours: weights {p['weights_equal']} ({p['synapses_compared']:,} synapses)"
+                   + (f", parameters {p['parameters_equal']} ({p['parameters_compared']:,} words)"
+                      if "parameters_equal" in p else ""))
 
 
 def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:
@@ -45,6 +49,16 @@ def _estimates(prep, target: str, mapping, inputs, sanafe_steps: int) -> tuple:
     _, stats = emulate_fixed(prep.fixed, inputs)
     engines = crosscheck(target, prep.fixed, prep.hw, mapping, inputs, sanafe_steps) if sanafe_steps > 0 else None
     return cost_report(prep, target, stats), engines
+
+
+def _prepare(model: str, graph, target: str, hw_name: str | None, allow_lossy: bool):
+    """``prepare``, with the model file named in a refusal of the model's content (fan-in above a core)."""
+    try:
+        return prepare(graph, target, hw_name, allow_lossy)
+    except ModelError as err:
+        if err.file is not None:
+            raise
+        raise ModelError(err.message, file=model, path=err.path) from None
 
 
 @click.command("compile")
@@ -76,7 +90,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     """
     t0 = time.perf_counter()
     graph = load_any_model(model, data)
-    prep = prepare(graph, target, hw_name, allow_lossy)
+    prep = _prepare(model, graph, target, hw_name, allow_lossy)
     use_sanafe = check_engine(cost_engine, prep.hw)
     diagnostics = prep.backend.check(prep.fixed, prep.hw)
     errors = [d for d in diagnostics if d.severity == "error"]
@@ -98,7 +112,7 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
     energy, engines = _estimates(prep, target, mapping, inputs if samples > 0 else None, cost_steps if use_sanafe else 0)
     summary = {
         "model": graph.name, "target": target, "hw": prep.hw.name, "artifact": str(folder), "compile_s": compile_s,
-        "cores": len(mapping.cores), "chips": mapping.chips, "v_scale": prep.fixed.v_scale,
+        "cores": len(mapping.cores), "chips": mapping.chips, "mapping": mapping.to_dict(per_core=False), "v_scale": prep.fixed.v_scale,
         "weights": {n: {"bits": d.num_weight_bits, "weight_exp": d.weight_exp, "synapses": d.n_synapses}
                     for n, d in prep.fixed.dense().items()},
         "quantization_error": [e.__dict__ for e in errors_q],
@@ -111,7 +125,10 @@ def command(model: str, target: str, hw_name: str | None, out: str | None, sampl
         echo_json(summary)
         return
     click.echo(f"compiled {graph.name} for {target} ({prep.hw.name}) in {compile_s:.2f} s → {folder}")
-    click.echo(f"  mapping   {len(mapping.cores)} cores on {mapping.chips} chip(s)")
+    head, *rest = mapping.summary_lines()
+    click.echo(f"  mapping   {head}")
+    for line in rest:
+        click.echo(f"            {line}")
     if placement is not None:
         _echo_placement(summary["placement"])
     for n, d in prep.fixed.dense().items():

@@ -10,6 +10,7 @@ import click
 
 from neuroport import jsonio
 from neuroport.commands.common import COUNT, SEED, JsonValue, data_option, echo_json, json_option, load_any_model
+from neuroport.commands.train_loihi_sim import TARGETS, refuse_options, train_on_loihi_sim
 from neuroport.emulator.float_run import simulate_graph
 from neuroport.errors import NeuroportError
 from neuroport.ir.writer import write_model
@@ -111,6 +112,15 @@ def trainer(engine: str):
                    "'[[2000, {\"decimate\": 6}]]' (the host rewriting the rule; weights and traces carry over).")
 @click.option("--held-out", type=COUNT, default=None, help="--on-chip: held-out samples each chip is scored on [default: --chips].")
 @click.option("--eval-every", type=COUNT, default=1, show_default=True, help="--on-chip: score the chips every N sequences.")
+@click.option("--target", type=click.Choice(TARGETS), default="emulator", show_default=True,
+              help="--on-chip: where the chip learns — the fixed-point emulator, or Lava's learning processes "
+                   "(loihi-sim: one chip, checked against the emulator, checkpointed).")
+@click.option("--sequences", type=COUNT, default=None, help="--target loihi-sim: sequences to stream [default: --iterations].")
+@click.option("--checkpoint-every", type=COUNT, default=10, show_default=True,
+              help="--target loihi-sim: write the chip state every K sequences (and at the end).")
+@click.option("--check-every", type=COUNT, default=10, show_default=True,
+              help="--target loihi-sim: compare the chip's weights with the emulator's every N sequences (and at the end).")
+@click.option("--resume", is_flag=True, help="--target loihi-sim: continue from the newest checkpoint in the output folder.")
 @click.option("--iterations", "-i", type=COUNT, default=100, show_default=True, help="Training iterations (batches).")
 @click.option("--batch-size", type=COUNT, default=None, help="Override the model's learning.batch_size.")
 @click.option("--mode", type=click.Choice(["sequence", "online"]), default="sequence", show_default=True,
@@ -129,8 +139,8 @@ def trainer(engine: str):
 @data_option
 @json_option
 def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, rates: dict | None, schedule: list | None,
-            held_out: int | None,
-            eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
+            held_out: int | None, target: str, sequences: int | None, checkpoint_every: int, check_every: int,
+            resume: bool, eval_every: int, iterations: int, batch_size: int | None, mode: str, out: str | None,
             seed: int | None, threads: int, ranks: int, workers: int | None, scheduler: str | None, data: str | None,
             as_json: bool) -> None:
     """Train MODEL with e-prop on its task and write the trained model.
@@ -148,6 +158,7 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
       neuroport train examples/evidence_accumulation.yaml --engine nest --ranks 2   # NEST on 2 MPI ranks
       neuroport train examples/evidence_accumulation.yaml --engine bptt -i 50   # the BPTT baseline
       neuroport train examples/evidence_accumulation.yaml --on-chip --chips 8 -i 20   # integer, on-line
+      neuroport train examples/evidence_accumulation.yaml --on-chip --target loihi-sim --sequences 20 --check-every 10
       neuroport train examples/nmnist.yaml --data /path/to/NMNIST             # a local N-MNIST copy
       neuroport train examples/evidence_accumulation.yaml --workers 2        # each batch split over 2 processes
       neuroport train examples/evidence_accumulation.yaml --scheduler tcp://10.0.0.5:8786   # on a Dask cluster
@@ -156,6 +167,14 @@ def command(model: str, engine: str, on_chip: bool, hw_name: str, chips: int, ra
 
     from neuroport.explore.cluster import sharded
 
+    ctx = click.get_current_context()
+    given = {name for name in ctx.params if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT}
+    refuse_options(target, on_chip, resume, given)
+    if target == "loihi-sim":
+        graph = load_any_model(model, data, batch=1, batch_field="--sequences")
+        return train_on_loihi_sim(graph, sequences=sequences or iterations, hw_name=hw_name, seed=seed, rates=rates,
+                                  schedule=schedule, checkpoint_every=checkpoint_every, check_every=check_every,
+                                  resume=resume, out=out, as_json=as_json)
     engine = "on-chip" if on_chip else engine
     train = trainer(engine)
     shards = click.get_current_context().with_resource(sharded(engine, workers, scheduler))  # closed on exit

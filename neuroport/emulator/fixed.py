@@ -123,9 +123,23 @@ def step_lava_lif(n: FixedNeurons, s: dict[str, np.ndarray], a_in: np.ndarray, s
     return z
 
 
+def step_eprop_plus(n: FixedNeurons, s: dict[str, np.ndarray], a_in: np.ndarray, stats: ActivityStats) -> np.ndarray:
+    """The e-prop+ neuron (NEST's eprop_iaf(_adapt); FixedNeurons docstring): the ALIF step with the reset in the
+    spike step, v ← v − z · (vth << 6) right after z = [v ≥ (vth << 6) + a] · [r = 0]; returns the new spikes."""
+    vth_scaled = n.vth << VTH_SHIFT
+    s["r"] = np.maximum(s["r"] - 1, 0)
+    s["v"] = _saturate(decay12(s["v"], n.dv) + (a_in << ACT_SHIFT), stats, "v")
+    s["a"] = _saturate(decay12(s["a"], n.da) + s["z"] * n.a_inc, stats, "a")
+    z = ((s["v"] >= vth_scaled + s["a"]) & (s["r"] == 0)).astype(np.int64)
+    s["v"] = s["v"] - z * vth_scaled  # ≥ a ≥ −(2^23 − 1): in range without saturation
+    s["r"] = np.where(z > 0, n.n_ref, s["r"])
+    return z
+
+
 NEURON_STEPS: dict[str, Callable[[FixedNeurons, dict[str, np.ndarray], np.ndarray, ActivityStats], np.ndarray]] = {
     "alif": step_alif,
     "lava_lif": step_lava_lif,
+    "eprop_plus": step_eprop_plus,
     "izhikevich": step_izhikevich,  # neuroport.emulator.fixed_izhikevich
 }
 PROBED_STATES = ("v", "a", "u")
@@ -165,7 +179,7 @@ def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bo
 
 
 PARALLEL_MIN_BATCH = 2  # samples in threads from this batch size on (one sample: no thread hand-off)
-KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u")}  # the order in which a neuron step counts events
+KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u"), "eprop_plus": ("v", "a")}  # the order in which a neuron step counts events
 
 
 def neuron_rows(n: FixedNeurons) -> np.ndarray:
@@ -178,15 +192,15 @@ def neuron_rows(n: FixedNeurons) -> np.ndarray:
 
 
 def kernel_network(graph: FixedGraph) -> tuple:
-    """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: int64 Wᵀ (a source's synapses are one row),
-    exponents, the neuron rows ``NEURON_ROWS`` (:func:`neuron_rows`), dy, kind, format,
+    """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: Wᵀ (a source's synapses are one row; int16 when
+    the weights fit, fixed_kernel.transposed), exponents, the neuron rows ``NEURON_ROWS`` (:func:`neuron_rows`), dy, kind, format,
     then the delays Dᵀ per Dense ((0, 0) without delays)."""
     n = graph.neurons
     as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     dense = graph.dense().values()
     nrn = neuron_rows(n)
     no_delays = np.zeros((0, 0), np.int64)  # a plain Dense: the kernel's undelayed path
-    return (*(as64(d.weights.T) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
+    return (*(fixed_kernel.transposed(d.weights) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
             as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind],
             np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64),
             *(no_delays if d.delays is None else as64(d.delays.T) for d in dense))
@@ -205,7 +219,8 @@ def kernel_stats(graph: FixedGraph, x: np.ndarray, spikes: np.ndarray, fired: np
         z_sum = fired.sum(axis=0) - spikes[:, -1].sum(axis=0, dtype=np.int64)  # the spikes of steps 0 … T − 2
         sources = {"w_in": x.sum(axis=(0, 1)), "w_rec": z_sum, "w_out": z_sum}
         for name, dense in graph.dense().items():
-            stats.add_synaptic_ops(name, dense.events_per_target(sources[name]))
+            events = np.asarray(sources[name], np.int64)
+            stats.add_synaptic_ops(name, fixed_kernel.events_per_target(dense.dense_mask(), events))
     totals, starts = counts.sum(axis=0), first.min(axis=0, initial=n_steps)
     order = [*fixed_kernel.COUNTERS[:4], *KIND_COUNT_ORDER[graph.neurons.kind]]
     column = {name: fixed_kernel.COUNTERS.index(name) for name in order}

@@ -10,6 +10,8 @@ Per sample b and step t, exactly the reference's equations (fixed.py, FixedNeuro
               a ← sat24(decay12(a, da) + z[t−1] · a_inc);  z = [v ≥ (vth << 6) + a] · [r = 0];  r ← n_ref where z
     lava_lif: u ← wrapLava24(decay12(u, du + 1) + ((a_in + a_rec) << 6));  v ← sat24(decay12(v, dv) + u + bias)
               z = [v > vth << 6];  v ← 0 where z
+    eprop_plus: r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + ((a_in + a_rec) << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
+              z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z   (reset in the spike step)
     izhikevich: fixed_izhikevich (integer forward Euler of v, u from v0, u0), in fixed_izhikevich_kernel
 
 The Dense input is event-driven: only the columns of non-zero sources are summed (cost n_target per spike).
@@ -27,9 +29,10 @@ from numba import njit, prange
 
 from neuroport.emulator import fixed_izhikevich_kernel as izh
 
-KIND_CODES = {"alif": 0, "lava_lif": 1, "izhikevich": 2}  # the `kind` argument of run_batch
+KIND_CODES = {"alif": 0, "lava_lif": 1, "izhikevich": 2, "eprop_plus": 3}  # the `kind` argument of run_batch
 KIND_ALIF, KIND_LAVA_LIF = KIND_CODES["alif"], KIND_CODES["lava_lif"]  # numba reads int globals, not dicts
 KIND_IZHIKEVICH = KIND_CODES["izhikevich"]
+KIND_EPROP_PLUS = KIND_CODES["eprop_plus"]
 COUNTERS = ("activation_w_in", "activation_w_rec", "activation_w_out", "y", "v", "a", "u")
 ACTIVE = len(COUNTERS)  # column of `counts` holding the active neuron updates
 PROBES = ("v", "a", "u")  # rows of the recorded states
@@ -81,12 +84,18 @@ def _saturate_signed(x, bits):  # pragma: no cover
 @njit(cache=True)
 def _dense(w_t, src, exponent, bits, out):  # pragma: no cover
     """out = wrap_bits(shift(W src, exponent)) summing only the rows of w_t = Wᵀ whose source is non-zero;
-    returns the number of wrapped targets.  No active source: out = 0, nothing to shift or wrap."""
+    returns the number of wrapped targets.  No active source: out = 0, nothing to shift or wrap.  A spike
+    (s = 1) adds its row without a multiply: n_target widening adds, vectorized, per presynaptic event."""
     out[:] = 0
     active = False
     for i in range(src.shape[0]):
         s = src[i]
-        if s != 0:
+        if s == 1:
+            active = True
+            row = w_t[i]
+            for j in range(out.shape[0]):
+                out[j] += row[j]
+        elif s != 0:
             active = True
             row = w_t[i]
             for j in range(out.shape[0]):
@@ -100,6 +109,39 @@ def _dense(w_t, src, exponent, bits, out):  # pragma: no cover
         events += wrapped != shifted
         out[j] = wrapped
     return events
+
+
+WEIGHT_DTYPE = np.int16  # Wᵀ in the kernel when every weight fits (Loihi: 9-bit mantissas): a quarter of int64's traffic
+
+
+@njit(cache=True)
+def _fits(w, low, high):  # pragma: no cover
+    """Whether every entry of w lies in [low, high]."""
+    ok = True
+    for j in range(w.shape[0]):
+        for i in range(w.shape[1]):
+            ok &= (w[j, i] >= low) & (w[j, i] <= high)
+    return ok
+
+
+@njit(cache=True)
+def events_per_target(mask, src):  # pragma: no cover
+    """Σ_i mask[j, i] src[i] per target j: the synaptic events a Dense delivered, for ``src`` events per source
+    (FixedDense.events_per_target's dense form, without an int64 matrix product)."""
+    out = np.zeros(mask.shape[0], np.int64)
+    for j in range(mask.shape[0]):
+        acc = 0
+        for i in range(mask.shape[1]):
+            acc += src[i] if mask[j, i] else 0
+        out[j] = acc
+    return out
+
+
+def transposed(w: np.ndarray) -> np.ndarray:
+    """Wᵀ, C-contiguous, as WEIGHT_DTYPE when every weight fits it, else int64 (the kernel's weight operand)."""
+    w = np.ascontiguousarray(w, dtype=np.int64)
+    info = np.iinfo(WEIGHT_DTYPE)
+    return w.T.astype(WEIGHT_DTYPE if _fits(w, info.min, info.max) else np.int64, order="C")
 
 
 @njit(cache=True)
@@ -204,12 +246,38 @@ def _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: n
 
 
 @njit(cache=True)
+def _eprop_plus(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: no cover
+    """fixed.step_eprop_plus for one sample: the ALIF step with the reset in the spike step.  v − (vth << 6) after a
+    spike needs no saturation: v ≥ (vth << 6) + a and a ≥ −(2^23 − 1) (saturated) bound it from below."""
+    n_v, n_a, active = 0, 0, 0
+    for j in range(z.shape[0]):
+        r = max(st[R, j] - 1, 0)
+        raw_v = _decay12(st[V, j], nrn[DV, j]) + (a_in[j] << act_shift)
+        v = _saturate_signed(raw_v, state_bits)
+        raw_a = _decay12(st[A, j], nrn[DA, j]) + z_prev[j] * nrn[A_INC, j]
+        a = _saturate_signed(raw_a, state_bits)
+        n_v += v != raw_v
+        n_a += a != raw_a
+        spike = (v >= nrn[VTH, j] + a) & (r == 0)
+        z[j] = 1 if spike else 0
+        v = v - nrn[VTH, j] if spike else v
+        st[R, j] = nrn[N_REF, j] if spike else r
+        st[V, j], st[A, j] = v, a
+        active += (a_in[j] != 0) | (v != 0) | (a != 0)
+    ev[EV_V] += n_v
+    ev[EV_A] += n_a
+    ev[ACTIVE] += active
+
+
+@njit(cache=True)
 def neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # pragma: no cover
     """One step of the recurrent layer's neurons of model ``kind`` (a KIND_CODES value).  numba compiles no
     table of functions, so this is the one place that selects the step by its code; a new neuron model adds its
     step function and one branch here, and both engines (dense: this module, sparse: sparse.py) run it."""
     if kind == KIND_ALIF:
         _alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+    elif kind == KIND_EPROP_PLUS:
+        _eprop_plus(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
     elif kind == KIND_IZHIKEVICH:
         n_v, n_u, active = izh.izhikevich(st[V], st[U], a_in, nrn[VTH], nrn[IZH0:], act_shift, state_bits, z)
         ev[EV_V] += n_v

@@ -29,6 +29,7 @@ ACC_LIMIT = 2**15
 TRACE_MAX = 127
 PSI_MAX = 127
 MESSAGE_MAX = 127
+GATHER_FRACTION = 3  # visit only the live columns (gathered) when at most 1/3 of them are live, else whole rows
 SYNAPSE_DTYPE = np.int16  # w, d, t in the kernel: 9-bit values (kernel_view checks), a quarter of int64's traffic
 
 
@@ -67,7 +68,8 @@ def _actives(x_row, active):  # pragma: no cover
 # w, d, t (chips, post, pre); x1, x2 (chips, pre); mask (post, pre) 0/1; table (3, P, 6) rows (x code, y code,
 # synaptic code, mantissa, right shift, left shift) per variable w, d, t (codes −1: no such factor);
 # ints (x1 impulse, x1 τ > 0, x2 impulse, x2 τ > 0); floats (exp(−1/τ_x1), exp(−1/τ_x2), exp(−1/65535));
-# rnd (3, steps) the x-decay, y-decay and synaptic random numbers; n_prod (3,); gates (steps,) u_k; ranges (3, 2).
+# rnd (3, steps) the x-decay, y-decay and synaptic random numbers; n_prod (3,); gates (steps,) u_k; ranges (3, 2);
+# then clipped (chips, 3) counts, settled (chips,) and touched (chips, pre) (_live_columns).
 
 
 @njit(cache=True)
@@ -103,6 +105,50 @@ def _row(eng, c, j, var, ys, ones, acc):  # pragma: no cover
             acc[i] = _clip(acc[i] + term, -ACC_LIMIT - 1, ACC_LIMIT - 1)
 
 
+@njit(cache=True)
+def _row_at(eng, c, j, var, ys, ones, cols, n_cols, acc):  # pragma: no cover
+    """_row at the columns cols[:n_cols] only: acc[k] is the accumulator at synapse (j, cols[k])."""
+    syn, xs, table = eng[0], eng[1], eng[3]
+    target = syn[var][c, j]
+    for k in range(n_cols):
+        acc[k] = np.int64(target[cols[k]]) << 7
+    for p in range(eng[7][var]):
+        x_code, y_code, s_code = table[var, p, 0], table[var, p, 1], table[var, p, 2]
+        ym = table[var, p, 3] if y_code < 0 else table[var, p, 3] * ys[y_code, j]
+        if ym == 0:
+            continue
+        sh, ls = table[var, p, 4], table[var, p, 5]
+        xrow = ones[0] if x_code < 0 else xs[x_code][c]
+        srow = ones[1] if s_code < 0 else syn[s_code][c, j]
+        for k in range(n_cols):
+            i = cols[k]
+            term = _clip(((ym * xrow[i] * srow[i]) >> sh) << ls, -ACC_LIMIT - 1, ACC_LIMIT - 1)
+            acc[k] = _clip(acc[k] + term, -ACC_LIMIT - 1, ACC_LIMIT - 1)
+
+
+@njit(cache=True)
+def _live_columns(eng, c, cols):  # pragma: no cover
+    """The presynaptic columns of chip c whose synapses can change this step, in cols; returns their count, or
+    −1 when every column can.  A column is touched once its trace x1 or x2 is non-zero (eng[12]; cleared with the
+    traces and tags at a sequence's start).  When every product has a presynaptic factor (0 on an untouched
+    column) or a tag factor d or t (0 there too: the tags start at 0 and only such products change them), every
+    product is 0 on an untouched column, whose entries are then fixed points; otherwise (a product of w or of post
+    factors only) every column can change."""
+    table, xs, touched = eng[3], eng[1], eng[12][c]
+    for var in range(3):
+        for p in range(eng[7][var]):
+            if table[var, p, 0] < 0 and table[var, p, 2] < 1:
+                return -1
+    count = 0
+    for i in range(cols.shape[0]):
+        if xs[0][c, i] != 0 or xs[1][c, i] != 0:
+            touched[i] = 1
+        if touched[i]:
+            cols[count] = i
+            count += 1
+    return count
+
+
 @njit(cache=True, inline="always")
 def _vanishes(eng, j, var, ys):  # pragma: no cover
     """Whether every product of variable ``var`` is 0 on row j (a post-synaptic factor y_p[j] = 0)."""
@@ -120,7 +166,10 @@ def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
 
     A row on which every product of a variable vanishes is skipped for that variable once chip c's engine is
     settled (eng[11][c]: a full gated step has clipped and masked every learning variable, so such a row is a
-    fixed point): outside the loss window the learning signal y2 = 0 and the weight update costs nothing."""
+    fixed point): outside the loss window the learning signal y2 = 0 and the weight update costs nothing.
+    Event-driven in the presynaptic spikes: once settled, while at most 1/GATHER_FRACTION of the columns are live
+    (_live_columns: touched by a presynaptic trace), a row visits those columns only (the others are fixed
+    points); with more, whole contiguous rows are faster (the compiler vectorizes them)."""
     syn, mask, n_prod, ranges = eng[0], eng[2], eng[7], eng[9]
     n_post, n_pre = syn[0].shape[1], syn[0].shape[2]
     _traces(eng, c, pre, s)
@@ -134,6 +183,11 @@ def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
     ones = (np.ones(n_pre, dtype=np.int64), np.ones(n_pre, dtype=syn[0].dtype))  # for x, for synaptic factors
     bufs = np.empty((3, n_pre), dtype=np.int64)
     settled = eng[11][c] != 0
+    live = np.empty(n_pre, np.int64)
+    n_live = _live_columns(eng, c, live)
+    if settled and 0 <= n_live <= n_pre // GATHER_FRACTION:
+        _sparse_rows(eng, c, ys, ones, live, n_live, rk, clipped, bufs)
+        return
     for j in range(n_post):
         for var in range(3):
             if n_prod[var] and not (settled and _vanishes(eng, j, var, ys)):
@@ -150,6 +204,28 @@ def _engine_step(eng, c, pre, post, s, clipped):  # pragma: no cover
                     new = _clip(new, low, high)
                 target[c, j, i] = new * mask[j, i]
     eng[11][c] = 1
+
+
+@njit(cache=True)
+def _sparse_rows(eng, c, ys, ones, cols, n_cols, rk, clipped, bufs):  # pragma: no cover
+    """_engine_step's row loop of a settled engine at the live columns cols[:n_cols] only."""
+    syn, mask, n_prod, ranges = eng[0], eng[2], eng[7], eng[9]
+    for j in range(syn[0].shape[1]):
+        for var in range(3):
+            if n_prod[var] and not _vanishes(eng, j, var, ys):
+                _row_at(eng, c, j, var, ys, ones, cols, n_cols, bufs[var])
+        for var in range(3):
+            if n_prod[var] == 0 or _vanishes(eng, j, var, ys):
+                continue
+            target, low, high = syn[var], ranges[var, 0], ranges[var, 1]
+            for k in range(n_cols):
+                i = cols[k]
+                a = max(bufs[var, k], 0) if var == 1 else bufs[var, k]
+                new = (a >> 7) + (1 if (a & 127) > rk else 0)
+                if new < low or new > high:
+                    clipped[c, var] += 1
+                    new = _clip(new, low, high)
+                target[c, j, i] = new * mask[j, i]
 
 
 @njit(cache=True)
@@ -283,8 +359,9 @@ def run_fused(trainer, batch, learn: bool, chip: np.ndarray | None = None) -> tu
             setattr(engine.state, var, np.ascontiguousarray(getattr(engine.state, var), dtype=np.int64))
     settled = {name: np.zeros(trainer.batch, np.int64) for name in names}  # see _engine_step
     views = [kernel_view(trainer.engines[name], n_steps + 1, learn, clipped[name]) for name in names]
-    engines = tuple((tuple(np.ascontiguousarray(v, dtype=SYNAPSE_DTYPE) for v in view[0]), *view[1:], settled[name])
-                    for name, view in zip(names, views, strict=True))
+    touched = {name: np.zeros((trainer.batch, trainer.engines[name].state.w.shape[2]), np.int64) for name in names}
+    engines = tuple((tuple(np.ascontiguousarray(v, dtype=SYNAPSE_DTYPE) for v in view[0]), *view[1:], settled[name],
+                     touched[name]) for name, view in zip(names, views, strict=True))
     exps = [trainer.exponents[name] for name in names]
     shifts = np.array([*exps, rule.err_shift, rule.l_shift, rule.out_err_shift, {"mse": 0, "softmax": 1}[rule.error],
                        int(round(rule.target_scale)), rule.reg_target, rule.reg_shift,

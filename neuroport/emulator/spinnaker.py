@@ -5,14 +5,16 @@ neuron_model_lif_impl.h, input_type_delta.h) are :mod:`neuroport.emulator.spinna
 equations.  Sources: the input and the recurrent spikes of step t − 1 (delay 1) reach the recurrent population at
 step t, and the readout (an IF_curr_delta whose threshold is never reached; its V is the output) gets z[t − 1], as
 in the Loihi profile (:mod:`neuroport.emulator.fixed`).  Every state word goes through the hw config's overflow rule
-(saturate or wrap at 32 bits), counted in :class:`ActivityStats`.  ``IZK_curr_exp`` graphs run
-:mod:`neuroport.emulator.spinnaker_izhikevich`.
+(saturate or wrap at 32 bits), counted in :class:`ActivityStats`.  The recurrent cell's step comes from
+:data:`neuroport.emulator.spinnaker_ca2.CELL_STEPS` (IF_curr_delta, IF_curr_delta_ca2_adaptive); ``IZK_curr_exp``
+graphs run :mod:`neuroport.emulator.spinnaker_izhikevich`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from neuroport.emulator.spinnaker_ca2 import CELL_STEPS
 from neuroport.emulator.spinnaker_izhikevich import emulate_spinnaker_izhikevich
 from neuroport.emulator.spinnaker_s1615 import receptors_of, step_neurons, synaptic_input, zero_state
 from neuroport.emulator.trace import ActivityStats, Trace
@@ -33,6 +35,7 @@ def emulate_spinnaker(graph: SpiNNakerGraph, inputs: np.ndarray, *,
     rec, out = zero_state(batch, graph.n_rec), zero_state(batch, graph.n_out)
     to_rec, to_out = receptors_of(graph, ("w_in", "w_rec")), receptors_of(graph, ("w_out",))
     z = np.zeros((batch, graph.n_rec), dtype=np.int64)
+    step_cell = CELL_STEPS[graph.neurons.cell]
     spikes = np.zeros((batch, n_steps, graph.n_rec), dtype=np.uint8)
     readout = np.zeros((batch, n_steps, graph.n_out), dtype=np.int64)
     states = {k: np.zeros((batch, n_steps, graph.n_rec), dtype=np.int64) for k in ("v", "a")} if probe_states else {}
@@ -40,7 +43,7 @@ def emulate_spinnaker(graph: SpiNNakerGraph, inputs: np.ndarray, *,
         i_rec = synaptic_input(to_rec, {"w_in": x[:, t], "w_rec": z}, stats, "recurrent", t)
         i_out = synaptic_input(to_out, {"w_out": z}, stats, "readout", t)
         step_neurons(graph.readout, out, i_out, graph, stats, "readout")
-        z = step_neurons(graph.neurons, rec, i_rec, graph, stats, "recurrent")
+        z = step_cell(graph.neurons, rec, i_rec, graph, stats, "recurrent")
         stats.active_neuron_updates += int(np.count_nonzero((i_rec != 0) | (rec["v"] != 0)))
         spikes[:, t], readout[:, t] = z, out["v"]
         for k in states:

@@ -81,10 +81,17 @@ def _flatten(graph: FixedGraph) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     return arrays, scalars
 
 
-def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write the artifact into ``folder`` (created); ``extra`` (JSON-able) goes into the manifest."""
+EXTRA_PREFIX = "extra."  # arrays a caller stores beside the graph (save_artifact's extra_arrays)
+
+
+def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] | None = None,
+                  extra_arrays: dict[str, np.ndarray] | None = None) -> Path:
+    """Write the artifact into ``folder`` (created); ``extra`` (JSON-able) goes into the manifest, ``extra_arrays``
+    (numeric) into the archive beside the graph's, declared and checksummed like them
+    (:func:`load_artifact_extra` reads them back)."""
     out = make_folder(folder)
     arrays, scalars = _flatten(graph)
+    arrays.update({EXTRA_PREFIX + k: np.asarray(v) for k, v in (extra_arrays or {}).items()})
     # synapse lists (random indices) barely compress and zlib costs seconds per 10^7 synapses: stored plain
     with open_output(out / ARRAYS) as handle:
         (np.savez if graph_is_sparse(graph) else np.savez_compressed)(handle, **arrays)
@@ -93,6 +100,13 @@ def save_artifact(graph: FixedGraph, folder: str | Path, extra: dict[str, Any] |
                 "checksums": {k: _digest(v) for k, v in arrays.items()}, "extra": extra or {}}
     jsonio.write_json(out / MANIFEST, manifest, indent=2)
     return out
+
+
+def graph_sha256(graph: FixedGraph) -> str:
+    """sha256 of everything an artifact of ``graph`` stores (its arrays and scalars), independent of compression."""
+    arrays, scalars = _flatten(graph)
+    content = {"scalars": scalars, "arrays": {k: [v.dtype.str, list(v.shape), _digest(v)] for k, v in arrays.items()}}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def graph_is_sparse(graph: FixedGraph) -> bool:
@@ -190,9 +204,24 @@ def _read_arrays(folder: Path, declared: dict[str, tuple[np.dtype, tuple[int, ..
 
 def load_artifact(folder: str | Path) -> FixedGraph:
     """Read and verify an artifact written by :func:`save_artifact`."""
+    return load_artifact_extra(folder)[0]
+
+
+def load_artifact_extra(folder: str | Path) -> tuple[FixedGraph, dict[str, Any], dict[str, np.ndarray]]:
+    """Read and verify an artifact: the graph, the manifest's ``extra`` and the ``extra_arrays`` it was saved with
+    — all verified (checksums, declared shapes) before any is returned."""
     folder = Path(folder)
     manifest = _read_manifest(folder)
     arrays = _read_arrays(folder, _declared(manifest, folder / MANIFEST))
+    extra = manifest.get("extra", {})
+    if not isinstance(extra, dict):
+        raise ArtifactError(f"manifest field 'extra' is {type(extra).__name__}, not a mapping", file=str(folder / MANIFEST))
+    graph = _graph(folder, manifest, arrays)
+    return graph, extra, {k[len(EXTRA_PREFIX):]: v for k, v in arrays.items() if k.startswith(EXTRA_PREFIX)}
+
+
+def _graph(folder: Path, manifest: dict[str, Any], arrays: dict[str, np.ndarray]) -> FixedGraph:
+    """The FixedGraph of a verified manifest and its arrays; an ArtifactError for a missing or malformed field."""
     s = manifest["scalars"]
     try:
         neurons = FixedNeurons(

@@ -19,7 +19,7 @@ import numpy as np
 from neuroport.ir.synapses import INDEX_DTYPE, Synapses
 
 FIXED_FORMAT_VERSION = 1
-NEURON_KINDS = ("alif", "lava_lif", "izhikevich")
+NEURON_KINDS = ("alif", "lava_lif", "izhikevich", "eprop_plus")
 IZH_FIELDS = ("izh_p2", "izh_p1", "izh_pu", "izh_c0", "izh_pab", "izh_pa", "izh_c", "izh_d", "izh_sq_shift", "izh_v0",
               "izh_u0")  # the integer words of kind 'izhikevich' (neuroport.emulator.fixed_izhikevich)
 
@@ -108,6 +108,9 @@ class FixedNeurons:
     kind 'lava_lif' (Lava's own LIF, bit for bit), per step:
         u ← wrap24(decay12(u, du + 1) + (a_in << 6));  v ← sat24(decay12(v, dv) + u + bias)
         z = [v > vth << 6];  v ← 0 where z
+    kind 'eprop_plus' (the e-prop+ neuron, NEST's eprop_iaf(_adapt): the reset in the spike step), per step:
+        r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + (a_in << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
+        z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z
     kind 'izhikevich' (a Loihi 2 neuron program; the ``izh_*`` words, equations and overflow rules in
     :mod:`neuroport.emulator.fixed_izhikevich`): v, u start at izh_v0, izh_u0; forward Euler in integers, a spike
     where v ≥ vth << 6 (the 30 mV peak), then v ← izh_c, u ← sat24(u + izh_d).  Its ALIF fields are unused

@@ -172,7 +172,41 @@ class ALIFPscDelta(ALIF):
         return {**super().array_fields(), "v_reset": self.v_reset}
 
 
-NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich, LIFPscDelta, ALIFPscDelta)}
+@dataclass(frozen=True, eq=False)
+class LIFCa2Adaptive:
+    """sPyNNaker's ``IF_curr_delta_ca2_adaptive`` (IFCurrDeltaCa2Adaptive: a LIF with a spike-triggered calcium
+    current, Liu & Wang 2001), in the float units of the model (voltage relative to E_L, weights and the current
+    as the voltage step they give in one step), per neuron j and step t (neuroport.emulator.ca2_adaptive):
+
+        c[t]  = ρ (c[t−1] + i_alpha z[t−1]),   ρ = exp(−dt/τ_ca2)       (decay, then use; the influx follows a spike)
+        not refractory:  v[t] = α v[t−1] + Σ W_in x[t] + Σ W_rec z[t−1] + c[t],   α = exp(−dt/τ_m)
+        refractory (the n_ref = ⌈t_ref/dt⌉ steps after a spike):  v[t] = v[t−1] (input dropped)
+        z[t]  = H(v[t] − v_th);  where z: v[t] ← 0 (V_reset = V_rest)
+
+    i_alpha < 0 adapts (the current is added to the input, as sPyNNaker adds it to the external bias).
+    The surrogate ψ is :class:`Surrogate` at v[t] − v_th, 0 while refractory.
+    """
+
+    kind: ClassVar[str] = "lif_ca2_adaptive"
+    name: str
+    size: int
+    tau_m_ms: np.ndarray
+    v_th: np.ndarray  # threshold, same unit as the weights
+    t_ref_ms: np.ndarray
+    tau_ca2_ms: np.ndarray  # decay time constant of the calcium current
+    i_alpha: np.ndarray  # calcium current step per spike (voltage units per step; negative adapts)
+    surrogate: Surrogate = field(default_factory=Surrogate)
+
+    def array_fields(self) -> dict[str, np.ndarray]:
+        return {"tau_m_ms": self.tau_m_ms, "v_th": self.v_th, "t_ref_ms": self.t_ref_ms,
+                "tau_ca2_ms": self.tau_ca2_ms, "i_alpha": self.i_alpha}
+
+    def __eq__(self, other: object) -> bool:
+        return nodes_equal(self, other)
+
+
+NEURON_TYPES: dict[str, type] = {cls.kind: cls for cls in (LIF, ALIF, Izhikevich, LIFPscDelta, ALIFPscDelta,
+                                                           LIFCa2Adaptive)}
 LIF_KINDS = (LIF.kind, ALIF.kind)  # the kinds the dense Network (neuroport.ir.network) and its engines handle
 RESET_KINDS = (LIFPscDelta.kind, ALIFPscDelta.kind)  # reset to v_reset: dense Network, e-prop+ engines only
 

@@ -199,9 +199,20 @@ def _izhikevich_fields(s: Section, kind: str, size: int, rng: np.random.Generato
     return fields
 
 
+def _ca2_fields(s: Section, kind: str, size: int, rng: np.random.Generator) -> dict[str, Any]:
+    """sPyNNaker's IF_curr_delta_ca2_adaptive: LIF fields (no regular_spike_arrival: input factor 1) and the
+    calcium current's τ_ca2 (ms, PyNN default 50) and per-spike step i_alpha (negative adapts; default −0.1 v_th)."""
+    fields = {"tau_m_ms": per_neuron(s, "tau_m_ms", size, rng, positive=True),
+              "v_th": per_neuron(s, "v_th", size, rng, positive=True),
+              "t_ref_ms": per_neuron(s, "t_ref_ms", size, rng, 0.0, non_negative=True),
+              "tau_ca2_ms": per_neuron(s, "tau_ca2_ms", size, rng, 50.0, positive=True)}
+    fields["i_alpha"] = per_neuron(s, "i_alpha", size, rng) if s.has("i_alpha") else -0.1 * fields["v_th"]
+    return fields
+
+
 # population kind → its parameter reader (default: LIF/ALIF)
 FIELD_READERS = {Izhikevich.kind: _izhikevich_fields, "lif_psc_delta": _psc_delta_fields,
-                 "alif_psc_delta": _psc_delta_fields}
+                 "alif_psc_delta": _psc_delta_fields, "lif_ca2_adaptive": _ca2_fields}
 
 
 def _surrogate(s: Section) -> Surrogate:

@@ -82,6 +82,20 @@ class SpiNNakerNeurons:
 
 
 @dataclass(frozen=True, eq=False)
+class SpiNNakerCa2Neurons(SpiNNakerNeurons):
+    """Per-neuron words of sPyNNaker ``IF_curr_delta_ca2_adaptive`` neurons: the IF_curr_delta words and the calcium
+    current's (additional_input_ca2_adaptive_impl.h, :mod:`neuroport.emulator.spinnaker_ca2`); ``rho``/``b_inc`` 0."""
+
+    tau_ca2: np.ndarray  # ms
+    i_alpha: np.ndarray  # nA: i_ca2 step per spike
+    i_ca2: np.ndarray  # nA: initial calcium current (state variable)
+    time_step: np.ndarray  # ms: the additional input's time_step parameter
+    exp_tau_ca2: np.ndarray  # expk(−kdivk(time_step, tau_ca2)): per-step decay (on chip)
+    cell: ClassVar[str] = "IF_curr_delta_ca2_adaptive"
+    kinds: ClassVar[tuple[str, ...]] = ("lif_ca2_adaptive",)
+
+
+@dataclass(frozen=True, eq=False)
 class SpiNNakerIzhikevichNeurons:
     """Per-neuron words of sPyNNaker ``IZK_curr_exp`` neurons (shape (n,), int64 s16.15 unless noted): the PyNN
     parameters (each exactly an s16.15 value) and what the chip derives from them
@@ -117,7 +131,7 @@ class SpiNNakerGraph:
     hw_name: str
     hw_sha256: str
     dt_ms: float
-    neurons: SpiNNakerNeurons | SpiNNakerIzhikevichNeurons
+    neurons: SpiNNakerNeurons | SpiNNakerCa2Neurons | SpiNNakerIzhikevichNeurons
     readout: SpiNNakerNeurons
     projections: tuple[SpiNNakerProjection, ...]
     n_inputs: int

@@ -1,11 +1,22 @@
 """Evidence accumulation (Bellec et al. 2020, Fig. 3; NEST's evidence-accumulation e-prop example).
 
 Input: 4 groups of ``n_in / 4`` neurons — left cues, right cues, recall cue, background noise.  A sequence is
-``n_cues`` cues (each ``cue_ms`` of ``cue_rate_hz`` spikes in the left or right group, followed by ``gap_ms``),
-a delay of ``delay_ms``, and a recall window of ``recall_ms`` in which the recall group fires.  The background
-group fires at ``background_rate_hz`` throughout.  Each sequence draws a bias p from ``side_probabilities``; every
-cue is left with probability p.  Target: the side with more cues (class 0 left, 1 right), scored in the recall
-window (cross-entropy).
+``n_cues`` cue periods of ``gap_ms + cue_ms`` each (``cue_ms`` of ``cue_rate_hz`` spikes in the left or right
+group, followed by the gap, or preceded by it with ``gap_before_cue``), a delay of ``delay_ms``, and a recall
+window of ``recall_ms`` in which the recall group fires.  The background group fires at ``background_rate_hz``
+throughout.  Each sequence draws a bias p from ``side_probabilities``; every cue is left with probability p.
+Target: the side with more cues (class 0 left, 1 right), scored in the recall window (cross-entropy).
+
+With ``gap_before_cue: true``, ``side_probabilities: [0.3, 0.7]``, ``background_rate_hz: 10`` and the defaults
+otherwise this is the generator of Bellec et al.'s TensorFlow tutorial (``generate_click_task_data`` in
+``e_prop_tutorials_Figure3_and_S7/tools.py`` of github.com/IGITUGraz/eligibility_propagation, called by
+``tutorial_evidence_accumulation_with_alif.py`` there with p_group 0.3, t_cue 100, t_interval 150, f0 40 Hz,
+recall 150, sequence 7 · 150 + 1200 = 2250 ms) and of NEST's
+``pynest/examples/eprop_plasticity/eprop_supervised_classification_evidence-accumulation_bsshslm_2020.py``
+(github.com/nest/nest-simulator): cue k occupies [50 + 150 k, 150 + 150 k) ms, the last cue ends at 1050 ms, then
+1050 ms of background only come before the 150 ms recall cue; the background group fires at f0 / 4 throughout;
+each sequence's left-cue probability is 0.3 or 0.7; the label is the majority side.  Their readout convention is
+this task's: cross-entropy at every step of the last 150 ms, decision = argmax of the readout averaged over them.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ class EvidenceAccumulation:
         "n_cues": Param("int", low=1, high=MAX_COUNT), "cue_ms": duration(), "gap_ms": duration(positive=False),
         "delay_ms": duration(positive=False), "recall_ms": duration(), "cue_rate_hz": rate(),
         "background_rate_hz": rate(), "side_probabilities": Param("numbers", low=0.0, high=1.0, why="a probability"),
+        "gap_before_cue": Param("bool"),
     }
 
     @staticmethod
@@ -44,6 +56,7 @@ class EvidenceAccumulation:
         self, *, n_in: int, n_out: int, dt_ms: float, n_cues: int = 7, cue_ms: float = 100.0, gap_ms: float = 50.0,
         delay_ms: float = 1050.0, recall_ms: float = 150.0, cue_rate_hz: float = 40.0,
         background_rate_hz: float = 10.0, side_probabilities: tuple[float, ...] = (0.12, 0.88),
+        gap_before_cue: bool = False,
     ) -> None:
         refuse(self.size_problem({"n_cues": n_cues}, n_in, n_out))
         self.n_in, self.n_out, self.dt_ms = n_in, n_out, dt_ms
@@ -52,6 +65,7 @@ class EvidenceAccumulation:
         self.cue_steps, self.gap_steps = steps(cue_ms, dt_ms), steps(gap_ms, dt_ms)
         self.delay_steps, self.recall_steps = steps(delay_ms, dt_ms), steps(recall_ms, dt_ms)
         self.n_steps = n_cues * (self.cue_steps + self.gap_steps) + self.delay_steps + self.recall_steps
+        self.cue_offset = self.gap_steps if gap_before_cue else 0  # steps from a period's start to its cue
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> Batch:
         group = self.n_in // 4
@@ -61,7 +75,7 @@ class EvidenceAccumulation:
         left = rng.random((batch_size, self.n_cues)) < p_left[:, None]
         period = self.cue_steps + self.gap_steps
         for c in range(self.n_cues):
-            t0 = c * period
+            t0 = c * period + self.cue_offset
             for side, chosen in ((0, left[:, c]), (1, ~left[:, c])):
                 rates[chosen, t0:t0 + self.cue_steps, side * group:(side + 1) * group] = self.cue_rate_hz
         rates[:, -self.recall_steps:, 2 * group:3 * group] = self.cue_rate_hz

@@ -50,7 +50,8 @@ VARIANT_TRAINERS = {
 }
 # population kind → "module:function" of the trainer for networks with populations of that neuron model (it
 # refuses mixes it cannot train); takes train_eprop's arguments and returns a TrainResult.  LIF/ALIF: here.
-NEURON_TRAINERS = {"izhikevich": "neuroport.training.izhikevich:train_izhikevich"}
+NEURON_TRAINERS = {"izhikevich": "neuroport.training.izhikevich:train_izhikevich",
+                   "lif_ca2_adaptive": "neuroport.training.ca2_adaptive:train_ca2_adaptive"}
 SHARDED_VARIANTS = ("reward_based",)  # variant trainers that split a batch across workers (``shards``)
 
 

@@ -37,15 +37,25 @@ from neuroport.training.parallel import Shards, shard_bounds, split_batch
 HELD_OUT_SEED = 104729  # the held-out batch every iteration is scored on
 DEFAULT_RATES = {"w_mantissa": 1, "w_exponent": -7, "out_mantissa": 1, "out_exponent": -7}
 
+# learning.variant → why on-chip training refuses it (such models are trained in float and deployed for inference)
+FLOAT_ONLY_VARIANTS = {
+    "reward_based": "the on-chip e-prop engine learns from a supervised readout error and has no critic, action "
+                    "sampling or TD error; train it with `neuroport train` (float reward-based e-prop) and deploy the "
+                    "trained model for inference",
+    "eprop_plus": "the on-chip e-prop engine runs bsshslm_2020's update-interval rule; e-prop+'s event-driven "
+                  "per-synapse updates, eligibility filter κ, trace cutoff and online firing-rate regularization have no "
+                  "on-chip counterpart; train it with `neuroport train` (float e-prop+, or --engine nest) and deploy "
+                  "the trained model for inference (loihi-sim runs e-prop+ neurons)",
+}
+
 
 def refuse_float_only(graph: FloatGraph) -> None:
     """On-chip learning is supervised e-prop with the rule's own integer rates: a reward_based model is trained in
     float and deployed, and the float optimizer's learning-rate decay has no on-chip counterpart but ``--schedule``."""
-    if graph.learning is not None and graph.learning.variant == "reward_based":
-        raise UnsupportedError(
-            "on-chip training does not support learning.variant 'reward_based': the on-chip e-prop engine learns "
-            "from a supervised readout error and has no critic, action sampling or TD error; train it with "
-            "`neuroport train` (float reward-based e-prop) and deploy the trained model for inference")
+    variant = graph.learning.variant if graph.learning is not None else None
+    if variant in FLOAT_ONLY_VARIANTS:
+        raise UnsupportedError(f"on-chip training does not support learning.variant '{variant}': "
+                               f"{FLOAT_ONLY_VARIANTS[variant]}")
     if graph.learning is not None and graph.learning.optimizer.decays:
         raise UnsupportedError(
             "on-chip training does not read learning.optimizer.decay: the on-chip rule has its own integer learning "
