@@ -216,10 +216,22 @@ def neuron_profile(graph: FloatGraph) -> NeuronProfile:
     return VARIANT_PROFILES.get(variant, ALIF_PROFILE)
 
 
+def kind_quantizers() -> dict[str, Any]:
+    """Float neuron kind → the Loihi quantizer of graphs of that kind, for kinds with their own neuron program
+    (imported here: their modules import this one); LIF/ALIF graphs are quantized by :func:`quantize_loihi`."""
+    from neuroport.quantization.loihi_izhikevich import quantize_loihi_izhikevich
+
+    return {"izhikevich": quantize_loihi_izhikevich}
+
+
 def quantize_loihi(graph: FloatGraph, hw: HwConfig, calibration_inputs: np.ndarray | None = None) -> FixedGraph:
     """Quantize a FloatGraph for a Loihi-family config (module docstring); with ``calibration_inputs``
-    (batch, steps, n_in), the voltage scale comes from the float ranges seen on them.  The neuron kind and its
-    range analysis follow the learning variant (:func:`neuron_profile`)."""
+    (batch, steps, n_in), the voltage scale comes from the float ranges seen on them.  A graph whose first
+    population has a kind of :func:`kind_quantizers` goes to that kind's quantizer (which refuses mixed graphs);
+    otherwise the neuron kind and its range analysis follow the learning variant (:func:`neuron_profile`)."""
+    own = kind_quantizers().get(graph.populations[0].kind) if graph.populations else None
+    if own is not None:
+        return own(graph, hw, calibration_inputs)
     profile = neuron_profile(graph)
     profile.refuse(graph, hw)
     max_delay = hw.resource("max_delay_steps")  # Lava DelayDense's 6-bit delays (hw config)

@@ -75,7 +75,14 @@ def quant_report(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:
     """Per-tensor error of a Loihi-profile FixedGraph against its FloatGraph (a zero or non-finite v_scale gives
     non-finite errors, which :meth:`TensorError.lost` reports, rather than warnings)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _loihi_rows(graph, fixed)
+        return kind_reports().get(fixed.neurons.kind, _loihi_rows)(graph, fixed)
+
+
+def kind_reports() -> dict:
+    """Fixed neuron kind → its own report (imported here: those modules import this one); others: _loihi_rows."""
+    from neuroport.quantization.loihi_izhikevich import izhikevich_quant_report
+
+    return {"izhikevich": izhikevich_quant_report}
 
 
 def _loihi_rows(graph: FloatGraph, fixed: FixedGraph) -> list[TensorError]:

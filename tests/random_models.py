@@ -3,7 +3,8 @@ test_exactness_property.py): model.yaml documents nobody wrote by hand, with spi
 
 What a drawn model can hold, on purpose at the edges of the fixed-point formats (loihi2 config):
 
-    populations   1–2, LIF or ALIF (or, rarely, Izhikevich, which Loihi must refuse), 1–4 neurons each,
+    populations   1–2, LIF or ALIF (or, rarely, Izhikevich: all-Izhikevich models run as
+                  Loihi's integer Izhikevich program, mixed ones are refused), 1–4 neurons each,
                   per-neuron parameters drawn from the extremes below
     v_th          1e-6 … 30: thresholds six decades below the largest quantize to 0 (v_scale follows the largest)
     τ_m, τ_out    0.05 ms (decay 4095/4096, clipped) … 1e6 ms (decay 0)
@@ -62,7 +63,7 @@ def per_neuron(draw, values: tuple, size: int) -> list[float]:
 def population(draw, index: int, kinds: tuple[str, ...]) -> dict:
     size = draw(st.integers(1, 4))
     kind = draw(st.sampled_from(kinds))
-    if kind == "izhikevich":  # not a Loihi neuron: the quantizer must refuse it
+    if kind == "izhikevich":  # default parameters: Loihi's integer program, or refused when mixed with LIF
         return {"name": f"p{index}", "model": kind, "size": size}
     doc = {"name": f"p{index}", "model": kind, "size": size, "tau_m_ms": per_neuron(draw, TAU_MS, size),
            "v_th": per_neuron(draw, V_TH, size), "t_ref_ms": per_neuron(draw, T_REF_MS, size)}

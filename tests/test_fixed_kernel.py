@@ -65,10 +65,25 @@ def random_graph(rng: np.random.Generator, kind: str, n_in: int, n: int, n_out: 
     neurons = FixedNeurons(kind=kind, dv=corners(n), vth=pick(0, 2**17 - 1) >> int(rng.integers(0, 12)),
                            da=corners(n), a_inc=pick(0, 2**23) >> int(rng.integers(0, 16)), n_ref=pick(0, 4),
                            du=corners(n), bias=pick(-(2**23), 2**23) >> int(rng.integers(0, 24)),
-                           populations=(("p", kind, 0, n // 2), ("q", kind, n // 2, n)))
+                           populations=(("p", kind, 0, n // 2), ("q", kind, n // 2, n)),
+                           **KIND_WORDS.get(kind, lambda _rng, _n: {})(rng, n))
     return FixedGraph(name="random", profile="loihi", hw_name="loihi2", hw_sha256="", dt_ms=1.0, neurons=neurons,
                       readout=FixedReadout(dy=corners(n_out)), w_in=dense(n, n_in), w_rec=dense(n, n),
                       w_out=dense(n_out, n), v_scale=64.0, loss="mse")
+
+
+def izhikevich_words(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Random words of kind 'izhikevich' inside the bounds of fixed_izhikevich (k ≥ 5, p2 < 2^20, the others
+    < 2^24, states in 24 bits), scaled down by random shifts so that some runs stay in range and some saturate."""
+    pick = lambda lo, hi: rng.integers(lo, hi + 1, n).astype(np.int64) >> int(rng.integers(0, 16))  # noqa: E731
+    state = lambda: pick(-(2**23) + 1, 2**23 - 1)  # noqa: E731
+    return {"izh_p2": pick(0, 2**20 - 1), "izh_p1": pick(0, 2**24 - 1), "izh_pu": pick(0, 2**24 - 1),
+            "izh_c0": pick(-(2**23), 2**23), "izh_pab": pick(-(2**24) + 1, 2**24 - 1), "izh_pa": pick(0, 2**24 - 1),
+            "izh_c": state(), "izh_d": pick(-(2**23), 2**23), "izh_sq_shift": rng.integers(5, 19, n).astype(np.int64),
+            "izh_v0": state(), "izh_u0": state()}
+
+
+KIND_WORDS = {"izhikevich": izhikevich_words}  # the extra FixedNeurons fields a kind needs
 
 
 def random_run(seed: int, kind: str, batch: int) -> tuple[FixedGraph, np.ndarray]:
@@ -141,7 +156,7 @@ def test_random_graphs_equal_reference_at_every_boundary(kind):
     for seed in SEEDS:
         for batch in (1, 4):
             overflow.update(assert_same_run(*random_run(seed, kind, batch), probe_states=seed % 3 != 0))
-    neuron_states = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "eprop_plus": ("v", "a")}[kind]
+    neuron_states = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u"), "eprop_plus": ("v", "a")}[kind]
     reached = [k for k in ("activation_w_in", "activation_w_rec", "activation_w_out", "y", *neuron_states) if overflow[k]]
     assert len(reached) == 4 + len(neuron_states), f"boundaries not reached: {overflow}"
 

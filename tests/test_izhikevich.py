@@ -1,6 +1,7 @@
 """Izhikevich neurons: the float forward against hand-computed steps and NEST's ``izhikevich``; the online e-prop
 gradient against torch autograd of the same loss (exact without recurrent weights); YAML load/write; training;
-the refusals of the stages and targets that do not support them."""
+the refusals of the stages and targets that do not support them (Loihi runs them: tests/test_fixed_izhikevich.py,
+tests/lava/test_izhikevich_lava.py)."""
 
 from __future__ import annotations
 
@@ -276,8 +277,6 @@ def test_mixed_and_variant_refusals(izh_graph):
 LIF_ONLY = ("populations[0].model: population 'izh' has neuron model 'izhikevich', but this stage works on LIF/ALIF "
             "networks only (NEST e-prop, BPTT, NIR export, on-chip learning, the fixed-point profiles); train it with "
             "`neuroport train --engine numpy`")
-LOIHI = ("populations[0].model: loihi2 has no Izhikevich neuron: Loihi's neuron is CUBA LIF; a custom "
-         "microcode/process would be needed (population 'izh')")
 SPINNAKER = ("populations[0].integration: spinnaker1: population 'izh' is Izhikevich with integration 'euler': "
              "sPyNNaker's only Izhikevich cells (IZK_curr_exp, IZK_cond_exp) have exponential synapses and integrate "
              "with an RK2 midpoint step (0.040008544921875 v², a 1.85·h step after each spike), not the forward-Euler, "
@@ -295,9 +294,6 @@ def _cli(*args):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("compile", "{model}", "--target", "loihi-sim"), LOIHI),
-    (("compile", "{model}", "--target", "loihi2"), LOIHI),
-    (("verify", "{model}", "--target", "emulator"), LOIHI),
     (("compile", "{model}", "--target", "spinnaker"), SPINNAKER),
     (("verify", "{model}", "--target", "spinnaker"), SPINNAKER),
     (("train", "{model}", "--engine", "nest", "-i", "1"), LIF_ONLY),

@@ -17,7 +17,7 @@ from neuroport.ir.loader import load_model
 from neuroport.ir.writer import write_model
 from neuroport.training.izhikevich import izhikevich_gradients
 from tests.conftest import write_yaml
-from tests.test_izhikevich import IZH, LIF_ONLY, LOIHI, assert_cli_refuses, random_batch, torch_gradients
+from tests.test_izhikevich import IZH, LIF_ONLY, assert_cli_refuses, random_batch, torch_gradients
 
 RK2 = copy.deepcopy(IZH)
 RK2["populations"][0].update(integration="spinnaker_rk2", tau_syn_ms=4.0)
@@ -226,8 +226,12 @@ def test_mixed_integrations_are_refused(tmp_path):
         assemble_izhikevich(load_model(write_yaml(tmp_path, doc)))
 
 
+LOIHI_RK2 = ("populations[0].integration: loihi2: population 'izh' is Izhikevich with integration 'spinnaker_rk2'; "
+             "the Loihi Izhikevich program integrates forward Euler (integration: euler)")
+
+
 @pytest.mark.parametrize(("args", "message"), [
-    (("compile", "{model}", "--target", "loihi2"), LOIHI),
+    (("compile", "{model}", "--target", "loihi2"), LOIHI_RK2),
     (("train", "{model}", "--engine", "nest", "-i", "1"), LIF_ONLY),
     (("train", "{model}", "--engine", "bptt", "-i", "1"), LIF_ONLY),
     (("convert", "{model}", "{tmp}/m.nir"), LIF_ONLY),

@@ -52,7 +52,7 @@ class LoihiSimBackend:
     name: ClassVar[str] = "loihi-sim"
 
     def capabilities(self, hw: HwConfig | None = None) -> Capabilities:
-        return Capabilities(neuron_models=("lif", "alif"), on_chip_learning=True, bit_exact=True, default_hw="loihi2",
+        return Capabilities(neuron_models=("lif", "alif", "izhikevich"), on_chip_learning=True, bit_exact=True, default_hw="loihi2",
                             requires=("lava",), extra="loihi",
                             unsupported={"synaptic delays above 64 steps": "Lava's DelayDense holds 6-bit delays (0–63)",
                                          "on-chip learning with synaptic delays": "the learning engine's traces are not delayed",
@@ -77,14 +77,15 @@ class LoihiSimBackend:
         return run_batch(artifact.to_fixed(), inputs)
 
     def verify_against_emulator(self, graph: FixedGraph, inputs: np.ndarray, max_samples: int = 2) -> dict[str, Any]:
-        """Run up to ``max_samples`` samples in Lava and in the emulator; compare spikes, v, a and readout exactly."""
+        """Run up to ``max_samples`` samples in Lava and in the emulator; compare spikes, the neuron kind's states
+        (v, a; v, u for Izhikevich) and readout exactly."""
         x = inputs[:max_samples]
         lava = self.run(LavaGraph(graph, self.name), x)
         from neuroport.pipeline import emulate_fixed  # the sparse form runs the event-driven engine (same bits)
 
         emu, _ = emulate_fixed(graph, x, probe_states=True)
-        fields = {"spikes": (lava.spikes, emu.spikes), "v": (lava.states["v"], emu.states["v"]),
-                  "a": (lava.states["a"], emu.states["a"]), "readout": (lava.readout, emu.readout)}
+        fields = {"spikes": (lava.spikes, emu.spikes), **{k: (lava.states[k], emu.states[k]) for k in lava.states},
+                  "readout": (lava.readout, emu.readout)}
         mismatches = {k: int(np.count_nonzero(a != b)) for k, (a, b) in fields.items()}
         exact = not any(mismatches.values())
         compared = int(sum(a.size for a, _ in fields.values()))

@@ -188,8 +188,8 @@ def run_steps(process, n_steps: int) -> None:
 
 
 def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None) -> dict[str, np.ndarray]:
-    """Run every sample of (batch, n_steps, n_in) 0/1 spikes through one Lava runtime; returns v, a, z
-    (batch, n_steps, n) and y (batch, n_steps, k) aligned to the emulator's steps.
+    """Run every sample of (batch, n_steps, n_in) 0/1 spikes through one Lava runtime; returns z and the neuron
+    kind's states (NEURON_PROCESSES: v, a or v, u) (batch, n_steps, n) and y (batch, n_steps, k) aligned to the emulator's steps.
 
     Each sample runs n_steps + 1 Lava steps (its first, before any input arrives, is dropped:
     LATENCY_OFFSET_STEPS), then the host zeroes what a fresh runtime starts with — neuron and readout states and
@@ -204,7 +204,8 @@ def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = No
     n_samples, steps = inputs.shape[0], inputs.shape[1] + LATENCY_OFFSET_STEPS
     procs = _inference_graph(fixed, inputs)
     neurons, readout, dense = procs["neurons"], procs["readout"], procs["dense"]
-    io_neurons = attach(neurons, out=("v_rec", "a_rec", "z_rec"), into=("v", "a", "r", "z"))
+    spec = NEURON_PROCESSES[fixed.neurons.kind]
+    io_neurons = attach(neurons, out=tuple(f"{k}_rec" for k in (*spec.states, "z")), into=spec.reset)
     io_readout = attach(readout, out=("y_rec",), into=("y",))
     io_dense = [attach(d, into=("a_buff",)) for d in dense.values()]
     models = {type(p): with_host_io(_fixed_pt_model(p)) for p in (neurons, readout, *dense.values())}
@@ -221,7 +222,7 @@ def run_samples(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = No
                         io.zero()
                 clock["io_s"] += time.perf_counter() - t
             t = time.perf_counter()
-            out = {k[0]: v for k, v in io_neurons.dump().items()}
+            out = {k.removesuffix("_rec"): v for k, v in io_neurons.dump().items()}
             out["y"] = io_readout.dump()["y_rec"]
             clock["io_s"] += time.perf_counter() - t
     finally:
@@ -245,7 +246,8 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
     total = data.shape[1]
     n = fixed.neurons
     source = RingBuffer(data=data.astype(float))
-    neurons = neuron_classes(n.kind)[0](dv=n.dv, vth=n.vth, da=n.da, a_inc=n.a_inc, n_ref=n.n_ref, n_steps=total)
+    neurons = neuron_classes(n.kind)[0](**{arg: getattr(n, field) for arg, field in NEURON_PROCESSES[n.kind].params.items()},
+                                        n_steps=total)
     readout = NeuroportReadout(dy=fixed.readout.dy, n_steps=total)
     dense = {name: lava_dense(d, Dense, DelayDense) for name, d in fixed.dense().items()}
     source.s_out.connect(dense["w_in"].s_in)
@@ -259,9 +261,9 @@ def _inference_graph(fixed: FixedGraph, inputs: np.ndarray) -> dict:
 
 def neuron_classes(kind: str) -> tuple[type, type]:
     """(Lava process, fixed_pt ProcessModel) of FixedNeurons ``kind`` (:data:`.graph.NEURON_PROCESSES`)."""
-    module, process, model = NEURON_PROCESSES[kind]
-    loaded = importlib.import_module(module)
-    return getattr(loaded, process), getattr(loaded, model)
+    spec = NEURON_PROCESSES[kind]
+    return tuple(getattr(importlib.import_module(path.rsplit(".", 1)[0]), path.rsplit(".", 1)[1])
+                 for path in (spec.process, spec.model))
 
 
 def _fixed_pt_model(process) -> type:
@@ -300,4 +302,5 @@ def run_batch(fixed: FixedGraph, inputs: np.ndarray, timings: dict | None = None
     if inputs.ndim != 3 or inputs.shape[2] != fixed.n_in:
         raise NeuroportError(f"inputs must have shape (batch, steps, {fixed.n_in}), got {inputs.shape}")
     out = run_samples(fixed, np.asarray(inputs), timings)
-    return Trace(spikes=out["z"].astype(np.uint8), readout=out["y"], states={"v": out["v"], "a": out["a"]})
+    states = NEURON_PROCESSES[fixed.neurons.kind].states
+    return Trace(spikes=out["z"].astype(np.uint8), readout=out["y"], states={k: out[k] for k in states})

@@ -30,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from neuroport.emulator import fixed_kernel
+from neuroport.emulator.fixed_izhikevich import kernel_rows, step_izhikevich
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.ir.fixed_graph import FixedDense, FixedGraph, FixedNeurons
 from neuroport.numerics import decay12, saturate_signed, shift, wrap_lava_u, wrap_signed
@@ -139,13 +140,15 @@ NEURON_STEPS: dict[str, Callable[[FixedNeurons, dict[str, np.ndarray], np.ndarra
     "alif": step_alif,
     "lava_lif": step_lava_lif,
     "eprop_plus": step_eprop_plus,
+    "izhikevich": step_izhikevich,  # neuroport.emulator.fixed_izhikevich
 }
 PROBED_STATES = ("v", "a", "u")
 
 
 def initial_state(graph: FixedGraph, batch: int) -> dict[str, np.ndarray]:
     zeros = lambda: np.zeros((batch, graph.n_rec), dtype=np.int64)  # noqa: E731
-    return {"v": zeros(), "a": zeros(), "u": zeros(), "r": zeros(), "z": zeros(),
+    start = lambda state: np.broadcast_to(graph.neurons.initial(state), (batch, graph.n_rec)).copy()  # noqa: E731
+    return {"v": start("v"), "a": zeros(), "u": start("u"), "r": zeros(), "z": zeros(),
             "y": np.zeros((batch, graph.n_out), dtype=np.int64)}
 
 
@@ -176,19 +179,26 @@ def emulate_reference(graph: FixedGraph, inputs: np.ndarray, *, probe_states: bo
 
 
 PARALLEL_MIN_BATCH = 2  # samples in threads from this batch size on (one sample: no thread hand-off)
-KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "eprop_plus": ("v", "a")}  # the order in which a neuron step counts events
+KIND_COUNT_ORDER = {"alif": ("v", "a"), "lava_lif": ("u", "v"), "izhikevich": ("v", "u"), "eprop_plus": ("v", "a")}  # the order in which a neuron step counts events
+
+
+def neuron_rows(n: FixedNeurons) -> np.ndarray:
+    """The kernel's ``nrn`` (fixed_kernel.NEURON_ROWS, int64): vth << 6, dv, da, a_inc, n_ref, du + 1, bias, then
+    the Izhikevich words (zeros for the other kinds)."""
+    as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    base = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
+                     as64(n.bias)])
+    return np.ascontiguousarray(np.concatenate([base, kernel_rows(n)]))
 
 
 def kernel_network(graph: FixedGraph) -> tuple:
     """``graph`` as :func:`fixed_kernel.run_batch`'s ``net``: Wᵀ (a source's synapses are one row; int16 when
-    the weights fit, fixed_kernel.transposed),
-    exponents, the neuron rows ``NEURON_ROWS`` (vth << 6, dv, da, a_inc, n_ref, du + 1, bias), dy, kind, format,
+    the weights fit, fixed_kernel.transposed), exponents, the neuron rows ``NEURON_ROWS`` (:func:`neuron_rows`), dy, kind, format,
     then the delays Dᵀ per Dense ((0, 0) without delays)."""
     n = graph.neurons
     as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
     dense = graph.dense().values()
-    nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
-                    as64(n.bias)])
+    nrn = neuron_rows(n)
     no_delays = np.zeros((0, 0), np.int64)  # a plain Dense: the kernel's undelayed path
     return (*(fixed_kernel.transposed(d.weights) for d in dense), np.array([d.weight_exp for d in dense], np.int64), nrn,
             as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind],

@@ -12,6 +12,7 @@ Per sample b and step t, exactly the reference's equations (fixed.py, FixedNeuro
               z = [v > vth << 6];  v ← 0 where z
     eprop_plus: r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + ((a_in + a_rec) << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
               z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z   (reset in the spike step)
+    izhikevich: fixed_izhikevich (integer forward Euler of v, u from v0, u0), in fixed_izhikevich_kernel
 
 The Dense input is event-driven: only the columns of non-zero sources are summed (cost n_target per spike).
 Besides the trace, every sample returns its event counts per counter (``COUNTERS``: wraps and saturations, then
@@ -26,14 +27,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-KIND_CODES = {"alif": 0, "lava_lif": 1, "eprop_plus": 2}  # the `kind` argument of run_batch
+from neuroport.emulator import fixed_izhikevich_kernel as izh
+
+KIND_CODES = {"alif": 0, "lava_lif": 1, "izhikevich": 2, "eprop_plus": 3}  # the `kind` argument of run_batch
 KIND_ALIF, KIND_LAVA_LIF = KIND_CODES["alif"], KIND_CODES["lava_lif"]  # numba reads int globals, not dicts
+KIND_IZHIKEVICH = KIND_CODES["izhikevich"]
 KIND_EPROP_PLUS = KIND_CODES["eprop_plus"]
 COUNTERS = ("activation_w_in", "activation_w_rec", "activation_w_out", "y", "v", "a", "u")
 ACTIVE = len(COUNTERS)  # column of `counts` holding the active neuron updates
 PROBES = ("v", "a", "u")  # rows of the recorded states
-NEURON_ROWS = ("vth_scaled", "dv", "da", "a_inc", "n_ref", "du", "bias")  # rows of `nrn` (du: Lava's du + 1)
-VTH, DV, DA, A_INC, N_REF, DU, BIAS = range(len(NEURON_ROWS))
+BASE_ROWS = ("vth_scaled", "dv", "da", "a_inc", "n_ref", "du", "bias")  # rows of `nrn` (du: Lava's du + 1) ...
+NEURON_ROWS = (*BASE_ROWS, *izh.ROWS)  # ... then the Izhikevich words (zeros for the other kinds)
+VTH, DV, DA, A_INC, N_REF, DU, BIAS = range(len(BASE_ROWS))
+IZH0 = len(BASE_ROWS)  # first row of the Izhikevich words
+V0_ROW, U0_ROW = IZH0 + izh.V0, IZH0 + izh.U0  # where V and U start (0 but for Izhikevich neurons)
 V, A, U, R = range(4)  # rows of the per-sample neuron state
 EV_V, EV_A, EV_U = (COUNTERS.index(k) for k in PROBES)  # their columns of `counts`
 
@@ -271,8 +278,22 @@ def neuron_step(kind, st, z_prev, a_in, nrn, act_shift, state_bits, z, ev):  # p
         _alif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
     elif kind == KIND_EPROP_PLUS:
         _eprop_plus(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+    elif kind == KIND_IZHIKEVICH:
+        n_v, n_u, active = izh.izhikevich(st[V], st[U], a_in, nrn[VTH], nrn[IZH0:], act_shift, state_bits, z)
+        ev[EV_V] += n_v
+        ev[EV_U] += n_u
+        ev[ACTIVE] += active
     else:
         _lava_lif(st, z_prev, a_in, nrn, act_shift, state_bits, z, ev)
+
+
+@njit(cache=True)
+def initial_neurons(nrn):  # pragma: no cover
+    """The per-sample neuron state (rows V, A, U, R) at step 0: V and U from their start rows, the rest 0."""
+    st = np.zeros((4, nrn.shape[1]), np.int64)
+    st[V] = nrn[V0_ROW]
+    st[U] = nrn[U0_ROW]
+    return st
 
 
 @njit(cache=True)
@@ -295,7 +316,7 @@ def _run_sample(x, net, spikes, readout, states, fired, counts, first):  # pragm
     (ring_in, raw_in), (ring_rec, raw_rec) = _delay_buffers(d_in_t, n), _delay_buffers(d_rec_t, n)
     ring_out, raw_out = _delay_buffers(d_out_t, n_out)
     a_in, a_rec, a_out = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n_out, np.int64)
-    st, y = np.zeros((4, n), np.int64), np.zeros(n_out, np.int64)
+    st, y = initial_neurons(nrn), np.zeros(n_out, np.int64)
     z_prev, z = np.zeros(n, np.int64), np.zeros(n, np.int64)
     ev = np.zeros(ACTIVE + 1, np.int64)
     for t in range(x.shape[0]):
@@ -327,7 +348,7 @@ def _allocate(x, net, probe_states):  # pragma: no cover
 @njit(cache=True)
 def run_batch(x, net, probe_states):  # pragma: no cover
     """Run x (batch, T, n_in) int64 through ``net`` = (Wᵀ_in, Wᵀ_rec, Wᵀ_out (n_source, n_target) int64,
-    exponents (3,), nrn (7, n) rows NEURON_ROWS, dy (n_out,), kind (KIND_CODES), [act_shift, state_bits,
+    exponents (3,), nrn (18, n) rows NEURON_ROWS, dy (n_out,), kind (KIND_CODES), [act_shift, state_bits,
     activation_bits] (3,), Dᵀ_in, Dᵀ_rec, Dᵀ_out (delays in steps, like Wᵀ, or (0, 0): no delays)), one sample
     after the other.
 

@@ -30,8 +30,8 @@ from neuroport.emulator.fixed import (
     PARALLEL_MIN_BATCH,
     PROBED_STATES,
     STATE_BITS,
-    VTH_SHIFT,
     kernel_stats,
+    neuron_rows,
 )
 from neuroport.emulator.trace import ActivityStats, Trace
 from neuroport.errors import UnsupportedError
@@ -221,7 +221,7 @@ def _run_sample_sparse(x, net, spikes, readout, states, fired, counts, first):  
     act_shift, state_bits, activation_bits = fmt[0], fmt[1], fmt[2]
     n, n_out = nrn.shape[1], dy.shape[0]
     a_in, a_rec, a_out = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n_out, np.int64)
-    st, y = np.zeros((4, n), np.int64), np.zeros(n_out, np.int64)
+    st, y = fixed_kernel.initial_neurons(nrn), np.zeros(n_out, np.int64)
     z_prev, z = np.zeros(n, np.int64), np.zeros(n, np.int64)
     ev = np.zeros(fixed_kernel.ACTIVE + 1, np.int64)
     for t in range(x.shape[0]):
@@ -286,8 +286,7 @@ def kernel_network_sparse(graph: FixedGraph) -> tuple:
                                    "buffer honours delays)")
     n = graph.neurons
     as64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
-    nrn = np.stack([as64(n.vth) << VTH_SHIFT, as64(n.dv), as64(n.da), as64(n.a_inc), as64(n.n_ref), as64(n.du) + 1,
-                    as64(n.bias)])
+    nrn = neuron_rows(n)
     columns = [a for d in graph.dense().values() for a in compressed_columns(d)]
     return (*columns, np.array([d.weight_exp for d in graph.dense().values()], np.int64), nrn,
             as64(graph.readout.dy), fixed_kernel.KIND_CODES[n.kind], np.array([ACT_SHIFT, STATE_BITS, ACTIVATION_BITS], np.int64))

@@ -19,7 +19,9 @@ import numpy as np
 from neuroport.ir.synapses import INDEX_DTYPE, Synapses
 
 FIXED_FORMAT_VERSION = 1
-NEURON_KINDS = ("alif", "lava_lif", "eprop_plus")
+NEURON_KINDS = ("alif", "lava_lif", "izhikevich", "eprop_plus")
+IZH_FIELDS = ("izh_p2", "izh_p1", "izh_pu", "izh_c0", "izh_pab", "izh_pa", "izh_c", "izh_d", "izh_sq_shift", "izh_v0",
+              "izh_u0")  # the integer words of kind 'izhikevich' (neuroport.emulator.fixed_izhikevich)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +111,10 @@ class FixedNeurons:
     kind 'eprop_plus' (the e-prop+ neuron, NEST's eprop_iaf(_adapt): the reset in the spike step), per step:
         r ← max(r − 1, 0);  v ← sat24(decay12(v, dv) + (a_in << 6));  a ← sat24(decay12(a, da) + z[t−1] · a_inc)
         z = [v ≥ (vth << 6) + a] · [r = 0];  v ← v − z · (vth << 6);  r ← n_ref where z
+    kind 'izhikevich' (a Loihi 2 neuron program; the ``izh_*`` words, equations and overflow rules in
+    :mod:`neuroport.emulator.fixed_izhikevich`): v, u start at izh_v0, izh_u0; forward Euler in integers, a spike
+    where v ≥ vth << 6 (the 30 mV peak), then v ← izh_c, u ← sat24(u + izh_d).  Its ALIF fields are unused
+    (dv, da, a_inc, n_ref, bias 0; du 4095).
     """
 
     kind: str
@@ -120,10 +126,27 @@ class FixedNeurons:
     du: np.ndarray
     bias: np.ndarray  # bias_mant << bias_exp, already applied
     populations: tuple[tuple[str, str, int, int], ...]  # (name, float model, start, stop)
+    izh_p2: np.ndarray | None = None  # kind 'izhikevich' only (IZH_FIELDS): None for the other kinds
+    izh_p1: np.ndarray | None = None
+    izh_pu: np.ndarray | None = None
+    izh_c0: np.ndarray | None = None
+    izh_pab: np.ndarray | None = None
+    izh_pa: np.ndarray | None = None
+    izh_c: np.ndarray | None = None
+    izh_d: np.ndarray | None = None
+    izh_sq_shift: np.ndarray | None = None
+    izh_v0: np.ndarray | None = None
+    izh_u0: np.ndarray | None = None
 
     @property
     def size(self) -> int:
         return int(self.vth.shape[0])
+
+    def initial(self, state: str) -> np.ndarray:
+        """The value (n,) int64 state ``state`` ('v' or 'u') starts from: izh_v0 / izh_u0 for kind 'izhikevich',
+        0 for the other kinds."""
+        start = getattr(self, f"izh_{state}0", None)
+        return np.zeros(self.size, dtype=np.int64) if start is None else np.asarray(start, dtype=np.int64)
 
 
 @dataclass(frozen=True, eq=False)
