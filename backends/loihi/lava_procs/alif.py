@@ -44,10 +44,10 @@ class NeuroportALIF(AbstractProcess):
             setattr(self, name, Var(shape=(n_steps, n), init=np.zeros((n_steps, n), dtype=np.int64)))
 
 
-@implements(proc=NeuroportALIF, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyNeuroportALIFModelFixed(PyLoihiProcessModel):
+class AbstractNeuroportALIFModel(PyLoihiProcessModel):
+    """The Vars and the recording of NeuroportALIF-shaped neurons; :meth:`neuron_step` is the neuron model's step.
+    Undecorated (Lava lets a decorated ProcessModel implement one Process only, not be subclassed for another)."""
+
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
     dv: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
@@ -64,9 +64,21 @@ class PyNeuroportALIFModelFixed(PyLoihiProcessModel):
     z_rec: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def run_spk(self) -> None:
-        spikes = alif_step(self, self.a_in.recv().astype(np.int64))
+        spikes = self.neuron_step(self.a_in.recv().astype(np.int64))
         self.s_out.send(spikes)
         record(self, ("v", "a", "z"))
+
+    def neuron_step(self, a_in: np.ndarray) -> np.ndarray:
+        """One step of the neurons on the model's Vars; returns the spikes (bool)."""
+        raise NotImplementedError
+
+
+@implements(proc=NeuroportALIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyNeuroportALIFModelFixed(AbstractNeuroportALIFModel):
+    def neuron_step(self, a_in: np.ndarray) -> np.ndarray:
+        return alif_step(self, a_in)
 
 
 def alif_step(model, a_in: np.ndarray) -> np.ndarray:

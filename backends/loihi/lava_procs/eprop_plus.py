@@ -16,58 +16,25 @@ from __future__ import annotations
 
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-from neuroport.backends.loihi.lava_procs.alif import SHIFT, STATE_BITS, record
+from neuroport.backends.loihi.lava_procs.alif import SHIFT, STATE_BITS, AbstractNeuroportALIFModel, NeuroportALIF
 
 from neuroport.numerics import decay12, saturate_signed
 
 
-class NeuroportEpropPlus(AbstractProcess):
-    """n e-prop+ neurons with per-neuron integer parameters dv, vth, da, a_inc, n_ref; records ``n_steps`` steps."""
-
-    def __init__(self, *, dv, vth, da, a_inc, n_ref, n_steps: int, **kwargs) -> None:
-        n = len(vth)
-        super().__init__(shape=(n,), **kwargs)
-        self.a_in = InPort(shape=(n,))
-        self.s_out = OutPort(shape=(n,))
-        for name, value in (("dv", dv), ("vth", vth), ("da", da), ("a_inc", a_inc), ("n_ref", n_ref)):
-            setattr(self, name, Var(shape=(n,), init=np.asarray(value, dtype=np.int64)))
-        for name in ("v", "a", "r", "z"):
-            setattr(self, name, Var(shape=(n,), init=np.zeros(n, dtype=np.int64)))
-        for name in ("v_rec", "a_rec", "z_rec"):
-            setattr(self, name, Var(shape=(n_steps, n), init=np.zeros((n_steps, n), dtype=np.int64)))
+class NeuroportEpropPlus(NeuroportALIF):
+    """n e-prop+ neurons: NeuroportALIF's parameters and Vars (dv, vth, da, a_inc, n_ref; records ``n_steps``)."""
 
 
 @implements(proc=NeuroportEpropPlus, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyNeuroportEpropPlusModelFixed(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, bool, precision=1)
-    dv: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    vth: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=17)
-    da: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=12)
-    a_inc: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    n_ref: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    v: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    a: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=24)
-    r: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=8)
-    z: np.ndarray = LavaPyType(np.ndarray, np.int64, precision=1)
-    v_rec: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    a_rec: np.ndarray = LavaPyType(np.ndarray, np.int64)
-    z_rec: np.ndarray = LavaPyType(np.ndarray, np.int64)
+class PyNeuroportEpropPlusModelFixed(AbstractNeuroportALIFModel):
+    """The ALIF model's Vars and recording (AbstractNeuroportALIFModel) with the e-prop+ step."""
 
-    def run_spk(self) -> None:
-        spikes = eprop_plus_step(self, self.a_in.recv().astype(np.int64))
-        self.s_out.send(spikes)
-        record(self, ("v", "a", "z"))
+    def neuron_step(self, a_in: np.ndarray) -> np.ndarray:
+        return eprop_plus_step(self, a_in)
 
 
 def eprop_plus_step(model, a_in: np.ndarray) -> np.ndarray:
